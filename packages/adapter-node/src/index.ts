@@ -1,0 +1,2 @@
+export { connect, createConnect } from "./connect.js";
+export type { NodeConnectOptions } from "./connect.js";

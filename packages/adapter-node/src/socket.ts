@@ -1,0 +1,450 @@
+import net from "node:net";
+import tls from "node:tls";
+import {
+  ConnectError,
+  TlsError,
+  isSockkitError,
+  type SecureTransport,
+  type SocketInfo,
+  type SocketLike,
+  type TlsOptions,
+} from "@sockkit/core";
+import { deferred, type Deferred } from "./deferred.js";
+
+/** Everything a socket needs to (re)connect; built once per `connect()` call. */
+export interface SocketPlan {
+  /** Hostname as given, brackets stripped: used for SNI and certificate checks. */
+  hostname: string;
+  port: number;
+  /** `host:port` as the caller gave it: workerd's `remoteAddress`. */
+  display: string;
+  secureTransport: SecureTransport;
+  allowHalfOpen: boolean;
+  writableHighWaterMark: number;
+  /** Node TLS settings from `createConnect({ tls })`. */
+  tls: tls.ConnectionOptions;
+  /**
+   * Resolves to the address to dial (after edge-rule checks and DNS), or
+   * rejects with the reason the destination is refused.
+   */
+  resolveTarget: () => Promise<string>;
+}
+
+// workerd's own wording, so code that matches on it behaves the same on Node.
+const CONNECT_FAILED = "proxy request failed, cannot connect to the specified address";
+// Bytes the readable side queues before the Node socket stops reading from the
+// kernel: large enough to keep loopback busy, small enough that a slow reader
+// leaves the rest of the peer's output in the kernel and the peer blocked.
+const READABLE_HIGH_WATER_MARK = 256 * 1024;
+
+/**
+ * A `SocketLike` over a Node `net.Socket` (or `tls.TLSSocket`) that follows
+ * workerd's observable behaviour; see the adapter's README for the deliberate
+ * differences.
+ */
+export class NodeSocket implements SocketLike {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  readonly opened: Promise<SocketInfo>;
+  readonly closed: Promise<void>;
+  readonly secureTransport: SecureTransport;
+
+  #plan: SocketPlan;
+  #raw: net.Socket | undefined;
+  #opened = deferred<SocketInfo>();
+  #closed = deferred<void>();
+  #rc!: ReadableByteStreamController;
+  #wc!: WritableStreamDefaultController;
+  #readDone = false;
+  #writeDone = false;
+  #upgraded = false;
+  #startTlsCalled = false;
+  #closing: Promise<void> | undefined;
+  #settled = false;
+  // Bytes accepted by `writer.write()` whose sink write has not finished yet;
+  // lets close() and startTls() flush even while the caller holds the writer.
+  #pendingWriteBytes = 0;
+  #drained: Deferred<void> | undefined;
+  #onRawData = (chunk: Buffer) => this.#handleData(chunk);
+  #onRawEnd = () => this.#handleEnd();
+  #onRawError = (error: Error) => this.#handleError(error);
+  #onRawClose = () => this.#handleClose();
+
+  /**
+   * @internal Use `connect()`. `upgradeFrom` is the plain socket that
+   * `startTls()` hands over once the old socket has flushed.
+   */
+  constructor(plan: SocketPlan, upgradeFrom?: Promise<net.Socket>) {
+    this.#plan = plan;
+    this.secureTransport = upgradeFrom ? "on" : plan.secureTransport;
+    this.opened = this.#opened.promise;
+    this.closed = this.#closed.promise;
+    // Like workerd, an unobserved rejection of opened/closed is not an unhandled one:
+    // the same failure is reported through every other promise the caller does use.
+    this.opened.catch(noop);
+    this.closed.catch(noop);
+
+    this.readable = new ReadableStream(
+      {
+        type: "bytes",
+        start: (controller) => {
+          this.#rc = controller;
+        },
+        pull: () => {
+          if (this.#raw && !this.#readDone && this.#raw.isPaused()) this.#raw.resume();
+        },
+        cancel: () => {
+          // The caller no longer wants bytes: stop reading, so the kernel pushes back on the peer.
+          this.#readDone = true;
+          this.#raw?.pause();
+        },
+      },
+      { highWaterMark: READABLE_HIGH_WATER_MARK },
+    );
+
+    this.writable = new WritableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#wc = controller;
+        },
+        write: (chunk) => this.#write(chunk),
+        close: () => this.#endWriteSide(),
+        abort: () => this.#endWriteSide(),
+      },
+      {
+        highWaterMark: plan.writableHighWaterMark,
+        size: (chunk) => {
+          const size = ArrayBuffer.isView(chunk) ? chunk.byteLength : 1;
+          this.#pendingWriteBytes += size;
+          return size;
+        },
+      },
+    );
+
+    if (upgradeFrom) this.#upgrade(upgradeFrom);
+    else void this.#connect();
+  }
+
+  get upgraded(): boolean {
+    return this.#upgraded;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  startTls(options?: TlsOptions): SocketLike {
+    if (this.secureTransport === "on") throw new TypeError("Cannot startTls on a TLS socket.");
+    if (this.#startTlsCalled) throw new TypeError("startTls can only be called once.");
+    if (this.secureTransport !== "starttls") {
+      throw new TypeError(
+        "The `secureTransport` socket option must be set to 'starttls' for startTls to be used.",
+      );
+    }
+    if (this.readable.locked) {
+      throw new TypeError("startTls cannot be called while the readable side is locked by a reader.");
+    }
+    this.#startTlsCalled = true;
+    this.#upgraded = true;
+    const hostname = options?.expectedServerHostname ?? this.#plan.hostname;
+    return new NodeSocket({ ...this.#plan, hostname }, this.#detachForUpgrade());
+  }
+
+  // ---- connection ------------------------------------------------------
+
+  async #connect(): Promise<void> {
+    const plan = this.#plan;
+    let target: string;
+    try {
+      target = await plan.resolveTarget();
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    if (this.#settled) return; // closed while resolving
+    const base = { host: target, port: plan.port, allowHalfOpen: true, noDelay: true };
+    const raw =
+      plan.secureTransport === "on"
+        ? tls.connect({ ...plan.tls, ...base, ...tlsIdentity(plan.hostname) })
+        : net.connect(base);
+    this.#attach(raw, plan.secureTransport === "on" ? "secureConnect" : "connect");
+  }
+
+  /** Runs the TLS handshake over the plain socket the old socket hands over. */
+  #upgrade(rawPromise: Promise<net.Socket>): void {
+    rawPromise.then(
+      (plain) => {
+        if (this.#settled) {
+          plain.destroy();
+          return;
+        }
+        const raw = tls.connect({
+          ...this.#plan.tls,
+          socket: plain,
+          ...tlsIdentity(this.#plan.hostname),
+        });
+        this.#attach(raw, "secureConnect");
+      },
+      (error) => this.#fail(error),
+    );
+  }
+
+  #attach(raw: net.Socket, readyEvent: "connect" | "secureConnect"): void {
+    this.#raw = raw;
+    raw.on("error", this.#onRawError);
+    raw.once(readyEvent, () => {
+      if (this.#settled) return;
+      raw.on("data", this.#onRawData);
+      raw.on("end", this.#onRawEnd);
+      raw.on("close", this.#onRawClose);
+      this.#opened.resolve({ remoteAddress: this.#plan.display, localAddress: localAddress(raw) });
+    });
+  }
+
+  /** Connection never opened: reject both promises and error both streams, as workerd does. */
+  #fail(cause: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    const error = toConnectError(this.#plan.display, cause);
+    this.#readDone = this.#writeDone = true;
+    this.#raw?.destroy();
+    this.#opened.reject(error);
+    this.#closed.reject(error);
+    closeReadable(this.#rc);
+    this.#wc.error(error);
+  }
+
+  // ---- reading ---------------------------------------------------------
+
+  #handleData(chunk: Buffer): void {
+    if (this.#readDone) return;
+    this.#rc.enqueue(ownedView(chunk));
+    if ((this.#rc.desiredSize ?? 0) <= 0) this.#raw?.pause();
+  }
+
+  #handleEnd(): void {
+    if (this.#readDone) return;
+    this.#readDone = true;
+    closeReadable(this.#rc);
+    // workerd: without allowHalfOpen the write side is flushed and closed on
+    // the peer's EOF, after which `closed` resolves.
+    if (!this.#plan.allowHalfOpen) void this.#finishAfterPeerEnd();
+  }
+
+  async #finishAfterPeerEnd(): Promise<void> {
+    await this.#flush();
+    this.#shutWritable(new TypeError("This WritableStream has been closed."));
+    await this.#endRaw();
+    this.#teardown();
+  }
+
+  #handleError(error: Error): void {
+    if (!this.#opened.settled) {
+      this.#fail(error);
+      return;
+    }
+    // workerd reports a peer reset as a plain end of stream; other failures error the streams.
+    if (isReset(error)) {
+      if (!this.#readDone) {
+        this.#readDone = true;
+        closeReadable(this.#rc);
+      }
+      this.#shutWritable(new TypeError("The socket was reset by the peer."));
+      this.#teardown();
+      return;
+    }
+    if (!this.#readDone) {
+      this.#readDone = true;
+      this.#rc.error(error);
+    }
+    this.#shutWritable(error);
+    this.#teardown(error);
+  }
+
+  #handleClose(): void {
+    // The connection is gone (both sides done or destroyed). Without
+    // allowHalfOpen, or once close() ran, that settles `closed`. With
+    // allowHalfOpen workerd keeps `closed` pending until close().
+    if (!this.#readDone) {
+      this.#readDone = true;
+      closeReadable(this.#rc);
+    }
+    this.#shutWritable(new TypeError("This WritableStream has been closed."));
+    if (!this.#plan.allowHalfOpen) this.#teardown();
+  }
+
+  // ---- writing ---------------------------------------------------------
+
+  async #write(chunk: unknown): Promise<void> {
+    if (!ArrayBuffer.isView(chunk)) {
+      this.#wroteBytes(1);
+      throw new TypeError("This WritableStream only supports writing byte types (Uint8Array or another ArrayBufferView).");
+    }
+    const size = chunk.byteLength;
+    try {
+      if (!this.#opened.settled) await this.opened;
+      const raw = this.#raw;
+      if (this.#writeDone || !raw || raw.destroyed) throw new TypeError("This WritableStream has been closed.");
+      const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      await new Promise<void>((resolve, reject) => {
+        const flushed = raw.write(bytes, (error) => (error ? reject(closedWriteError(error)) : resolve()));
+        // Node wrote it to the kernel at once and kept no reference to the
+        // caller's bytes: no need to wait for the callback's extra tick.
+        if (flushed && raw.writableLength === 0) resolve();
+      });
+    } finally {
+      this.#wroteBytes(size);
+    }
+  }
+
+  #wroteBytes(size: number): void {
+    this.#pendingWriteBytes -= size;
+    if (this.#pendingWriteBytes <= 0 && this.#drained) {
+      this.#drained.resolve();
+      this.#drained = undefined;
+    }
+  }
+
+  /** Resolves once every byte accepted by the writable has reached Node's socket. */
+  #flush(): Promise<void> {
+    if (this.#pendingWriteBytes <= 0 || this.#writeDone) return Promise.resolve();
+    this.#drained ??= deferred<void>();
+    return this.#drained.promise;
+  }
+
+  /** `writer.close()`: a half-close; the peer sees EOF and may still answer. */
+  async #endWriteSide(): Promise<void> {
+    if (!this.#opened.settled) await this.opened;
+    this.#writeDone = true;
+    await this.#endRaw();
+  }
+
+  #endRaw(): Promise<void> {
+    const raw = this.#raw;
+    if (!raw || raw.destroyed || raw.writableFinished) return Promise.resolve();
+    return new Promise((resolve) => {
+      raw.end(() => resolve());
+      raw.once("close", () => resolve());
+    });
+  }
+
+  #shutWritable(reason: unknown): void {
+    if (this.#writeDone) return;
+    this.#writeDone = true;
+    this.#wc.error(reason);
+  }
+
+  // ---- closing ---------------------------------------------------------
+
+  async #close(): Promise<void> {
+    if (!this.#opened.settled) {
+      // Unlike workerd (which can take ~20 s here), a socket still connecting closes at once.
+      this.#fail(new ConnectError(this.#plan.display, "socket closed before the connection was established"));
+      this.#closed.promise.catch(noop);
+      return;
+    }
+    await this.#flush();
+    if (!this.#readDone) {
+      this.#readDone = true;
+      this.#rc.error(new TypeError("The socket has been closed."));
+    }
+    this.#shutWritable(new TypeError("This WritableStream has been closed."));
+    await this.#endRaw();
+    this.#teardown();
+    await this.#closed.promise.catch(noop);
+  }
+
+  #teardown(error?: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    const raw = this.#raw;
+    if (raw) {
+      raw.off("data", this.#onRawData);
+      raw.off("end", this.#onRawEnd);
+      raw.off("close", this.#onRawClose);
+      raw.destroy();
+      // Late errors from a destroyed socket are not the caller's concern any more.
+      raw.on("error", noop);
+      raw.off("error", this.#onRawError);
+    }
+    if (error === undefined) this.#closed.resolve();
+    else this.#closed.reject(error);
+  }
+
+  /** startTls(): flush, stop using the plain socket, resolve this socket's `closed`. */
+  async #detachForUpgrade(): Promise<net.Socket> {
+    if (!this.#opened.settled) await this.opened;
+    await this.#flush();
+    const raw = this.#raw;
+    if (!raw || raw.destroyed) throw new TypeError("The socket was closed before startTls completed.");
+    raw.off("data", this.#onRawData);
+    raw.off("end", this.#onRawEnd);
+    raw.off("close", this.#onRawClose);
+    raw.off("error", this.#onRawError);
+    raw.pause();
+    this.#readDone = true;
+    this.#rc.error(new TypeError("The socket was upgraded by startTls(); use the new socket."));
+    this.#shutWritable(new TypeError("The socket was upgraded by startTls(); use the new socket."));
+    this.#raw = undefined;
+    this.#settled = true;
+    this.#closed.resolve();
+    return raw;
+  }
+}
+
+function noop(): void {}
+
+function closeReadable(rc: ReadableByteStreamController): void {
+  try {
+    rc.close();
+    // A pending BYOB read must be answered with zero bytes after close().
+    rc.byobRequest?.respond(0);
+  } catch {
+    // already closed or errored
+  }
+}
+
+/**
+ * A plain Uint8Array the stream may transfer. Node hands out some chunks as
+ * views into a shared pool; transferring those would detach other data.
+ */
+function ownedView(chunk: Buffer): Uint8Array<ArrayBuffer> {
+  const { buffer } = chunk;
+  if (buffer instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength) {
+    return new Uint8Array(buffer, 0, chunk.byteLength);
+  }
+  return new Uint8Array(chunk);
+}
+
+function tlsIdentity(hostname: string): tls.ConnectionOptions {
+  // SNI must not carry an IP literal (RFC 6066); the certificate check still uses `host`.
+  return net.isIP(hostname) ? { host: hostname } : { host: hostname, servername: hostname };
+}
+
+function localAddress(raw: net.Socket): string | undefined {
+  const { localAddress: address, localPort: port } = raw;
+  if (!address || port === undefined) return undefined;
+  return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
+function isReset(error: Error): boolean {
+  return RESET_CODES.has((error as NodeJS.ErrnoException).code ?? "");
+}
+
+function closedWriteError(error: Error): Error {
+  return isReset(error) ? new TypeError("The socket was reset by the peer.", { cause: error }) : error;
+}
+
+const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_|ERR_OSSL_)/;
+
+function toConnectError(display: string, cause: unknown): Error {
+  if (isSockkitError(cause) || cause instanceof TypeError) return cause as Error;
+  const code = String((cause as { code?: unknown } | null)?.code ?? "");
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  if (TLS_CODE.test(code) || /\b(SSL|TLS|certificate)\b/i.test(detail)) {
+    return new TlsError(`TLS connection to ${display} failed: ${detail}`, { cause });
+  }
+  return new ConnectError(display, `${CONNECT_FAILED} (${display}: ${detail})`, { cause });
+}

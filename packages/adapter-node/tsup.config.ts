@@ -1,0 +1,20 @@
+import { defineConfig } from "tsup";
+
+export default defineConfig([
+  {
+    entry: ["src/index.ts", "src/vitest.ts"],
+    format: ["esm", "cjs"],
+    dts: true,
+    shims: true,
+    target: "node20",
+    sourcemap: true,
+    external: ["vitest", "@sockkit/core"],
+  },
+  {
+    entry: ["src/register.ts", "src/register-workerd.ts", "src/loader-hooks.ts"],
+    format: ["esm"],
+    dts: true,
+    target: "node20",
+    sourcemap: true,
+  },
+]);

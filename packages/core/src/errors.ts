@@ -1,0 +1,89 @@
+/**
+ * Errors shared by every sockkit package. Branch on `code`, not on
+ * `instanceof`: a bundle can hold two builds of this file (ESM and CJS, or two
+ * versions), and `instanceof` fails across them while `code` does not.
+ */
+
+/** Every stable error code sockkit produces. */
+export type SockkitErrorCode =
+  /** The connection could not be made (refused, unreachable, unknown host, proxy refusal). */
+  | "ECONNECT"
+  /** A deadline passed. */
+  | "ETIMEDOUT"
+  /** The destination policy (or the emulated edge rules) refused the address. */
+  | "EDESTINATION_DENIED"
+  /** The TLS handshake or certificate verification failed. */
+  | "ETLS";
+
+export interface SockkitErrorOptions {
+  cause?: unknown;
+}
+
+/** Base class: every error sockkit creates carries a stable `code`. */
+export class SockkitError extends Error {
+  readonly code: SockkitErrorCode;
+
+  constructor(code: SockkitErrorCode, message: string, options?: SockkitErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The connection could not be established. `cause` holds the runtime's own error. */
+export class ConnectError extends SockkitError {
+  /** The address as the caller gave it. */
+  readonly address: string;
+  constructor(address: string, message: string, options?: SockkitErrorOptions) {
+    super("ECONNECT", message, options);
+    this.address = address;
+  }
+}
+
+/** A deadline passed before the operation completed. */
+export class TimeoutError extends SockkitError {
+  /** The deadline that passed, in milliseconds. */
+  readonly timeoutMs: number;
+  constructor(message: string, timeoutMs: number, options?: SockkitErrorOptions) {
+    super("ETIMEDOUT", message, options);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** A destination was refused before any byte was sent. */
+export class DestinationDeniedError extends SockkitError {
+  /** The address as the caller gave it. */
+  readonly address: string;
+  /** Why it was refused, e.g. `"port 25 is blocked"`. */
+  readonly reason: string;
+  constructor(address: string, reason: string, options?: SockkitErrorOptions) {
+    super("EDESTINATION_DENIED", `connection to ${address} denied: ${reason}`, options);
+    this.address = address;
+    this.reason = reason;
+  }
+}
+
+/** The TLS handshake or certificate verification failed. */
+export class TlsError extends SockkitError {
+  constructor(message: string, options?: SockkitErrorOptions) {
+    super("ETLS", message, options);
+  }
+}
+
+/**
+ * True when `error` is a sockkit error (from any build of this package),
+ * optionally with the given code.
+ */
+export function isSockkitError(error: unknown, code?: SockkitErrorCode): error is SockkitError {
+  if (typeof error !== "object" || error === null) return false;
+  const c = (error as { code?: unknown }).code;
+  if (typeof c !== "string" || !(error instanceof Error)) return false;
+  return code === undefined ? KNOWN_CODES.has(c) : c === code;
+}
+
+const KNOWN_CODES: ReadonlySet<string> = new Set<SockkitErrorCode>([
+  "ECONNECT",
+  "ETIMEDOUT",
+  "EDESTINATION_DENIED",
+  "ETLS",
+]);
