@@ -12,7 +12,7 @@ import {
   type SocketOptions,
 } from "@sockkit/core";
 import { edgeRefusal } from "./edge-rules.js";
-import { NodeSocket, type SocketPlan } from "./socket.js";
+import { CONNECT_FAILED, NodeSocket, type SocketPlan } from "./socket.js";
 
 /** Node-only settings for {@link createConnect}. */
 export interface NodeConnectOptions {
@@ -34,8 +34,8 @@ export interface NodeConnectOptions {
   edgeRules?: boolean;
 }
 
-/** Writable high-water mark when `highWaterMark` is not given, in bytes. */
-const DEFAULT_WRITABLE_HIGH_WATER_MARK = 64 * 1024;
+/** Writable high-water mark when `highWaterMark` is not given: workerd's `writer.desiredSize` starts at 1. */
+const DEFAULT_WRITABLE_HIGH_WATER_MARK = 1;
 
 /**
  * Builds a `connect()` with Node-only settings. The result has exactly the
@@ -46,7 +46,7 @@ export function createConnect(settings: NodeConnectOptions = {}): Connect {
   const edgeRules = settings.edgeRules === true;
 
   return function connect(address: string | SocketAddress, options?: SocketOptions): SocketLike {
-    const { hostname, port, display } = parseSocketAddress(address);
+    const { hostname, port, display, unreachable } = parseSocketAddress(address);
     const plan: SocketPlan = {
       hostname,
       port,
@@ -55,7 +55,10 @@ export function createConnect(settings: NodeConnectOptions = {}): Connect {
       allowHalfOpen: options?.allowHalfOpen === true,
       writableHighWaterMark: parseHighWaterMark(options?.highWaterMark),
       tls: tlsOptions,
-      resolveTarget: () => resolveTarget(hostname, port, display, edgeRules),
+      resolveTarget: () =>
+        unreachable
+          ? Promise.reject(new ConnectError(display, `${CONNECT_FAILED} (${unreachable})`))
+          : resolveTarget(hostname, port, display, edgeRules),
     };
     return new NodeSocket(plan);
   };
@@ -72,8 +75,8 @@ async function resolveTarget(
 ): Promise<string> {
   // Node would read an empty host as localhost and reject port 0 with a
   // synchronous RangeError; workerd rejects `opened` for both.
-  if (hostname === "") throw new ConnectError(display, "proxy request failed, cannot connect to the specified address (empty hostname)");
-  if (port === 0) throw new ConnectError(display, "proxy request failed, cannot connect to the specified address (port 0)");
+  if (hostname === "") throw new ConnectError(display, `${CONNECT_FAILED} (empty hostname)`);
+  if (port === 0) throw new ConnectError(display, `${CONNECT_FAILED} (port 0)`);
   if (!edgeRules) return hostname;
 
   const refusedPort = edgeRefusal.port(display, port);
@@ -83,7 +86,7 @@ async function resolveTarget(
   const addresses = net.isIP(hostname)
     ? [hostname]
     : (await lookup(hostname, { all: true, verbatim: true }).catch((cause: unknown) => {
-        throw new ConnectError(display, `proxy request failed, cannot connect to the specified address (${String((cause as Error).message ?? cause)})`, { cause });
+        throw new ConnectError(display, `${CONNECT_FAILED} (${String((cause as Error).message ?? cause)})`, { cause });
       })).map((entry) => entry.address);
   for (const address of addresses) {
     const refused = edgeRefusal.address(display, address);

@@ -31,7 +31,7 @@ export interface SocketPlan {
 }
 
 // workerd's own wording, so code that matches on it behaves the same on Node.
-const CONNECT_FAILED = "proxy request failed, cannot connect to the specified address";
+export const CONNECT_FAILED = "proxy request failed, cannot connect to the specified address";
 // Bytes the readable side queues before the Node socket stops reading from the
 // kernel: large enough to keep loopback busy, small enough that a slow reader
 // leaves the rest of the peer's output in the kernel and the peer blocked.
@@ -59,6 +59,7 @@ export class NodeSocket implements SocketLike {
   #writeDone = false;
   #upgraded = false;
   #startTlsCalled = false;
+  #aborted = false;
   #closing: Promise<void> | undefined;
   #settled = false;
   // Bytes accepted by `writer.write()` whose sink write has not finished yet;
@@ -109,7 +110,7 @@ export class NodeSocket implements SocketLike {
         },
         write: (chunk) => this.#write(chunk),
         close: () => this.#endWriteSide(),
-        abort: () => this.#endWriteSide(),
+        abort: () => this.#abortWriteSide(),
       },
       {
         highWaterMark: plan.writableHighWaterMark,
@@ -120,6 +121,13 @@ export class NodeSocket implements SocketLike {
         },
       },
     );
+    // abort() discards queued chunks without handing them to the sink, and
+    // must not wait for a write the peer is blocking: settle both here.
+    this.#wc.signal.addEventListener("abort", () => {
+      this.#writeDone = this.#aborted = true;
+      this.#pendingWriteBytes = 0;
+      this.#wroteBytes(0);
+    });
 
     if (upgradeFrom) this.#upgrade(upgradeFrom);
     else void this.#connect();
@@ -142,11 +150,14 @@ export class NodeSocket implements SocketLike {
         "The `secureTransport` socket option must be set to 'starttls' for startTls to be used.",
       );
     }
-    if (this.readable.locked) {
-      throw new TypeError("startTls cannot be called while the readable side is locked by a reader.");
+    // workerd accepts this call, reports an uncaught TypeError and never opens
+    // the new socket; refusing up front is the useful form of the same rule.
+    if (this.readable.locked || this.writable.locked) {
+      throw new TypeError(
+        "startTls() needs both streams unlocked: release the reader and the writer first.",
+      );
     }
     this.#startTlsCalled = true;
-    this.#upgraded = true;
     const hostname = options?.expectedServerHostname ?? this.#plan.hostname;
     return new NodeSocket({ ...this.#plan, hostname }, this.#detachForUpgrade());
   }
@@ -211,7 +222,7 @@ export class NodeSocket implements SocketLike {
     this.#raw?.destroy();
     this.#opened.reject(error);
     this.#closed.reject(error);
-    closeReadable(this.#rc);
+    this.#rc.error(error);
     this.#wc.error(error);
   }
 
@@ -287,11 +298,18 @@ export class NodeSocket implements SocketLike {
       const raw = this.#raw;
       if (this.#writeDone || !raw || raw.destroyed) throw new TypeError("This WritableStream has been closed.");
       const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      const signal = this.#wc.signal;
       await new Promise<void>((resolve, reject) => {
-        const flushed = raw.write(bytes, (error) => (error ? reject(closedWriteError(error)) : resolve()));
+        const onAbort = () => reject(signal.reason);
+        const flushed = raw.write(bytes, (error) => {
+          signal.removeEventListener("abort", onAbort);
+          if (error) reject(closedWriteError(error));
+          else resolve();
+        });
         // Node wrote it to the kernel at once and kept no reference to the
         // caller's bytes: no need to wait for the callback's extra tick.
         if (flushed && raw.writableLength === 0) resolve();
+        else signal.addEventListener("abort", onAbort, { once: true });
       });
     } finally {
       this.#wroteBytes(size);
@@ -320,7 +338,13 @@ export class NodeSocket implements SocketLike {
     await this.#endRaw();
   }
 
+  /** `writer.abort()`: like workerd, resolves at once, even while the peer blocks a write. */
+  #abortWriteSide(): void {
+    this.#raw?.end();
+  }
+
   #endRaw(): Promise<void> {
+    if (this.#aborted) return Promise.resolve(); // Node may still hold bytes the peer will never take
     const raw = this.#raw;
     if (!raw || raw.destroyed || raw.writableFinished) return Promise.resolve();
     return new Promise((resolve) => {
@@ -388,6 +412,7 @@ export class NodeSocket implements SocketLike {
     this.#shutWritable(new TypeError("The socket was upgraded by startTls(); use the new socket."));
     this.#raw = undefined;
     this.#settled = true;
+    this.#upgraded = true; // as in workerd: true once the old socket has handed over
     this.#closed.resolve();
     return raw;
   }

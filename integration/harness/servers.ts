@@ -1,0 +1,230 @@
+import net from "node:net";
+import tls from "node:tls";
+import { ensureTestCerts, type TestCerts } from "./certs.js";
+
+/** Ports and facts the conformance suite needs; handed to tests with Vitest's `provide`. */
+export interface SocketTestEnv {
+  /** Echoes every byte back. */
+  echo: number;
+  /** Echo on the IPv6 loopback ::1. */
+  echo6: number;
+  /** Sends "hello", half-closes, and records what it receives afterwards. */
+  halfClose: number;
+  /** Sends "bye", then resets the connection. */
+  reset: number;
+  /** Nothing listens here. */
+  refused: number;
+  /** Sends `trickleText` one byte at a time, then ends. */
+  trickle: number;
+  trickleText: string;
+  /** Sends `bigSize` bytes (byte i is i % 251), honouring backpressure, then ends. */
+  big: number;
+  bigSize: number;
+  /** Accepts and never reads. */
+  sink: number;
+  /** TLS echo with a certificate for localhost and 127.0.0.1 from the test CA. */
+  tls: number;
+  /** TLS echo whose certificate (from the test CA) names only wrong.example. */
+  tlsWrongHost: number;
+  /** TLS echo with a self-signed certificate no one trusts. */
+  tlsUntrusted: number;
+  /** Plain text until "STARTTLS\n", answers "GO\n", then TLS echo. */
+  starttls: number;
+  /** Answers one line command ("stats", or "drain" to make the sink read) with JSON, see {@link ControlStats}. */
+  control: number;
+  /** The test CA (PEM). */
+  caCert: string;
+}
+
+/** What the control server reports. */
+export interface ControlStats {
+  /** Open connections per server, the control connection excluded. */
+  open: Record<string, number>;
+  /** Text each half-close connection received after the server ended its side. */
+  halfCloseReceived: string[];
+  /** Bytes the big server has handed to the kernel, per connection (latest last). */
+  bigSent: number[];
+  /** SNI names the TLS servers saw (latest last). */
+  sni: string[];
+}
+
+export interface RunningServers {
+  env: SocketTestEnv;
+  stats: ControlStats;
+  close(): Promise<void>;
+}
+
+const TRICKLE_TEXT = "one byte at a time, split at every boundary";
+
+/** Starts every test server on 127.0.0.1 with free ports. */
+export async function startSocketServers(options: { bigSize?: number } = {}): Promise<RunningServers> {
+  const certs = ensureTestCerts();
+  const bigSize = options.bigSize ?? 64 * 1024 * 1024;
+  const stats: ControlStats = { open: {}, halfCloseReceived: [], bigSent: [], sni: [] };
+  const servers: net.Server[] = [];
+  const sockets = new Set<net.Socket>();
+  const sinks = new Set<net.Socket>();
+
+  const track = (name: string, socket: net.Socket) => {
+    stats.open[name] = (stats.open[name] ?? 0) + 1;
+    sockets.add(socket);
+    socket.on("error", () => {}); // resets from clients are part of the tests
+    socket.once("close", () => {
+      stats.open[name]! -= 1;
+      sockets.delete(socket);
+    });
+  };
+
+  const listen = async (server: net.Server, host = "127.0.0.1"): Promise<number> => {
+    servers.push(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, host, () => resolve());
+    });
+    return (server.address() as net.AddressInfo).port;
+  };
+
+  const plain = (name: string, handler: (socket: net.Socket) => void, host?: string) =>
+    listen(
+      net.createServer({ allowHalfOpen: true }, (socket) => {
+        track(name, socket);
+        handler(socket);
+      }),
+      host,
+    );
+
+  const secure = (name: string, cert: string, key: string) =>
+    listen(
+      tls.createServer({ cert, key, allowHalfOpen: true }, (socket) => {
+        track(name, socket);
+        stats.sni.push(socket.servername || "");
+        echo(socket);
+      }),
+    );
+
+  const refused = await reservePort();
+
+  const env: SocketTestEnv = {
+    echo: await plain("echo", echo),
+    echo6: await plain("echo6", echo, "::1").catch((error: Error) => {
+      throw new Error(`The IPv6 tests need the loopback address ::1 (${error.message}).`);
+    }),
+    halfClose: await plain("halfClose", (socket) => {
+      socket.end("hello");
+      const received: Buffer[] = [];
+      socket.on("data", (chunk: Buffer) => received.push(chunk));
+      socket.on("end", () => {
+        stats.halfCloseReceived.push(Buffer.concat(received).toString());
+        socket.destroy();
+      });
+    }),
+    reset: await plain("reset", (socket) => {
+      socket.write("bye", () => setTimeout(() => socket.resetAndDestroy(), 20));
+    }),
+    refused,
+    trickle: await plain("trickle", (socket) => {
+      let i = 0;
+      const timer = setInterval(() => {
+        if (socket.destroyed) return clearInterval(timer);
+        if (i < TRICKLE_TEXT.length) socket.write(TRICKLE_TEXT[i++]!);
+        else {
+          clearInterval(timer);
+          socket.end();
+        }
+      }, 2);
+      socket.once("close", () => clearInterval(timer));
+    }),
+    trickleText: TRICKLE_TEXT,
+    big: await plain("big", (socket) => sendBig(socket, bigSize, stats)),
+    bigSize,
+    sink: await plain("sink", (socket) => {
+      sinks.add(socket);
+      socket.once("close", () => sinks.delete(socket));
+      socket.on("end", () => socket.end());
+      socket.pause();
+    }),
+    tls: await secure("tls", certs.localhostCert, certs.localhostKey),
+    tlsWrongHost: await secure("tlsWrongHost", certs.wrongCert, certs.wrongKey),
+    tlsUntrusted: await secure("tlsUntrusted", certs.untrustedCert, certs.untrustedKey),
+    starttls: await plain("starttls", (socket) => startTlsServer(socket, certs, stats)),
+    control: 0,
+    caCert: certs.caCert,
+  };
+  env.control = await listen(
+    net.createServer((socket) => {
+      socket.on("error", () => {});
+      socket.once("data", (line: Buffer) => {
+        // "drain": let the sink read again, so a test can unblock writes it filled up.
+        if (line.toString().startsWith("drain")) {
+          for (const sink of sinks) sink.resume();
+        }
+        socket.end(JSON.stringify(stats));
+      });
+    }),
+  );
+
+  return {
+    env,
+    stats,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    },
+  };
+}
+
+function echo(socket: net.Socket): void {
+  socket.pipe(socket);
+}
+
+function sendBig(socket: net.Socket, size: number, stats: ControlStats): void {
+  const slot = stats.bigSent.push(0) - 1;
+  const chunkSize = 64 * 1024;
+  let sent = 0;
+  const pump = () => {
+    while (sent < size && !socket.destroyed) {
+      const n = Math.min(chunkSize, size - sent);
+      const chunk = Buffer.allocUnsafe(n);
+      for (let i = 0; i < n; i++) chunk[i] = (sent + i) % 251;
+      sent += n;
+      const more = socket.write(chunk, () => {
+        stats.bigSent[slot]! += n;
+      });
+      if (!more) return void socket.once("drain", pump);
+    }
+    if (sent >= size) socket.end();
+  };
+  pump();
+}
+
+function startTlsServer(socket: net.Socket, certs: TestCerts, stats: ControlStats): void {
+  let text = "";
+  const onData = (chunk: Buffer) => {
+    text += chunk.toString();
+    if (!text.includes("\n")) return;
+    socket.off("data", onData);
+    if (text !== "STARTTLS\n") return void socket.end("ERR expected STARTTLS\n");
+    socket.write("GO\n", () => {
+      const secure = new tls.TLSSocket(socket, {
+        isServer: true,
+        cert: certs.localhostCert,
+        key: certs.localhostKey,
+        SNICallback: (servername, cb) => {
+          stats.sni.push(servername);
+          cb(null, tls.createSecureContext({ cert: certs.localhostCert, key: certs.localhostKey }));
+        },
+      });
+      secure.on("error", () => {});
+      secure.pipe(secure);
+    });
+  };
+  socket.on("data", onData);
+}
+
+async function reservePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -1,0 +1,452 @@
+/**
+ * The socket behaviour suite: written once, run inside workerd against the
+ * real `cloudflare:sockets` and on Node against @sockkit/adapter-node. Where
+ * the two runtimes differ on purpose the test says so and why.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import type { Connect, SocketLike } from "@sockkit/core";
+import type { ControlStats, SocketTestEnv } from "../harness/servers.js";
+
+export interface ConformanceOptions {
+  runtime: "workerd" | "node";
+  connect: Connect;
+  env: SocketTestEnv;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const bytes = (text: string) => enc.encode(text);
+
+/** Resolves with "pending" if `promise` has not settled after `ms`. */
+async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | "pending"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const pending = new Promise<"pending">((resolve) => {
+    timer = setTimeout(() => resolve("pending"), ms);
+  });
+  try {
+    return await Promise.race([promise, pending]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readText(readable: ReadableStream<Uint8Array>, limit = Infinity): Promise<string> {
+  const reader = readable.getReader();
+  let text = "";
+  try {
+    while (text.length < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += dec.decode(value, { stream: true });
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return text;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected the promise to reject, but it resolved");
+}
+
+export function socketConformance({ runtime, connect, env }: ConformanceOptions): void {
+  const open: SocketLike[] = [];
+  const host = "127.0.0.1";
+  const at = (port: number) => ({ hostname: host, port });
+  const dial: Connect = (address, options) => {
+    const socket = connect(address, options);
+    open.push(socket);
+    return socket;
+  };
+
+  async function controlStats(command = "stats"): Promise<ControlStats> {
+    const socket = connect(at(env.control));
+    try {
+      const writer = socket.writable.getWriter();
+      await writer.write(bytes(`${command}\n`));
+      writer.releaseLock();
+      return JSON.parse(await readText(socket.readable)) as ControlStats;
+    } finally {
+      await socket.close();
+    }
+  }
+
+  // Connections a runtime is known to keep open after the test closed them
+  // (each entry says why); the leak check allows exactly these.
+  const knownLingering: Record<string, number> = {};
+  const leaked = (stats: ControlStats) =>
+    Object.entries(stats.open).filter(([name, n]) => n > (knownLingering[name] ?? 0));
+
+  afterEach(async () => {
+    await Promise.allSettled(open.splice(0).map((socket) => socket.close()));
+    // Leak check from the servers' side: every connection a test opened is gone.
+    let stats = await controlStats();
+    for (let i = 0; i < 40 && leaked(stats).length > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      stats = await controlStats();
+    }
+    expect(leaked(stats)).toEqual([]);
+  });
+
+  describe(`cloudflare:sockets conformance (${runtime})`, () => {
+    describe("addresses and opened", () => {
+      it("opened resolves with the address as given, for object and string forms", async () => {
+        const a = dial(at(env.echo));
+        expect((await a.opened).remoteAddress).toBe(`${host}:${env.echo}`);
+        const b = dial(`${host}:${env.echo}`);
+        expect((await b.opened).remoteAddress).toBe(`${host}:${env.echo}`);
+        expect(a.upgraded).toBe(false);
+        expect(a.secureTransport).toBe("off");
+      });
+
+      it("connects to an IPv6 literal given as [v6]:port", async () => {
+        const socket = dial(`[::1]:${env.echo6}`);
+        expect((await socket.opened).remoteAddress).toBe(`[::1]:${env.echo6}`);
+        const writer = socket.writable.getWriter();
+        await writer.write(bytes("six"));
+        await writer.close();
+        expect(await readText(socket.readable)).toBe("six");
+      });
+
+      it("throws a TypeError synchronously for an invalid port or hostname", () => {
+        expect(() => connect(at(70000))).toThrow(TypeError);
+        expect(() => connect(at(-1))).toThrow(TypeError);
+        expect(() => connect({ hostname: "not a host", port: env.echo })).toThrow(
+          /Specified address is empty string, contains unsupported characters or is too long/,
+        );
+        expect(() => connect(`${"a".repeat(300)}:80`)).toThrow(TypeError);
+      });
+
+      it("throws a TypeError for an unknown secureTransport", () => {
+        expect(() => connect(at(env.echo), { secureTransport: "maybe" })).toThrow(TypeError);
+      });
+
+      it("rejects opened and closed when nothing listens", async () => {
+        const socket = dial(at(env.refused));
+        const error = await rejection(socket.opened);
+        expect(error).toBeInstanceOf(Error);
+        expect(String((error as Error).message)).toMatch(/proxy request failed/);
+        expect(await rejection(socket.closed)).toBeInstanceOf(Error);
+      });
+
+      it("throws a TypeError for a string address without a port, or one that is not an authority", () => {
+        expect(() => connect(host)).toThrow(/missing port/);
+        expect(() => connect("[::1]")).toThrow(/missing port/);
+        expect(() => connect("::1:80")).toThrow(/could not be parsed/);
+        expect(() => connect("a:b")).toThrow(TypeError);
+      });
+
+      it("rejects opened (never throws) for port 0, an empty hostname, an unknown name and an unbracketed IPv6 hostname", async () => {
+        for (const address of [at(0), { hostname: "", port: env.echo }, { hostname: "nonexistent.invalid", port: 80 }, { hostname: "::1", port: env.echo6 }]) {
+          const socket = dial(address);
+          expect(await rejection(socket.opened)).toBeInstanceOf(Error);
+        }
+      });
+    });
+
+    describe("reading and writing", () => {
+      it("round-trips bytes, including a 1 MiB write", async () => {
+        const socket = dial(at(env.echo));
+        const payload = new Uint8Array(1024 * 1024).map((_, i) => i % 253);
+        const writer = socket.writable.getWriter();
+        const reading = (async () => {
+          const reader = socket.readable.getReader();
+          const got = new Uint8Array(payload.length);
+          let n = 0;
+          while (n < payload.length) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            got.set(value, n);
+            n += value.byteLength;
+          }
+          reader.releaseLock();
+          return got.subarray(0, n);
+        })();
+        await writer.write(payload);
+        const got = await reading;
+        expect(got.length).toBe(payload.length);
+        expect(got.every((b, i) => b === payload[i])).toBe(true);
+      });
+
+      it("delivers a reply sent one byte at a time, all of it", async () => {
+        const socket = dial(at(env.trickle));
+        expect(await readText(socket.readable)).toBe(env.trickleText);
+      });
+
+      it("reads a 64 MiB payload to the end with every byte intact", async () => {
+        const socket = dial(at(env.big));
+        const reader = socket.readable.getReader();
+        let n = 0;
+        let bad = -1;
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          for (let i = 0; i < value.length; i++) {
+            if (value[i] !== (n + i) % 251 && bad < 0) bad = n + i;
+          }
+          n += value.length;
+        }
+        expect(bad).toBe(-1);
+        expect(n).toBe(env.bigSize);
+      });
+
+      it("hands out plain Uint8Array chunks", async () => {
+        const socket = dial(at(env.echo));
+        const writer = socket.writable.getWriter();
+        await writer.write(bytes("x"));
+        const { value } = await socket.readable.getReader().read();
+        expect(value).toBeInstanceOf(Uint8Array);
+        expect(Object.getPrototypeOf(value)).toBe(Uint8Array.prototype);
+      });
+
+      it("rejects a write that is not bytes with a TypeError", async () => {
+        const socket = dial(at(env.echo));
+        await socket.opened;
+        const writer = socket.writable.getWriter() as WritableStreamDefaultWriter<unknown>;
+        expect(await rejection(writer.write("text"))).toBeInstanceOf(TypeError);
+      });
+
+      it("a slow reader leaves the peer's output in the kernel, not in memory", async () => {
+        const socket = dial(at(env.big));
+        await socket.opened;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const sent = (await controlStats()).bigSent.at(-1)!;
+        expect(sent).toBeGreaterThan(0);
+        expect(sent).toBeLessThan(env.bigSize / 4);
+      });
+
+      it("highWaterMark sets the writer's desiredSize; the default is 1", async () => {
+        const tuned = dial(at(env.echo), { highWaterMark: 1234 });
+        expect(tuned.writable.getWriter().desiredSize).toBe(1234);
+        const plain = dial(at(env.echo));
+        expect(plain.writable.getWriter().desiredSize).toBe(1);
+      });
+
+      it("a write to a port nobody listens on settles (workerd may resolve it; Node rejects) and opened rejects", async () => {
+        const socket = dial(at(env.refused));
+        const write = socket.writable.getWriter().write(bytes("x")).then(
+          () => "resolved",
+          (error: unknown) => (error instanceof Error ? "rejected" : "rejected with a non-Error"),
+        );
+        expect(["resolved", "rejected"]).toContain(await settledWithin(write, 2000));
+        if (runtime === "node") expect(await write).toBe("rejected");
+        expect(await rejection(socket.opened)).toBeInstanceOf(Error);
+        await socket.close();
+      });
+
+      it("abort() on a writer blocked by the peer resolves, and close() then resolves", async () => {
+        const socket = dial(at(env.sink));
+        const writer = socket.writable.getWriter();
+        const chunk = new Uint8Array(1024 * 1024);
+        for (let i = 0; i < 256; i++) {
+          if ((await settledWithin(writer.write(chunk), 500)) === "pending") break;
+        }
+        const closing = socket.close();
+        expect(await settledWithin(closing, 300)).toBe("pending");
+        expect(await settledWithin(writer.abort(new Error("give up")), 2000)).toBeUndefined();
+        expect(await settledWithin(closing, 2000)).toBeUndefined();
+        // The sink reads nothing, so it would never see our end of the connection.
+        await controlStats("drain");
+        // Observed in workerd 2026-04-05: after abort() and close() the connection
+        // stays open until the request ends. The Node emulation closes it.
+        if (runtime === "workerd") knownLingering.sink = (knownLingering.sink ?? 0) + 1;
+      });
+
+      it("writes wait when the peer does not read (backpressure)", async () => {
+        const socket = dial(at(env.sink));
+        const writer = socket.writable.getWriter();
+        const chunk = new Uint8Array(256 * 1024);
+        let written = 0;
+        let blocked = false;
+        while (written < 256 * 1024 * 1024) {
+          if ((await settledWithin(writer.write(chunk), 1000)) === "pending") {
+            blocked = true;
+            break;
+          }
+          written += chunk.length;
+        }
+        expect(blocked).toBe(true);
+        expect(written).toBeLessThan(256 * 1024 * 1024);
+        // close() flushes first (in workerd too), so let the peer read before closing.
+        await controlStats("drain");
+      });
+    });
+
+    describe("half-close and end of stream", () => {
+      it("without allowHalfOpen, the peer's EOF closes the write side and resolves closed", async () => {
+        const socket = dial(at(env.halfClose));
+        expect(await readText(socket.readable)).toBe("hello");
+        await socket.closed;
+        const error = await rejection(socket.writable.getWriter().write(bytes("late")));
+        expect(error).toBeInstanceOf(TypeError);
+      });
+
+      it("with allowHalfOpen, writing still works after the peer's EOF and closed waits for close()", async () => {
+        const socket = dial(at(env.halfClose), { allowHalfOpen: true });
+        expect(await readText(socket.readable)).toBe("hello");
+        const token = `after-eof-${Math.random()}`;
+        const writer = socket.writable.getWriter();
+        await writer.write(bytes(token));
+        await writer.close();
+        expect(await settledWithin(socket.closed, 300)).toBe("pending");
+        let received: string[] = [];
+        for (let i = 0; i < 40 && !received.includes(token); i++) {
+          received = (await controlStats()).halfCloseReceived;
+          if (!received.includes(token)) await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+        expect(received).toContain(token);
+        await socket.close();
+        await socket.closed;
+      });
+
+      it("the client's half-close lets the peer answer to the end", async () => {
+        const socket = dial(at(env.echo));
+        const writer = socket.writable.getWriter();
+        await writer.write(bytes("ping"));
+        await writer.close();
+        expect(await readText(socket.readable)).toBe("ping");
+      });
+
+      it("a peer reset ends the reader like EOF and resolves closed", async () => {
+        const socket = dial(at(env.reset));
+        expect(await readText(socket.readable)).toBe("bye");
+        await socket.closed;
+      });
+    });
+
+    describe("close()", () => {
+      it("resolves closed, and a second close() resolves too", async () => {
+        const socket = dial(at(env.echo));
+        await socket.opened;
+        await socket.close();
+        expect(await socket.closed).toBeUndefined();
+        await socket.close();
+      });
+
+      it("flushes what was written before tearing down", async () => {
+        const socket = dial(at(env.halfClose), { allowHalfOpen: true });
+        expect(await readText(socket.readable)).toBe("hello");
+        const token = `flushed-${Math.random()}`;
+        const writer = socket.writable.getWriter();
+        void writer.write(bytes(token)).catch(() => {});
+        await socket.close();
+        let received: string[] = [];
+        for (let i = 0; i < 40 && !received.includes(token); i++) {
+          received = (await controlStats()).halfCloseReceived;
+          if (!received.includes(token)) await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+        expect(received).toContain(token);
+      });
+
+      it("a read pending when close() is called rejects", async () => {
+        const socket = dial(at(env.echo));
+        await socket.opened;
+        const pending = rejection(socket.readable.getReader().read());
+        await socket.close();
+        expect(await pending).toBeInstanceOf(Error);
+      });
+
+      it("rejects writes and reads after close() with a TypeError", async () => {
+        const socket = dial(at(env.echo));
+        const writer = socket.writable.getWriter();
+        const reader = socket.readable.getReader();
+        await socket.opened;
+        await socket.close();
+        expect(await rejection(writer.write(bytes("x")))).toBeInstanceOf(TypeError);
+        const read = await reader.read().then(
+          (result) => ({ result }),
+          (error: unknown) => ({ error }),
+        );
+        expect("error" in read ? read.error : read).toBeInstanceOf(TypeError);
+      });
+    });
+
+    describe("TLS", () => {
+      it("secureTransport 'on' verifies the test CA's certificate by name and by IP", async () => {
+        for (const hostname of ["localhost", host]) {
+          const socket = dial({ hostname, port: env.tls }, { secureTransport: "on" });
+          await socket.opened;
+          expect(socket.secureTransport).toBe("on");
+          const writer = socket.writable.getWriter();
+          await writer.write(bytes(`tls ${hostname}`));
+          await writer.close();
+          expect(await readText(socket.readable)).toBe(`tls ${hostname}`);
+        }
+      });
+
+      it("fails when the certificate does not name the host", async () => {
+        const socket = dial({ hostname: "localhost", port: env.tlsWrongHost }, { secureTransport: "on" });
+        expect(await rejection(firstExchange(socket))).toBeInstanceOf(Error);
+      });
+
+      it("fails when the certificate is not from a trusted CA", async () => {
+        const socket = dial({ hostname: "localhost", port: env.tlsUntrusted }, { secureTransport: "on" });
+        expect(await rejection(firstExchange(socket))).toBeInstanceOf(Error);
+      });
+    });
+
+    describe("startTls()", () => {
+      it("upgrades a starttls socket: old closed resolves, upgraded is true, SNI is the original hostname", async () => {
+        const plain = dial({ hostname: "localhost", port: env.starttls }, { secureTransport: "starttls" });
+        const writer = plain.writable.getWriter();
+        await writer.write(bytes("STARTTLS\n"));
+        const reader = plain.readable.getReader();
+        const { value } = await reader.read();
+        expect(dec.decode(value)).toBe("GO\n");
+        reader.releaseLock();
+        writer.releaseLock();
+        const secure = plain.startTls();
+        open.push(secure);
+        expect(secure.secureTransport).toBe("on");
+        // workerd sets `upgraded` once the old socket has flushed and handed over.
+        await plain.closed;
+        expect(plain.upgraded).toBe(true);
+        await secure.opened;
+        const w = secure.writable.getWriter();
+        await w.write(bytes("over tls"));
+        await w.close();
+        expect(await readText(secure.readable)).toBe("over tls");
+        expect((await controlStats()).sni.at(-1)).toBe("localhost");
+      });
+
+      it("throws a TypeError on a socket not opened with starttls, and on a second call", async () => {
+        const off = dial(at(env.echo));
+        expect(() => off.startTls()).toThrow(TypeError);
+        const tlsSocket = dial({ hostname: "localhost", port: env.tls }, { secureTransport: "on" });
+        expect(() => tlsSocket.startTls()).toThrow(TypeError);
+        const starttls = dial({ hostname: "localhost", port: env.starttls }, { secureTransport: "starttls" });
+        open.push(starttls.startTls());
+        expect(() => starttls.startTls()).toThrow(/startTls can only be called once/);
+      });
+
+      // Node only, on purpose: workerd accepts startTls() on locked streams, reports an
+      // uncaught TypeError and leaves the new socket pending forever (seen in workerd
+      // 2026-04-05); the emulation refuses at once. See the adapter-node README.
+      if (runtime === "node") {
+        it("refuses to upgrade while the readable or the writable is locked", () => {
+          const socket = dial({ hostname: "localhost", port: env.starttls }, { secureTransport: "starttls" });
+          const reader = socket.readable.getReader();
+          expect(() => socket.startTls()).toThrow(TypeError);
+          reader.releaseLock();
+          const writer = socket.writable.getWriter();
+          expect(() => socket.startTls()).toThrow(TypeError);
+          writer.releaseLock();
+        });
+      }
+    });
+  });
+}
+
+/** Opens, writes and reads once: a TLS failure may surface at any of the three. */
+async function firstExchange(socket: SocketLike): Promise<void> {
+  await socket.opened;
+  const writer = socket.writable.getWriter();
+  await writer.write(bytes("hi"));
+  const { done } = await socket.readable.getReader().read();
+  if (done) throw new Error("connection ended without a reply");
+}

@@ -1,0 +1,12 @@
+import { connect } from "cloudflare:sockets";
+import { expect, inject, it } from "vitest";
+import type { Connect } from "@sockkit/core";
+import { socketConformance } from "../../suites/socket-conformance.js";
+
+it("runs inside workerd", () => {
+  expect(navigator.userAgent).toBe("Cloudflare-Workers");
+});
+
+// The runtime's own connect() is a Connect without any wrapping.
+const runtimeConnect: Connect = connect;
+socketConformance({ runtime: "workerd", connect: runtimeConnect, env: inject("sockets") });

@@ -1,0 +1,29 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  plugins: [
+    // A function: the pool calls it after globalSetup, so the test CA made there can be trusted here.
+    cloudflareTest(({ inject }) => ({
+      miniflare: {
+        // Explicit: the default is today's date, which can be newer than the bundled workerd supports.
+        compatibilityDate: "2026-04-01",
+        compatibilityFlags: ["nodejs_compat"],
+        outboundService: {
+          network: {
+            // A custom network outbound allows only public addresses unless told otherwise.
+            allow: ["public", "private", "local"],
+            tlsOptions: { trustedCertificates: [inject("sockets").caCert] },
+          },
+        },
+      },
+    })),
+  ],
+  test: {
+    name: "workerd",
+    include: ["test/workerd/**/*.test.ts"],
+    globalSetup: ["harness/global-setup.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
