@@ -3,6 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     name: "node",
+    root: import.meta.dirname,
     include: ["test/node/**/*.test.ts"],
     globalSetup: ["harness/global-setup.ts"],
     pool: "forks",

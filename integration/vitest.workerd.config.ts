@@ -21,6 +21,7 @@ export default defineConfig({
   ],
   test: {
     name: "workerd",
+    root: import.meta.dirname,
     include: ["test/workerd/**/*.test.ts"],
     globalSetup: ["harness/global-setup.ts"],
     testTimeout: 30_000,

@@ -1,0 +1,27 @@
+import { describe, expect, inject, it } from "vitest";
+import { connect } from "@sockkit/adapter-workers";
+import { isSockkitError } from "@sockkit/core";
+import { socketConformance } from "../../suites/socket-conformance.js";
+
+const env = inject("sockets");
+
+describe("@sockkit/adapter-workers", () => {
+  it("maps the runtime's code-less connection failure to ECONNECT, keeping the original", async () => {
+    const socket = connect({ hostname: "127.0.0.1", port: env.refused });
+    const error = await socket.opened.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isSockkitError(error, "ECONNECT")).toBe(true);
+    expect((error as Error).message).toMatch(/proxy request failed/);
+    expect((error as Error).cause).toBeInstanceOf(Error);
+    expect(isSockkitError(await socket.closed.catch((e: unknown) => e), "ECONNECT")).toBe(true);
+  });
+
+  it("keeps synchronous TypeErrors as they are", () => {
+    expect(() => connect({ hostname: "127.0.0.1", port: 70000 })).toThrow(TypeError);
+  });
+});
+
+// The wrapped connect must still behave exactly like the runtime's.
+socketConformance({ runtime: "workerd", connect, env });

@@ -1,0 +1,2 @@
+export { connect, rawConnect } from "./connect.js";
+export { mapWorkersError } from "./wrap.js";
