@@ -1,7 +1,7 @@
 // The whole test command (`npm test`): build, static checks, then every suite
 // on every runtime. Fails on the first failing step and ends with one
 // "N passed, N failed" line summed over all Vitest runs.
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,7 +30,10 @@ function run(title, command, args, options = {}) {
 
 function suite(title, config, node = process.execPath) {
   const report = join(reports, `${title.replace(/\W+/g, "-")}.json`);
-  run(title, node, [vitest, "run", "--config", config, "--reporter=default", "--reporter=json", `--outputFile.json=${report}`]);
+  const major = execFileSync(node, ["-p", "process.versions.node.split('.')[0]"], { encoding: "utf8" }).trim();
+  run(title, node, [vitest, "run", "--config", config, "--reporter=default", "--reporter=json", `--outputFile.json=${report}`], {
+    env: { ...process.env, SOCKKIT_EXPECT_NODE_MAJOR: major },
+  });
   const { numPassedTests, numFailedTests, numTotalTests } = JSON.parse(readFileSync(report, "utf8"));
   if (numTotalTests === 0) {
     console.error(`=== FAILED: ${title} ran no test`);
@@ -49,8 +52,9 @@ function summary() {
 const npx = process.platform === "win32" ? "npx.cmd" : "npx";
 run("build, typecheck, lint (core purity, publint, attw)", npx, ["turbo", "run", "build", "typecheck", "lint", "--output-logs=errors-only"]);
 suite("core unit tests (Node " + process.versions.node + ")", "packages/core/vitest.config.ts");
-suite("conformance on Node " + process.versions.node, "integration/vitest.node.config.ts");
+suite("Node suites on Node " + process.versions.node, "integration/vitest.node.config.ts");
 const node24 = ensureNode("24");
-suite("conformance on Node 24", "integration/vitest.node.config.ts", node24);
+suite("Node suites on Node 24", "integration/vitest.node.config.ts", node24);
+suite("Vitest helper (cloudflare:sockets in tests and dependencies)", "integration/vitest.helper.config.ts");
 suite("conformance in workerd", "integration/vitest.workerd.config.ts");
 summary();

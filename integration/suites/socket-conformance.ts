@@ -141,8 +141,9 @@ export function socketConformance({ runtime, connect, env }: ConformanceOptions)
         expect(() => connect("a:b")).toThrow(TypeError);
       });
 
-      it("rejects opened (never throws) for port 0, an empty hostname, an unknown name and an unbracketed IPv6 hostname", async () => {
-        for (const address of [at(0), { hostname: "", port: env.echo }, { hostname: "nonexistent.invalid", port: 80 }, { hostname: "::1", port: env.echo6 }]) {
+      // (No unknown-hostname case: resolving it would send a DNS query off this machine.)
+      it("rejects opened (never throws) for port 0, an empty hostname and an unbracketed IPv6 hostname", async () => {
+        for (const address of [at(0), { hostname: "", port: env.echo }, { hostname: "::1", port: env.echo6 }]) {
           const socket = dial(address);
           expect(await rejection(socket.opened)).toBeInstanceOf(Error);
         }

@@ -14,9 +14,14 @@ export interface CloudflareSocketsPluginOptions {
 export interface CloudflareSocketsPlugin {
   name: string;
   enforce: "pre";
-  config(): { test: { execArgv: string[] } };
+  config(): Record<string, unknown>;
   resolveId(id: string): string | undefined;
 }
+
+// Vite's default server conditions (what `resolve.conditions` means when unset);
+// setting the option replaces them, so the workerd variant lists them again.
+const VITE_SERVER_CONDITIONS = ["module", "node", "development|production"];
+const VITE_EXTERNAL_CONDITIONS = ["node", "module", "development|production"];
 
 const here = import.meta.url;
 
@@ -39,7 +44,16 @@ export function cloudflareSockets(options: CloudflareSocketsPluginOptions = {}):
     name: "sockkit:cloudflare-sockets",
     enforce: "pre",
     config() {
-      return { test: { execArgv: ["--import", register] } };
+      const config: Record<string, unknown> = { test: { execArgv: ["--import", register] } };
+      if (options.workerdCondition) {
+        config.ssr = {
+          resolve: {
+            conditions: ["workerd", ...VITE_SERVER_CONDITIONS],
+            externalConditions: ["workerd", ...VITE_EXTERNAL_CONDITIONS],
+          },
+        };
+      }
+      return config;
     },
     resolveId(id) {
       return id === "cloudflare:sockets" ? emulation : undefined;

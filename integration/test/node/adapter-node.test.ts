@@ -1,0 +1,118 @@
+// Node-only behaviour of @sockkit/adapter-node: the settings workerd has no equivalent for.
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, inject, it } from "vitest";
+import { connect, createConnect } from "@sockkit/adapter-node";
+import { isSockkitError } from "@sockkit/core";
+
+const env = inject("sockets");
+
+async function failure(promise: Promise<unknown>): Promise<Error & { code?: string; reason?: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  throw new Error("expected a rejection");
+}
+
+it("runs on the Node major version the test command asked for", () => {
+  const expected = process.env.SOCKKIT_EXPECT_NODE_MAJOR;
+  expect(expected, "run through `npm test`, which sets SOCKKIT_EXPECT_NODE_MAJOR").toBeDefined();
+  expect(process.versions.node.split(".")[0]).toBe(expected);
+});
+
+describe("createConnect({ edgeRules: true })", () => {
+  const edge = createConnect({ edgeRules: true });
+
+  it.each([
+    [{ hostname: "127.0.0.1", port: env.echo }, /loopback/],
+    [{ hostname: "localhost", port: env.echo }, /loopback/],
+    [{ hostname: "[::1]", port: env.echo6 }, /loopback/],
+    [{ hostname: "[::ffff:127.0.0.1]", port: env.echo }, /loopback/],
+    [{ hostname: "10.1.2.3", port: 80 }, /private/],
+    [{ hostname: "169.254.169.254", port: 80 }, /linkLocal/],
+    [{ hostname: "example.com", port: 25 }, /port 25/],
+  ])("refuses %j before any connection, with EDESTINATION_DENIED", async (address, reason) => {
+    const socket = edge(address);
+    const error = await failure(socket.opened);
+    expect(isSockkitError(error, "EDESTINATION_DENIED")).toBe(true);
+    expect(error.reason).toMatch(reason);
+    expect(isSockkitError(await failure(socket.closed), "EDESTINATION_DENIED")).toBe(true);
+    await socket.close();
+  });
+
+  it("is off by default: local development reaches 127.0.0.1", async () => {
+    const socket = connect({ hostname: "127.0.0.1", port: env.echo });
+    expect((await socket.opened).remoteAddress).toBe(`127.0.0.1:${env.echo}`);
+    await socket.close();
+  });
+});
+
+describe("errors carry sockkit codes", () => {
+  it("a refused connection rejects with ECONNECT, keeping Node's error as cause", async () => {
+    const error = await failure(connect({ hostname: "127.0.0.1", port: env.refused }).opened);
+    expect(isSockkitError(error, "ECONNECT")).toBe(true);
+    expect((error.cause as NodeJS.ErrnoException).code).toBe("ECONNREFUSED");
+  });
+
+  it("a certificate for another name rejects with ETLS", async () => {
+    const tls = createConnect({ tls: { ca: env.caCert } });
+    const error = await failure(tls({ hostname: "localhost", port: env.tlsWrongHost }, { secureTransport: "on" }).opened);
+    expect(isSockkitError(error, "ETLS")).toBe(true);
+    expect(error.message).toMatch(/localhost/);
+  });
+
+  it("an untrusted certificate rejects with ETLS, and the default connect does not trust the test CA", async () => {
+    const error = await failure(connect({ hostname: "localhost", port: env.tls }, { secureTransport: "on" }).opened);
+    expect(isSockkitError(error, "ETLS")).toBe(true);
+  });
+});
+
+describe("Node-only conveniences", () => {
+  it("opened also reports the local address", async () => {
+    const socket = connect({ hostname: "127.0.0.1", port: env.echo });
+    expect((await socket.opened).localAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+    await socket.close();
+  });
+
+  it("close() while still connecting settles at once (workerd can take ~20 s)", async () => {
+    const socket = connect({ hostname: "localhost", port: env.echo });
+    const t0 = Date.now();
+    await socket.close();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(isSockkitError(await failure(socket.opened), "ECONNECT")).toBe(true);
+  });
+
+  it("a ca given to createConnect verifies the test server by name", async () => {
+    const tls = createConnect({ tls: { ca: env.caCert } });
+    const socket = tls({ hostname: "localhost", port: env.tls }, { secureTransport: "on" });
+    expect(socket.secureTransport).toBe("on");
+    await socket.opened;
+    await socket.close();
+  });
+
+  it("honours NODE_EXTRA_CA_CERTS with the default connect", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sockkit-extra-ca-"));
+    try {
+      const caFile = join(dir, "ca.pem");
+      writeFileSync(caFile, env.caCert);
+      const script = `
+        import { connect } from "@sockkit/adapter-node";
+        const s = connect({ hostname: "localhost", port: ${env.tls} }, { secureTransport: "on" });
+        await s.opened;
+        await s.close();
+        console.log("verified");`;
+      const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile },
+        timeout: 15_000,
+      });
+      expect(stdout.trim()).toBe("verified");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
