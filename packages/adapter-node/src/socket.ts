@@ -287,33 +287,53 @@ export class NodeSocket implements SocketLike {
 
   // ---- writing ---------------------------------------------------------
 
-  async #write(chunk: unknown): Promise<void> {
+  // Synchronous when Node hands the bytes to the kernel at once: no promise
+  // per write on the hot path.
+  #write(chunk: unknown): Promise<void> | undefined {
     if (!ArrayBuffer.isView(chunk)) {
       this.#wroteBytes(1);
       throw new TypeError("This WritableStream only supports writing byte types (Uint8Array or another ArrayBufferView).");
     }
+    const raw = this.#raw;
+    if (!this.#opened.settled || !raw) return this.#writeWhenOpen(chunk);
     const size = chunk.byteLength;
-    try {
-      if (!this.#opened.settled) await this.opened;
-      const raw = this.#raw;
-      if (this.#writeDone || !raw || raw.destroyed) throw new TypeError("This WritableStream has been closed.");
-      const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      const signal = this.#wc.signal;
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => reject(signal.reason);
-        const flushed = raw.write(bytes, (error) => {
-          signal.removeEventListener("abort", onAbort);
-          if (error) reject(closedWriteError(error));
-          else resolve();
-        });
-        // Node wrote it to the kernel at once and kept no reference to the
-        // caller's bytes: no need to wait for the callback's extra tick.
-        if (flushed && raw.writableLength === 0) resolve();
-        else signal.addEventListener("abort", onAbort, { once: true });
-      });
-    } finally {
+    if (this.#writeDone || raw.destroyed) {
       this.#wroteBytes(size);
+      throw new TypeError("This WritableStream has been closed.");
     }
+    const bytes = chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let settle: ((error?: Error | null) => void) | undefined;
+    const flushed = raw.write(bytes, (error) => settle?.(error));
+    // Written to the kernel already, and Node kept no reference to the caller's bytes.
+    if (flushed && raw.writableLength === 0) {
+      this.#wroteBytes(size);
+      return undefined;
+    }
+    // Node holds the bytes: the write completes when the kernel takes them
+    // (backpressure), or fails at once on abort().
+    const signal = this.#wc.signal;
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        settle = undefined;
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      settle = (error) => {
+        signal.removeEventListener("abort", onAbort);
+        if (error) reject(closedWriteError(error));
+        else resolve();
+      };
+    }).finally(() => this.#wroteBytes(size));
+  }
+
+  async #writeWhenOpen(chunk: ArrayBufferView): Promise<void> {
+    try {
+      await this.opened;
+    } catch (error) {
+      this.#wroteBytes(chunk.byteLength);
+      throw error;
+    }
+    return this.#write(chunk);
   }
 
   #wroteBytes(size: number): void {
@@ -437,7 +457,8 @@ function closeReadable(rc: ReadableByteStreamController): void {
 function ownedView(chunk: Buffer): Uint8Array<ArrayBuffer> {
   const { buffer } = chunk;
   if (buffer instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength) {
-    return new Uint8Array(buffer, 0, chunk.byteLength);
+    // The stream transfers the buffer and hands the reader a plain Uint8Array over it.
+    return chunk as Uint8Array<ArrayBuffer>;
   }
   return new Uint8Array(chunk);
 }
