@@ -205,6 +205,19 @@ export function socketConformance({ runtime, connect, env }: ConformanceOptions)
         expect(Object.getPrototypeOf(value)).toBe(Uint8Array.prototype);
       });
 
+      it("supports BYOB readers (the readable is a byte stream)", async () => {
+        const socket = dial(at(env.trickle));
+        const reader = socket.readable.getReader({ mode: "byob" });
+        let text = "";
+        for (;;) {
+          const { done, value } = await reader.read(new Uint8Array(8));
+          if (done) break;
+          expect(value.byteLength).toBeLessThanOrEqual(8);
+          text += dec.decode(value, { stream: true });
+        }
+        expect(text).toBe(env.trickleText);
+      });
+
       it("rejects a write that is not bytes with a TypeError", async () => {
         const socket = dial(at(env.echo));
         await socket.opened;
