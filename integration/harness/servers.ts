@@ -46,6 +46,8 @@ export interface ControlStats {
   bigSent: number[];
   /** SNI names the TLS servers saw (latest last). */
   sni: string[];
+  /** What the sink has read since it was drained: bytes, and how many were "Z" (0x5a). */
+  sinkReceived: { bytes: number; z: number };
 }
 
 export interface RunningServers {
@@ -60,7 +62,7 @@ const TRICKLE_TEXT = "one byte at a time, split at every boundary";
 export async function startSocketServers(options: { bigSize?: number } = {}): Promise<RunningServers> {
   const certs = ensureTestCerts();
   const bigSize = options.bigSize ?? 64 * 1024 * 1024;
-  const stats: ControlStats = { open: {}, halfCloseReceived: [], bigSent: [], sni: [] };
+  const stats: ControlStats = { open: {}, halfCloseReceived: [], bigSent: [], sni: [], sinkReceived: { bytes: 0, z: 0 } };
   const servers: net.Server[] = [];
   const sockets = new Set<net.Socket>();
   const sinks = new Set<net.Socket>();
@@ -141,6 +143,10 @@ export async function startSocketServers(options: { bigSize?: number } = {}): Pr
       sinks.add(socket);
       socket.once("close", () => sinks.delete(socket));
       socket.on("end", () => socket.end());
+      socket.on("data", (chunk: Buffer) => {
+        stats.sinkReceived.bytes += chunk.length;
+        for (const byte of chunk) if (byte === 0x5a) stats.sinkReceived.z++;
+      });
       socket.pause();
     }),
     tls: await secure("tls", certs.localhostCert, certs.localhostKey),

@@ -218,11 +218,25 @@ export function socketConformance({ runtime, connect, env }: ConformanceOptions)
         expect(text).toBe(env.trickleText);
       });
 
-      it("rejects a write that is not bytes with a TypeError", async () => {
+      it("rejects a write that is not bytes with a TypeError, and close() still settles", async () => {
         const socket = dial(at(env.echo));
         await socket.opened;
         const writer = socket.writable.getWriter() as WritableStreamDefaultWriter<unknown>;
-        expect(await rejection(writer.write("text"))).toBeInstanceOf(TypeError);
+        const bad = rejection(writer.write("text"));
+        const queued = writer.write(new Uint8Array(10)).catch(() => {});
+        expect(await bad).toBeInstanceOf(TypeError);
+        await queued;
+        expect(await settledWithin(socket.close(), 2000)).toBeUndefined();
+      });
+
+      it("a read on a connection that failed ends (done), as workerd cancels the readable", async () => {
+        const socket = dial(at(env.refused));
+        await rejection(socket.opened);
+        const read = await socket.readable.getReader().read().then(
+          (result) => ({ result }),
+          (error: unknown) => ({ error: String(error) }),
+        );
+        expect(read).toEqual({ result: { done: true, value: undefined } });
       });
 
       it("a slow reader leaves the peer's output in the kernel, not in memory", async () => {
@@ -324,6 +338,15 @@ export function socketConformance({ runtime, connect, env }: ConformanceOptions)
         await writer.write(bytes("ping"));
         await writer.close();
         expect(await readText(socket.readable)).toBe("ping");
+      });
+
+      it("after readable.cancel(), closed waits for close() even once the peer has ended", async () => {
+        const socket = dial(at(env.halfClose));
+        await socket.opened;
+        await socket.readable.cancel();
+        expect(await settledWithin(socket.closed, 500)).toBe("pending");
+        await socket.close();
+        expect(await settledWithin(socket.closed, 2000)).toBeUndefined();
       });
 
       it("a peer reset ends the reader like EOF and resolves closed", async () => {

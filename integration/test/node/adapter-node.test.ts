@@ -72,6 +72,44 @@ describe("errors carry sockkit codes", () => {
   });
 });
 
+describe("failure paths close everything", () => {
+  it("TLS options Node rejects fail opened instead of crashing the process", async () => {
+    const bad = createConnect({ tls: { minVersion: "bogus" as never } });
+    const socket = bad({ hostname: "localhost", port: env.tls }, { secureTransport: "on" });
+    expect(await failure(socket.opened)).toBeInstanceOf(Error);
+    await socket.close();
+  });
+
+  it("abort() with bytes still held by Node drops the connection: the caller's reused buffer never reaches the peer", async () => {
+    const control = async (command: string) => {
+      const s = connect({ hostname: "127.0.0.1", port: env.control });
+      const w = s.writable.getWriter();
+      await w.write(new TextEncoder().encode(`${command}\n`));
+      w.releaseLock();
+      let text = "";
+      for await (const chunk of s.readable) text += new TextDecoder().decode(chunk);
+      await s.close();
+      return JSON.parse(text) as { sinkReceived: { bytes: number; z: number } };
+    };
+    const socket = connect({ hostname: "127.0.0.1", port: env.sink });
+    await socket.opened;
+    const writer = socket.writable.getWriter();
+    const buffer = new Uint8Array(32 * 1024 * 1024).fill(0x41);
+    const write = writer.write(buffer).then(() => "written", () => "rejected");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await writer.abort(new Error("give up"));
+    expect(await write).toBe("rejected");
+    buffer.fill(0x5a); // the caller reuses its buffer, as encoders do
+    const before = (await control("stats")).sinkReceived;
+    await control("drain");
+    await socket.close();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const after = (await control("stats")).sinkReceived;
+    expect(after.z - before.z).toBe(0);
+    expect(after.bytes - before.bytes).toBeLessThan(buffer.length);
+  });
+});
+
 describe("Node-only conveniences", () => {
   it("opened also reports the local address", async () => {
     const socket = connect({ hostname: "127.0.0.1", port: env.echo });

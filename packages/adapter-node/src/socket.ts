@@ -95,7 +95,8 @@ export class NodeSocket implements SocketLike {
           if (this.#raw && !this.#readDone && this.#raw.isPaused()) this.#raw.resume();
         },
         cancel: () => {
-          // The caller no longer wants bytes: stop reading, so the kernel pushes back on the peer.
+          // As in workerd, a cancelled readable stops reading altogether (the
+          // kernel pushes back on the peer) and `closed` then waits for close().
           this.#readDone = true;
           this.#raw?.pause();
         },
@@ -124,9 +125,8 @@ export class NodeSocket implements SocketLike {
     // abort() discards queued chunks without handing them to the sink, and
     // must not wait for a write the peer is blocking: settle both here.
     this.#wc.signal.addEventListener("abort", () => {
-      this.#writeDone = this.#aborted = true;
-      this.#pendingWriteBytes = 0;
-      this.#wroteBytes(0);
+      this.#aborted = true;
+      this.#writeFailed();
     });
 
     if (upgradeFrom) this.#upgrade(upgradeFrom);
@@ -174,11 +174,19 @@ export class NodeSocket implements SocketLike {
       return;
     }
     if (this.#settled) return; // closed while resolving
+    // `host` last: dial the address that was checked (edgeRules), while SNI
+    // and the certificate check use the hostname given.
     const base = { host: target, port: plan.port, allowHalfOpen: true, noDelay: true };
-    const raw =
-      plan.secureTransport === "on"
-        ? tls.connect({ ...plan.tls, ...base, ...tlsIdentity(plan.hostname) })
-        : net.connect(base);
+    let raw: net.Socket;
+    try {
+      raw =
+        plan.secureTransport === "on"
+          ? tls.connect({ ...plan.tls, ...tlsIdentity(plan.hostname), ...base })
+          : net.connect(base);
+    } catch (error) {
+      this.#fail(error); // e.g. TLS options Node rejects synchronously
+      return;
+    }
     this.#attach(raw, plan.secureTransport === "on" ? "secureConnect" : "connect");
   }
 
@@ -190,11 +198,14 @@ export class NodeSocket implements SocketLike {
           plain.destroy();
           return;
         }
-        const raw = tls.connect({
-          ...this.#plan.tls,
-          socket: plain,
-          ...tlsIdentity(this.#plan.hostname),
-        });
+        let raw: net.Socket;
+        try {
+          raw = tls.connect({ ...this.#plan.tls, socket: plain, ...tlsIdentity(this.#plan.hostname) });
+        } catch (error) {
+          plain.destroy();
+          this.#fail(error);
+          return;
+        }
         this.#attach(raw, "secureConnect");
       },
       (error) => this.#fail(error),
@@ -222,7 +233,7 @@ export class NodeSocket implements SocketLike {
     this.#raw?.destroy();
     this.#opened.reject(error);
     this.#closed.reject(error);
-    this.#rc.error(error);
+    closeReadable(this.#rc); // workerd cancels the readable: reads end with done
     this.#wc.error(error);
   }
 
@@ -291,14 +302,14 @@ export class NodeSocket implements SocketLike {
   // per write on the hot path.
   #write(chunk: unknown): Promise<void> | undefined {
     if (!ArrayBuffer.isView(chunk)) {
-      this.#wroteBytes(1);
+      this.#writeFailed();
       throw new TypeError("This WritableStream only supports writing byte types (Uint8Array or another ArrayBufferView).");
     }
     const raw = this.#raw;
     if (!this.#opened.settled || !raw) return this.#writeWhenOpen(chunk);
     const size = chunk.byteLength;
     if (this.#writeDone || raw.destroyed) {
-      this.#wroteBytes(size);
+      this.#writeFailed();
       throw new TypeError("This WritableStream has been closed.");
     }
     const bytes = chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -320,20 +331,35 @@ export class NodeSocket implements SocketLike {
       signal.addEventListener("abort", onAbort, { once: true });
       settle = (error) => {
         signal.removeEventListener("abort", onAbort);
-        if (error) reject(closedWriteError(error));
-        else resolve();
+        if (error) {
+          this.#writeFailed();
+          reject(closedWriteError(error));
+        } else {
+          this.#wroteBytes(size);
+          resolve();
+        }
       };
-    }).finally(() => this.#wroteBytes(size));
+    });
   }
 
   async #writeWhenOpen(chunk: ArrayBufferView): Promise<void> {
     try {
       await this.opened;
     } catch (error) {
-      this.#wroteBytes(chunk.byteLength);
+      this.#writeFailed();
       throw error;
     }
     return this.#write(chunk);
+  }
+
+  /**
+   * A failed sink write errors the stream, which then drops every chunk
+   * queued behind it without calling the sink: nothing is left to flush.
+   */
+  #writeFailed(): void {
+    this.#writeDone = true;
+    this.#pendingWriteBytes = 0;
+    this.#wroteBytes(0);
   }
 
   #wroteBytes(size: number): void {
@@ -360,7 +386,12 @@ export class NodeSocket implements SocketLike {
 
   /** `writer.abort()`: like workerd, resolves at once, even while the peer blocks a write. */
   #abortWriteSide(): void {
-    this.#raw?.end();
+    const raw = this.#raw;
+    if (!raw) return;
+    // Bytes Node still holds belong to writes that were just rejected (and
+    // whose buffers the caller may reuse): they must not reach the peer.
+    if (raw.writableLength > 0) raw.destroy();
+    else raw.end();
   }
 
   #endRaw(): Promise<void> {
