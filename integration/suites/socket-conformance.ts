@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { Connect, SocketLike } from "@sockkit/core";
+import { controlCommand } from "../harness/control-client.js";
 import type { ControlStats, SocketTestEnv } from "../harness/servers.js";
 
 export interface ConformanceOptions {
@@ -64,17 +65,7 @@ export function socketConformance({ runtime, connect, env }: ConformanceOptions)
     return socket;
   };
 
-  async function controlStats(command = "stats"): Promise<ControlStats> {
-    const socket = connect(at(env.control));
-    try {
-      const writer = socket.writable.getWriter();
-      await writer.write(bytes(`${command}\n`));
-      writer.releaseLock();
-      return JSON.parse(await readText(socket.readable)) as ControlStats;
-    } finally {
-      await socket.close();
-    }
-  }
+  const controlStats = (command?: string) => controlCommand(connect, env.control, command);
 
   // Connections a runtime is known to keep open after the test closed them
   // (each entry says why); the leak check allows exactly these.

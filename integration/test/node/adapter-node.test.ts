@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { describe, expect, inject, it } from "vitest";
 import { connect, createConnect } from "@sockkit/adapter-node";
 import { isSockkitError } from "@sockkit/core";
+import { controlCommand } from "../../harness/control-client.js";
 
 const env = inject("sockets");
 
@@ -81,16 +82,7 @@ describe("failure paths close everything", () => {
   });
 
   it("abort() with bytes still held by Node drops the connection: the caller's reused buffer never reaches the peer", async () => {
-    const control = async (command: string) => {
-      const s = connect({ hostname: "127.0.0.1", port: env.control });
-      const w = s.writable.getWriter();
-      await w.write(new TextEncoder().encode(`${command}\n`));
-      w.releaseLock();
-      let text = "";
-      for await (const chunk of s.readable) text += new TextDecoder().decode(chunk);
-      await s.close();
-      return JSON.parse(text) as { sinkReceived: { bytes: number; z: number } };
-    };
+    const control = (command: string) => controlCommand(connect, env.control, command);
     const socket = connect({ hostname: "127.0.0.1", port: env.sink });
     await socket.opened;
     const writer = socket.writable.getWriter();

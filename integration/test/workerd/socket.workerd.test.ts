@@ -4,7 +4,7 @@ import type { Connect } from "@sockkit/core";
 import { socketConformance } from "../../suites/socket-conformance.js";
 
 it("runs inside workerd", () => {
-  expect(navigator.userAgent).toBe("Cloudflare-Workers");
+  expect((globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent).toBe("Cloudflare-Workers");
 });
 
 // The runtime's own connect() is a Connect without any wrapping.
