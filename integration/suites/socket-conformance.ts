@@ -73,18 +73,19 @@ export function socketConformance({ runtime, connect, env }: ConformanceOptions)
   const leaked = (stats: ControlStats) =>
     Object.entries(stats.open).filter(([name, n]) => n > (knownLingering[name] ?? 0));
 
-  afterEach(async () => {
-    await Promise.allSettled(open.splice(0).map((socket) => socket.close()));
-    // Leak check from the servers' side: every connection a test opened is gone.
-    let stats = await controlStats();
-    for (let i = 0; i < 40 && leaked(stats).length > 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      stats = await controlStats();
-    }
-    expect(leaked(stats)).toEqual([]);
-  });
 
   describe(`cloudflare:sockets conformance (${runtime})`, () => {
+    afterEach(async () => {
+      await Promise.allSettled(open.splice(0).map((socket) => socket.close()));
+      // Leak check from the servers' side: every connection a test opened is gone.
+      let stats = await controlStats();
+      for (let i = 0; i < 40 && leaked(stats).length > 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        stats = await controlStats();
+      }
+      expect(leaked(stats)).toEqual([]);
+    });
+
     describe("addresses and opened", () => {
       it("opened resolves with the address as given, for object and string forms", async () => {
         const a = dial(at(env.echo));

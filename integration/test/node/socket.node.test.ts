@@ -1,5 +1,6 @@
 import { afterAll, expect, inject } from "vitest";
 import { createConnect } from "@sockkit/adapter-node";
+import { patternsConformance } from "../../suites/patterns-conformance.js";
 import { socketConformance } from "../../suites/socket-conformance.js";
 
 const env = inject("sockets");
@@ -12,3 +13,5 @@ afterAll(async () => {
   for (let i = 0; i < 20 && ours().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
   expect(ours()).toEqual([]);
 });
+
+patternsConformance({ runtime: "node", connect: createConnect({ tls: { ca: env.caCert } }), env });

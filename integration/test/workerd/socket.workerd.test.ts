@@ -1,6 +1,7 @@
 import { connect } from "cloudflare:sockets";
 import { expect, inject, it } from "vitest";
 import type { Connect } from "@sockkit/core";
+import { patternsConformance } from "../../suites/patterns-conformance.js";
 import { socketConformance } from "../../suites/socket-conformance.js";
 
 it("runs inside workerd", () => {
@@ -10,3 +11,5 @@ it("runs inside workerd", () => {
 // The runtime's own connect() is a Connect without any wrapping.
 const runtimeConnect: Connect = connect;
 socketConformance({ runtime: "workerd", connect: runtimeConnect, env: inject("sockets") });
+
+patternsConformance({ runtime: "workerd", connect: runtimeConnect, env: inject("sockets") });

@@ -13,7 +13,11 @@ export type SockkitErrorCode =
   /** The destination policy (or the emulated edge rules) refused the address. */
   | "EDESTINATION_DENIED"
   /** The TLS handshake or certificate verification failed. */
-  | "ETLS";
+  | "ETLS"
+  /** The stream ended before a complete frame or reply arrived. */
+  | "ETRUNCATED"
+  /** A reply or frame grew past its `maxBytes` limit. */
+  | "ETOOLARGE";
 
 export interface SockkitErrorOptions {
   cause?: unknown;
@@ -71,6 +75,30 @@ export class TlsError extends SockkitError {
 }
 
 /**
+ * The stream ended before a complete frame arrived. In workerd a peer reset
+ * ends a reader exactly like a clean EOF, so this (framing) is the only sign
+ * that a reply was cut short.
+ */
+export class TruncatedError extends SockkitError {
+  /** Bytes of the incomplete frame that did arrive. */
+  readonly received: number;
+  constructor(message: string, received: number) {
+    super("ETRUNCATED", message);
+    this.received = received;
+  }
+}
+
+/** A frame or reply grew past its limit; nothing beyond the limit was buffered. */
+export class TooLargeError extends SockkitError {
+  /** The limit that was passed, in bytes. */
+  readonly maxBytes: number;
+  constructor(message: string, maxBytes: number) {
+    super("ETOOLARGE", message);
+    this.maxBytes = maxBytes;
+  }
+}
+
+/**
  * True when `error` is a sockkit error (from any build of this package),
  * optionally with the given code.
  */
@@ -86,4 +114,6 @@ const KNOWN_CODES: ReadonlySet<string> = new Set<SockkitErrorCode>([
   "ETIMEDOUT",
   "EDESTINATION_DENIED",
   "ETLS",
+  "ETRUNCATED",
+  "ETOOLARGE",
 ]);

@@ -18,3 +18,10 @@ export {
 export type { SockkitErrorCode, SockkitErrorOptions } from "./errors.js";
 export { parseSocketAddress } from "./address.js";
 export type { ParsedAddress } from "./address.js";
+export { TooLargeError, TruncatedError } from "./errors.js";
+export { FramedReader } from "./framed-reader.js";
+export type { FramedReaderOptions, ReadUntilOptions } from "./framed-reader.js";
+export { readAll } from "./read-all.js";
+export type { ReadAllOptions } from "./read-all.js";
+export { connectWithTimeout } from "./connect-with-timeout.js";
+export type { ConnectTimeoutOptions } from "./connect-with-timeout.js";

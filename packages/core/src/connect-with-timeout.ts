@@ -1,0 +1,54 @@
+import { TimeoutError } from "./errors.js";
+import { onAbort, timer } from "./timer.js";
+import type { Connect, SocketAddress, SocketLike, SocketOptions } from "./types.js";
+
+/** Options for {@link connectWithTimeout}. */
+export interface ConnectTimeoutOptions {
+  /**
+   * How long `opened` may take, in milliseconds. On expiry the socket is
+   * closed and the call rejects with `TimeoutError` (`code: "ETIMEDOUT"`).
+   * @default 10000
+   */
+  timeoutMs?: number;
+  /** Aborting closes the pending socket and rejects with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+/**
+ * Connects and waits for `opened`, bounded by a timeout and an abort signal.
+ * The socket it gives up on is always closed, and its timer cleared.
+ * A synchronous `TypeError` from `connect` (a malformed address) becomes the rejection, unchanged.
+ */
+export async function connectWithTimeout(
+  connect: Connect,
+  address: string | SocketAddress,
+  options?: SocketOptions,
+  { timeoutMs = DEFAULT_TIMEOUT_MS, signal }: ConnectTimeoutOptions = {},
+): Promise<SocketLike> {
+  if (!(timeoutMs >= 0)) throw new TypeError(`timeoutMs must be a non-negative number, got ${timeoutMs}`);
+  signal?.throwIfAborted();
+  const socket = connect(address, options);
+  const where = typeof address === "string" ? address : `${address.hostname}:${address.port}`;
+  let giveUp!: (reason: unknown) => void;
+  const gaveUp = new Promise<never>((_, reject) => {
+    giveUp = reject;
+  });
+  const deadline = timer(timeoutMs, () =>
+    giveUp(new TimeoutError(`connecting to ${where} took longer than ${timeoutMs} ms`, timeoutMs)),
+  );
+  const stopListening = onAbort(signal, () => giveUp(signal!.reason));
+  deadline.start();
+  try {
+    await Promise.race([socket.opened, gaveUp]);
+    return socket;
+  } catch (error) {
+    // Not awaited: a socket that never connected may take long to close in workerd.
+    socket.close().catch(() => {});
+    throw error;
+  } finally {
+    deadline.cancel();
+    stopListening();
+  }
+}

@@ -1,0 +1,30 @@
+/** A one-shot timer as a tiny object: `start()` arms it, `cancel()` disarms it; both are idempotent. */
+export interface Timer {
+  start(): void;
+  cancel(): void;
+}
+
+export function timer(ms: number, onFire: () => void): Timer {
+  let handle: ReturnType<typeof setTimeout> | undefined;
+  return {
+    start() {
+      if (handle === undefined && Number.isFinite(ms)) {
+        handle = setTimeout(() => {
+          handle = undefined;
+          onFire();
+        }, ms);
+      }
+    },
+    cancel() {
+      if (handle !== undefined) clearTimeout(handle);
+      handle = undefined;
+    },
+  };
+}
+
+/** Adds `listener` to `signal`'s abort and returns the function that removes it. */
+export function onAbort(signal: AbortSignal | undefined, listener: () => void): () => void {
+  if (!signal) return () => {};
+  signal.addEventListener("abort", listener, { once: true });
+  return () => signal.removeEventListener("abort", listener);
+}
