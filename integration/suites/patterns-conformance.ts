@@ -3,7 +3,18 @@
  * connect) and on Node (adapter-node), with the same test servers.
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { FramedReader, connectWithTimeout, isSockkitError, readAll, type Connect, type SocketLike } from "@sockkit/core";
+import {
+  FramedReader,
+  connectWithFallback,
+  connectWithRetry,
+  connectWithTimeout,
+  isSockkitError,
+  readAll,
+  requestResponse,
+  type AllAttemptsFailedError,
+  type Connect,
+  type SocketLike,
+} from "@sockkit/core";
 import { controlCommand } from "../harness/control-client.js";
 import type { SocketTestEnv } from "../harness/servers.js";
 
@@ -39,6 +50,12 @@ export function patternsConformance({ runtime, connect, env }: PatternsOptions):
     // plus those a test says the runtime keeps open; the leak check allows exactly these.
     const allowed: Record<string, number> = {};
     const leaked = (open: Record<string, number>) => Object.entries(open).filter(([name, n]) => n > (allowed[name] ?? 0));
+    // The patterns close the sockets they give up on themselves (those tests use `connect`,
+    // not `dial`). workerd takes ~20 s to close a socket that never opened (a known runtime
+    // defect), so there the sink connection outlives the test; the Node emulation closes it at once.
+    const lingersInWorkerd = () => {
+      if (runtime === "workerd") allowed.sink = (allowed.sink ?? 0) + 1;
+    };
     beforeAll(async () => {
       Object.assign(allowed, (await controlCommand(connect, env.control)).open);
     });
@@ -107,12 +124,6 @@ export function patternsConformance({ runtime, connect, env }: PatternsOptions):
         expect((await socket.opened).remoteAddress).toBe(`127.0.0.1:${env.echo}`);
       });
 
-      // connectWithTimeout closes the socket it gives up on itself (these use `connect`, not `dial`).
-      // workerd takes ~20 s to close a socket that never opened (a known runtime defect), so
-      // there the sink connection outlives the test; the Node emulation closes it at once.
-      const lingersInWorkerd = () => {
-        if (runtime === "workerd") allowed.sink = (allowed.sink ?? 0) + 1;
-      };
 
       it("a TLS handshake the peer never answers times out with ETIMEDOUT, and the socket is closed", async () => {
         const t0 = Date.now();
@@ -134,6 +145,95 @@ export function patternsConformance({ runtime, connect, env }: PatternsOptions):
         const error = await failure(connectWithTimeout(dial, at(env.refused), undefined, { timeoutMs: 5000 }));
         expect(error).toBeInstanceOf(Error);
         expect(isSockkitError(error, "ETIMEDOUT")).toBe(false);
+      });
+    });
+
+    describe("connectWithRetry", () => {
+      it("retries a refused port with backoff, then gives up with the connection's error", async () => {
+        const attempts: number[] = [];
+        const error = await failure(
+          connectWithRetry(dial, at(env.refused), undefined, {
+            retries: 2,
+            baseDelayMs: 5,
+            jitter: "none",
+            onRetry: ({ attempt }) => attempts.push(attempt),
+          }),
+        );
+        expect(error).toBeInstanceOf(Error);
+        expect(attempts).toEqual([2, 3]);
+      });
+
+      it("connects on the first attempt when the peer is there", async () => {
+        const socket = await connectWithRetry(dial, at(env.echo), undefined, { retries: 2 });
+        expect((await socket.opened).remoteAddress).toBe(`127.0.0.1:${env.echo}`);
+      });
+    });
+
+    describe("connectWithFallback", () => {
+      it("falls back past a refused address to one that opens", async () => {
+        const socket = await connectWithFallback(dial, [at(env.refused), at(env.echo)]);
+        expect((await socket.opened).remoteAddress).toBe(`127.0.0.1:${env.echo}`);
+      });
+
+      it("names every address that failed", async () => {
+        const error = (await failure(connectWithFallback(dial, [at(env.refused), `127.0.0.1:${env.refused}`]))) as AllAttemptsFailedError;
+        expect(isSockkitError(error, "ECONNECT")).toBe(true);
+        expect(error.failures.map((f) => f.address)).toEqual([`127.0.0.1:${env.refused}`, `127.0.0.1:${env.refused}`]);
+      });
+
+      it("races with staggerMs: a peer that never completes TLS loses to one that opens, and is closed", async () => {
+        const socket = await connectWithFallback(
+          connect, // losers are closed by connectWithFallback itself
+          [at(env.sink), { hostname: "localhost", port: env.tls }],
+          { secureTransport: "on" },
+          { staggerMs: 50, attemptTimeoutMs: 5000 },
+        );
+        opened.push(socket);
+        expect((await socket.opened).remoteAddress).toBe(`localhost:${env.tls}`);
+        lingersInWorkerd();
+      });
+    });
+
+    describe("requestResponse", () => {
+      const enc = new TextEncoder();
+
+      it("EOF framing: writes, half-closes and reads the whole reply", async () => {
+        const reply = await requestResponse(connect, at(env.echo), "ping over eof");
+        expect(dec.decode(reply)).toBe("ping over eof");
+      });
+
+      it("delimiter framing across a reply that trickles in byte by byte", async () => {
+        const reply = await requestResponse(connect, at(env.trickle), new Uint8Array(0), { until: { delimiter: " " } });
+        expect(dec.decode(reply)).toBe(env.trickleText.split(" ")[0]);
+      });
+
+      it("length-prefix and caller-function framing", async () => {
+        const framed = await requestResponse(connect, at(env.echo), Uint8Array.from([0, 3, ...enc.encode("abc"), 0x7a]), { until: { lengthPrefix: 2 } });
+        expect(dec.decode(framed)).toBe("abc");
+        const byFunction = await requestResponse(connect, at(env.echo), "xyz-and-more", { until: (r) => (r.length >= 3 ? 3 : undefined) });
+        expect(dec.decode(byFunction)).toBe("xyz");
+      });
+
+      it("a reply larger than maxBytes rejects with ETOOLARGE", async () => {
+        const error = await failure(requestResponse(connect, at(env.big), new Uint8Array(0), { maxBytes: 1024 * 1024, halfClose: false }));
+        expect(isSockkitError(error, "ETOOLARGE")).toBe(true);
+      });
+
+      it("a peer that never answers times out with ETIMEDOUT", async () => {
+        const error = await failure(requestResponse(connect, at(env.sink), "hello?", { until: { delimiter: "\n" }, timeoutMs: 300 }));
+        expect(isSockkitError(error, "ETIMEDOUT")).toBe(true);
+      });
+
+      it("a peer that ends mid-frame is ETRUNCATED", async () => {
+        const error = await failure(requestResponse(connect, at(env.halfClose), new Uint8Array(0), { until: { lengthPrefix: 1 } })); // "h" announces 104 bytes; 4 follow
+        expect(isSockkitError(error, "ETRUNCATED")).toBe(true);
+      });
+
+      it("an abort rejects with the signal's reason", async () => {
+        const controller = new AbortController();
+        const asking = requestResponse(connect, at(env.sink), "hello?", { until: { delimiter: "\n" }, signal: controller.signal });
+        setTimeout(() => controller.abort(new Error("client left")), 50);
+        expect(((await failure(asking)) as Error).message).toBe("client left");
       });
     });
   });

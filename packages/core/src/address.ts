@@ -86,3 +86,8 @@ function checkPort(port: unknown): number {
   }
   return Math.trunc(port);
 }
+
+/** `host:port` for messages, without validating. */
+export function describeAddress(address: string | SocketAddress): string {
+  return typeof address === "string" ? address : `${address.hostname}:${address.port}`;
+}

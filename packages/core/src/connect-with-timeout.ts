@@ -1,3 +1,4 @@
+import { describeAddress } from "./address.js";
 import { TimeoutError } from "./errors.js";
 import { onAbort, timer } from "./timer.js";
 import type { Connect, SocketAddress, SocketLike, SocketOptions } from "./types.js";
@@ -30,7 +31,7 @@ export async function connectWithTimeout(
   if (!(timeoutMs >= 0)) throw new TypeError(`timeoutMs must be a non-negative number, got ${timeoutMs}`);
   signal?.throwIfAborted();
   const socket = connect(address, options);
-  const where = typeof address === "string" ? address : `${address.hostname}:${address.port}`;
+  const where = describeAddress(address);
   let giveUp!: (reason: unknown) => void;
   const gaveUp = new Promise<never>((_, reject) => {
     giveUp = reject;

@@ -98,6 +98,28 @@ export class TooLargeError extends SockkitError {
   }
 }
 
+/** One failed attempt of a retry or fallback. */
+export interface AttemptFailure {
+  /** The address as given. */
+  address: string;
+  error: unknown;
+}
+
+/**
+ * Every address (or attempt) failed. `code` is `"ECONNECT"`, so callers branch
+ * as for a single failure; `failures` says which address failed and why.
+ */
+export class AllAttemptsFailedError extends SockkitError {
+  readonly failures: readonly AttemptFailure[];
+  constructor(failures: readonly AttemptFailure[]) {
+    const detail = failures.map((f) => `${f.address}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
+    super("ECONNECT", `all ${failures.length} connection attempts failed (${detail.join("; ")})`, {
+      cause: failures.at(-1)?.error,
+    });
+    this.failures = failures;
+  }
+}
+
 /**
  * True when `error` is a sockkit error (from any build of this package),
  * optionally with the given code.

@@ -28,3 +28,19 @@ export function onAbort(signal: AbortSignal | undefined, listener: () => void): 
   signal.addEventListener("abort", listener, { once: true });
   return () => signal.removeEventListener("abort", listener);
 }
+
+/** Waits `ms`; an abort wakes it at once with `signal.reason`, and the timer is cleared. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const stop = onAbort(signal, () => {
+      wait.cancel();
+      reject(signal!.reason);
+    });
+    const wait = timer(ms, () => {
+      stop();
+      resolve();
+    });
+    wait.start();
+  });
+}
