@@ -34,3 +34,5 @@ export type { FallbackOptions } from "./fallback.js";
 export { requestResponse } from "./request-response.js";
 export type { ReplyFraming, RequestResponseOptions } from "./request-response.js";
 export { describeAddress } from "./address.js";
+export { pipeToSocket, toResponse } from "./streaming.js";
+export type { PipeToSocketOptions } from "./streaming.js";
