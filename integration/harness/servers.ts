@@ -22,6 +22,8 @@ export interface SocketTestEnv {
   bigSize: number;
   /** Accepts and never reads. */
   sink: number;
+  /** Accepts, then ends the connection after 100 ms without sending anything. */
+  closeSoon: number;
   /** TLS echo with a certificate for localhost and 127.0.0.1 from the test CA. */
   tls: number;
   /** TLS echo whose certificate (from the test CA) names only wrong.example. */
@@ -148,6 +150,11 @@ export async function startSocketServers(options: { bigSize?: number } = {}): Pr
         for (const byte of chunk) if (byte === 0x5a) stats.sinkReceived.z++;
       });
       socket.pause();
+    }),
+    closeSoon: await plain("closeSoon", (socket) => {
+      const timer = setTimeout(() => socket.end(), 100);
+      socket.once("close", () => clearTimeout(timer));
+      socket.on("end", () => socket.end());
     }),
     tls: await secure("tls", certs.localhostCert, certs.localhostKey),
     tlsWrongHost: await secure("tlsWrongHost", certs.wrongCert, certs.wrongKey),

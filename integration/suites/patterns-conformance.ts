@@ -12,6 +12,7 @@ import {
   pipeToSocket,
   readAll,
   requestResponse,
+  SocketPool,
   toResponse,
   type AllAttemptsFailedError,
   type Connect,
@@ -265,6 +266,159 @@ export function patternsConformance({ runtime, connect, env }: PatternsOptions):
         const body = new Response("request body streamed to the socket").body!;
         await pipeToSocket(body, socket);
         expect(dec.decode(await readAll(socket))).toBe("request body streamed to the socket");
+      });
+    });
+
+    describe("SocketPool", () => {
+      const enc = new TextEncoder();
+      async function ping(socket: SocketLike, text: string): Promise<string> {
+        const writer = socket.writable.getWriter();
+        const reader = socket.readable.getReader();
+        try {
+          await writer.write(enc.encode(text));
+          let got = "";
+          while (got.length < text.length) {
+            const { done, value } = await reader.read();
+            if (done) throw new Error("echo ended early");
+            got += dec.decode(value);
+          }
+          return got;
+        } finally {
+          writer.releaseLock();
+          reader.releaseLock();
+        }
+      }
+
+      // Counts the sockets a pool opens.
+      const counted = () => {
+        const state = { opened: 0 };
+        const counting: Connect = (address, options) => (state.opened++, connect(address, options));
+        return { state, counting };
+      };
+
+      it("reuses a released socket for the same destination", async () => {
+        const { state, counting } = counted();
+        const pool = new SocketPool({ connect: counting });
+        try {
+          const first = await pool.acquire(at(env.echo));
+          expect(await ping(first.socket, "one")).toBe("one");
+          first.release();
+          const second = await pool.acquire(at(env.echo));
+          expect(state.opened).toBe(1);
+          expect(await ping(second.socket, "two")).toBe("two");
+          expect(pool.stats()).toEqual({ total: 1, idle: 0, inUse: 1, waiting: 0 });
+          second.release();
+        } finally {
+          await pool.drain();
+        }
+        expect(pool.stats().total).toBe(0);
+      });
+
+      it("1,000 concurrent acquires with max 10: every one served, no socket lent twice, none left open", async () => {
+        const { state, counting } = counted();
+        const pool = new SocketPool({ connect: counting, maxPerKey: 10, maxTotal: 10, maxWaiting: 1000, acquireTimeoutMs: 20_000 });
+        const lent = new Set<unknown>();
+        let overlap = 0;
+        let peak = 0;
+        try {
+          const results = await Promise.all(
+            Array.from({ length: 1000 }, async (_, i) => {
+              const lease = await pool.acquire(at(env.echo));
+              // The underlying socket's `closed` promise identifies it across leases.
+              const id = lease.socket.closed;
+              if (lent.has(id)) overlap++;
+              lent.add(id);
+              peak = Math.max(peak, pool.stats().total);
+              try {
+                return await ping(lease.socket, `#${i};`);
+              } finally {
+                lent.delete(id);
+                lease.release();
+              }
+            }),
+          );
+          expect(results.every((r, i) => r === `#${i};`)).toBe(true);
+          expect(overlap).toBe(0);
+          expect(peak).toBeLessThanOrEqual(10);
+          expect(state.opened).toBeLessThanOrEqual(10);
+          expect(pool.stats().waiting).toBe(0);
+        } finally {
+          await pool.drain();
+        }
+        expect(pool.stats()).toEqual({ total: 0, idle: 0, inUse: 0, waiting: 0 });
+      });
+
+      it("never hands out a socket the peer closed while it was idle", async () => {
+        const { state, counting } = counted();
+        const pool = new SocketPool({ connect: counting });
+        try {
+          const first = await pool.acquire(at(env.closeSoon));
+          first.release();
+          await new Promise((resolve) => setTimeout(resolve, 400)); // the peer ends it after 100 ms
+          expect(pool.stats().total).toBe(0); // noticed while idle
+          const second = await pool.acquire(at(env.closeSoon));
+          expect(state.opened).toBe(2);
+          second.release();
+        } finally {
+          await pool.drain();
+        }
+      });
+
+      it("acquire waits in FIFO order, times out with ETIMEDOUT, and honours abort", async () => {
+        const pool = new SocketPool({ connect, maxTotal: 1, acquireTimeoutMs: 150 });
+        try {
+          const held = await pool.acquire(at(env.echo));
+          expect(isSockkitError(await failure(pool.acquire(at(env.echo))), "ETIMEDOUT")).toBe(true);
+          const controller = new AbortController();
+          const aborted = pool.acquire(at(env.echo), { signal: controller.signal });
+          controller.abort(new Error("gave up"));
+          expect(((await failure(aborted)) as Error).message).toBe("gave up");
+          const order: number[] = [];
+          const a = pool.acquire(at(env.echo)).then((l) => (order.push(1), l.release()));
+          const b = pool.acquire(at(env.echo)).then((l) => (order.push(2), l.release()));
+          held.release();
+          await Promise.all([a, b]);
+          expect(order).toEqual([1, 2]);
+        } finally {
+          await pool.drain();
+        }
+      });
+
+      it("refuses at once past maxWaiting, and a validate hook can discard an idle socket", async () => {
+        let validations = 0;
+        const { state, counting } = counted();
+        const pool = new SocketPool({ connect: counting, maxTotal: 1, maxWaiting: 1, validate: () => (validations++, false) });
+        try {
+          const held = await pool.acquire(at(env.echo));
+          const queued = pool.acquire(at(env.echo));
+          expect(((await failure(pool.acquire(at(env.echo)))) as Error).message).toMatch(/maxWaiting/);
+          held.release();
+          const next = await queued;
+          expect(validations).toBe(1);
+          expect(state.opened).toBe(2);
+          next.release();
+        } finally {
+          await pool.drain();
+        }
+      });
+
+      it("a destination that keeps failing rejects its waiters instead of spinning", async () => {
+        let attempts = 0;
+        const counting: Connect = (address, options) => (attempts++, connect(address, options));
+        const pool = new SocketPool({ connect: counting, maxPerKey: 1, maxConsecutiveFailures: 2, maxWaiting: 10 });
+        const results = await Promise.allSettled(Array.from({ length: 6 }, () => pool.acquire(at(env.refused))));
+        expect(results.every((r) => r.status === "rejected")).toBe(true);
+        expect(attempts).toBe(2);
+        await pool.drain();
+      });
+
+      it("closes idle sockets after idleTimeoutMs", async () => {
+        const pool = new SocketPool({ connect, idleTimeoutMs: 50 });
+        (await pool.acquire(at(env.echo))).release();
+        expect(pool.stats().idle).toBe(1);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(pool.stats().total).toBe(0);
+        await pool.drain();
       });
     });
   });

@@ -36,3 +36,5 @@ export type { ReplyFraming, RequestResponseOptions } from "./request-response.js
 export { describeAddress } from "./address.js";
 export { pipeToSocket, toResponse } from "./streaming.js";
 export type { PipeToSocketOptions } from "./streaming.js";
+export { PoolError, SocketPool } from "./pool.js";
+export type { PooledSocket, SocketPoolOptions, SocketPoolStats } from "./pool.js";
