@@ -1,6 +1,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { ensureTestCerts, type TestCerts } from "./certs.js";
+import { startFaultProxy, type FaultProxy } from "./fault-proxy.js";
 
 /** Ports and facts the conformance suite needs; handed to tests with Vitest's `provide`. */
 export interface SocketTestEnv {
@@ -36,6 +37,15 @@ export interface SocketTestEnv {
   control: number;
   /** The test CA (PEM). */
   caCert: string;
+  /** Fault-injecting proxies (see harness/fault-proxy.ts), each a port. */
+  faults: {
+    /** Echo, every reply chunk delayed by 300 ms. */
+    slowEcho: number;
+    /** The big server's reply, ended cleanly after 1,000 bytes. */
+    cutBig: number;
+    /** The big server's reply, reset after 1,000 bytes. */
+    resetBig: number;
+  };
 }
 
 /** What the control server reports. */
@@ -162,7 +172,14 @@ export async function startSocketServers(options: { bigSize?: number } = {}): Pr
     starttls: await plain("starttls", (socket) => startTlsServer(socket, certs, stats)),
     control: 0,
     caCert: certs.caCert,
+    faults: { slowEcho: 0, cutBig: 0, resetBig: 0 },
   };
+  const proxies: FaultProxy[] = [
+    await startFaultProxy(env.echo, { delayMs: 300 }),
+    await startFaultProxy(env.big, { cutAfterBytes: 1000 }),
+    await startFaultProxy(env.big, { resetAfterBytes: 1000 }),
+  ];
+  env.faults = { slowEcho: proxies[0]!.port, cutBig: proxies[1]!.port, resetBig: proxies[2]!.port };
   env.control = await listen(
     net.createServer((socket) => {
       socket.on("error", () => {});
@@ -180,6 +197,7 @@ export async function startSocketServers(options: { bigSize?: number } = {}): Pr
     env,
     stats,
     async close() {
+      await Promise.all(proxies.map((proxy) => proxy.close()));
       for (const socket of sockets) socket.destroy();
       await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
     },

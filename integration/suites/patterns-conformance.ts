@@ -421,5 +421,43 @@ export function patternsConformance({ runtime, connect, env }: PatternsOptions):
         await pool.drain();
       });
     });
+
+    describe("under faults (through the fault proxy)", () => {
+      it("a slow peer: requestResponse waits for it within the deadline, and times out past it", async () => {
+        const reply = await requestResponse(connect, at(env.faults.slowEcho), "slow", { timeoutMs: 5000 });
+        expect(dec.decode(reply)).toBe("slow");
+        const error = await failure(requestResponse(connect, at(env.faults.slowEcho), "too slow", { timeoutMs: 100 }));
+        expect(isSockkitError(error, "ETIMEDOUT")).toBe(true);
+      });
+
+      it("a reply cut short: length-prefixed framing reports ETRUNCATED, EOF framing returns the part", async () => {
+        // The big server's first 4 bytes (0,1,2,3) announce 66,051 bytes; the proxy ends after 1,000.
+        const error = await failure(requestResponse(connect, at(env.faults.cutBig), new Uint8Array(0), { until: { lengthPrefix: 4 }, halfClose: false }));
+        expect(isSockkitError(error, "ETRUNCATED")).toBe(true);
+        const part = await requestResponse(connect, at(env.faults.cutBig), new Uint8Array(0), { halfClose: false });
+        expect(part.length).toBe(1000);
+      });
+
+      it("a peer reset mid-reply: framing is the only defence (readAll sees a clean end)", async () => {
+        const reader = new FramedReader(dial(at(env.faults.resetBig)).readable);
+        const error = await failure(reader.readExactly(5000));
+        expect(isSockkitError(error, "ETRUNCATED")).toBe(true);
+        reader.release();
+        const all = await readAll(dial(at(env.faults.resetBig)));
+        expect(all.length).toBe(1000);
+      });
+
+      it("aborting at each stage (connect, write, read) rejects with the reason and leaves nothing open", async () => {
+        for (const delay of [0, 5, 150]) {
+          const controller = new AbortController();
+          setTimeout(() => controller.abort(new Error(`abort at ${delay} ms`)), delay);
+          const outcome = await requestResponse(connect, at(env.faults.slowEcho), "abort me", { signal: controller.signal }).then(
+            () => "resolved",
+            (e: unknown) => (e as Error).message,
+          );
+          expect(outcome).toBe(`abort at ${delay} ms`);
+        }
+      });
+    });
   });
 }
