@@ -68,6 +68,8 @@ interface Entry {
 }
 
 interface Waiter {
+  /** Resolved or rejected already (timed out or aborted while its socket was being readied). */
+  settled: boolean;
   key: string;
   address: string | SocketAddress;
   options: SocketOptions | undefined;
@@ -149,18 +151,25 @@ export class SocketPool {
     return new Promise<PooledSocket>((resolve, reject) => {
       const deadline = timer(this.#acquireTimeoutMs, () => {
         this.#removeWaiter(waiter);
-        reject(new TimeoutError(`no socket to ${describeAddress(address)} within ${this.#acquireTimeoutMs} ms`, this.#acquireTimeoutMs));
+        waiter.reject(new TimeoutError(`no socket to ${describeAddress(address)} within ${this.#acquireTimeoutMs} ms`, this.#acquireTimeoutMs));
       });
       const stopListening = onAbort(signal, () => {
         this.#removeWaiter(waiter);
-        reject(signal!.reason);
+        waiter.reject(signal!.reason);
       });
       const waiter: Waiter = {
+        settled: false,
         key,
         address,
         options: Object.keys(socketOptions).length > 0 ? socketOptions : undefined,
-        resolve,
-        reject,
+        resolve: (lease) => {
+          waiter.settled = true;
+          resolve(lease);
+        },
+        reject: (error) => {
+          waiter.settled = true;
+          reject(error);
+        },
         cleanup: () => {
           deadline.cancel();
           stopListening();
@@ -256,9 +265,11 @@ export class SocketPool {
     if (ok && this.#validate) ok = await Promise.resolve(this.#validate(entry.socket)).catch(() => false);
     if (!ok || entry.dead) {
       await this.#kill(entry);
-      this.#waiters.unshift(waiter); // keep its place in line
+      if (!waiter.settled) this.#waiters.unshift(waiter); // keep its place in line
       return void this.#dispatch();
     }
+    // The caller gave up (timeout or abort) while the socket was checked: keep it for the next one.
+    if (waiter.settled) return this.#putBack(entry);
     waiter.cleanup();
     waiter.resolve(this.#lease(entry));
   }
@@ -300,6 +311,8 @@ export class SocketPool {
       waiter.reject(new PoolError("the pool is draining"));
       return void this.#kill(entry);
     }
+    // The caller gave up (timeout or abort) while this socket was opening: keep it for the next one.
+    if (waiter.settled) return this.#putBack(entry);
     waiter.cleanup();
     waiter.resolve(this.#lease(entry));
   }

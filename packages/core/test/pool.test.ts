@@ -68,3 +68,33 @@ describe("SocketPool (unit)", () => {
     await pool.drain();
   });
 });
+
+describe("SocketPool: a caller that gives up while its socket is opening", () => {
+  it("does not strand the socket: it goes idle and serves the next caller", async () => {
+    let open!: () => void;
+    let opens = 0;
+    const connect: Connect = () => {
+      opens++;
+      const socket: SocketLike = {
+        readable: new ReadableStream({ pull: () => new Promise(() => {}) }),
+        writable: new WritableStream(),
+        opened: new Promise((resolve) => (open = () => resolve({ remoteAddress: "h:1" }))),
+        closed: new Promise(() => {}),
+        upgraded: false,
+        secureTransport: "off",
+        close: async () => {},
+        startTls: () => socket,
+      };
+      return socket;
+    };
+    const pool = new SocketPool({ connect, maxTotal: 1, acquireTimeoutMs: 20 });
+    await expect(pool.acquire("h:1")).rejects.toThrow(/within 20 ms/);
+    open();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(pool.stats()).toEqual({ total: 1, idle: 1, inUse: 0, waiting: 0 });
+    const lease = await pool.acquire("h:1");
+    expect(opens).toBe(1);
+    lease.release();
+    await pool.drain();
+  });
+});
