@@ -61,6 +61,10 @@ interface Entry {
    * bytes then mean the socket must not be lent again.
    */
   reader: ReadableStreamDefaultReader<Uint8Array>;
+  /** Held for the same reason: the pool can always abort a write the peer blocks. */
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  /** Borrowers' writes not yet finished. */
+  writing: number;
   /** The read in flight (or finished and not yet consumed). */
   pending?: Promise<ReadableStreamReadResult<Uint8Array>>;
   /** The current borrower's view; undefined while idle. */
@@ -89,6 +93,15 @@ export class PoolError extends SockkitError {
 const asyncDispose: typeof Symbol.asyncDispose =
   (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ??
   (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose);
+
+const NOT_YET = Symbol("not yet");
+
+const duration = (value: number, name: string) => {
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
+    throw new TypeError(`${name} must be a non-negative number of milliseconds (Infinity for none), got ${value}`);
+  }
+  return value;
+};
 
 const positive = (value: number, name: string) => {
   if (!Number.isInteger(value) || value < 1) throw new TypeError(`${name} must be a positive integer, got ${value}`);
@@ -119,6 +132,9 @@ export class SocketPool {
   #waiters: Waiter[] = [];
   #failures = new Map<string, number>();
   #draining = false;
+  #opening = new Set<Promise<void>>();
+  // Released sockets being looked at before they go idle, per destination: waiters wait for them.
+  #returning = new Map<string, number>();
 
   constructor(options: SocketPoolOptions) {
     if (typeof options?.connect !== "function") throw new TypeError("SocketPool needs a connect function");
@@ -126,9 +142,9 @@ export class SocketPool {
     this.#maxPerKey = positive(options.maxPerKey ?? 6, "maxPerKey");
     this.#maxTotal = positive(options.maxTotal ?? 6, "maxTotal");
     this.#maxWaiting = Math.max(0, options.maxWaiting ?? 100);
-    this.#acquireTimeoutMs = options.acquireTimeoutMs ?? 10_000;
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
-    this.#idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    this.#acquireTimeoutMs = duration(options.acquireTimeoutMs ?? 10_000, "acquireTimeoutMs");
+    this.#connectTimeoutMs = duration(options.connectTimeoutMs ?? 10_000, "connectTimeoutMs");
+    this.#idleTimeoutMs = duration(options.idleTimeoutMs ?? 30_000, "idleTimeoutMs");
     this.#validate = options.validate;
     this.#maxFailures = positive(options.maxConsecutiveFailures ?? 3, "maxConsecutiveFailures");
   }
@@ -202,6 +218,8 @@ export class SocketPool {
     }
     this.#idle.clear();
     await Promise.all([...this.#entries].map((entry) => this.#kill(entry)));
+    // Connects still under way close their socket themselves once they settle.
+    await Promise.all([...this.#opening]);
   }
 
   async [asyncDispose](): Promise<void> {
@@ -230,6 +248,7 @@ export class SocketPool {
 
   /** Serves waiters in order while idle sockets or room allow. */
   async #dispatch(): Promise<void> {
+    if (this.#draining) return;
     for (let i = 0; i < this.#waiters.length; i++) {
       const waiter = this.#waiters[i]!;
       const idle = this.#idle.get(waiter.key);
@@ -239,6 +258,7 @@ export class SocketPool {
         void this.#handOver(entry, waiter);
         continue;
       }
+      if ((this.#returning.get(waiter.key) ?? 0) > 0) continue; // one is coming back: reuse it
       if (!this.#hasRoom(waiter.key)) {
         // Room taken by idle sockets of other destinations: evict one.
         if (this.#countFor(waiter.key) < this.#maxPerKey && this.#evictIdleOtherThan(waiter.key)) i--;
@@ -263,6 +283,11 @@ export class SocketPool {
     entry.idleTimer?.cancel();
     let ok = !entry.dead;
     if (ok && this.#validate) ok = await Promise.resolve(this.#validate(entry.socket)).catch(() => false);
+    if (this.#draining) {
+      waiter.cleanup();
+      waiter.reject(new PoolError("the pool is draining"));
+      return void this.#kill(entry);
+    }
     if (!ok || entry.dead) {
       await this.#kill(entry);
       if (!waiter.settled) this.#waiters.unshift(waiter); // keep its place in line
@@ -274,7 +299,13 @@ export class SocketPool {
     waiter.resolve(this.#lease(entry));
   }
 
-  async #open(waiter: Waiter): Promise<void> {
+  #open(waiter: Waiter): Promise<void> {
+    const opening = this.#openSocket(waiter).finally(() => this.#opening.delete(opening));
+    this.#opening.add(opening);
+    return opening;
+  }
+
+  async #openSocket(waiter: Waiter): Promise<void> {
     const { key } = waiter;
     this.#pending.set(key, (this.#pending.get(key) ?? 0) + 1);
     let socket: SocketLike | undefined;
@@ -301,13 +332,21 @@ export class SocketPool {
       return void this.#dispatch();
     }
     this.#failures.set(key, 0);
-    const entry: Entry = { key, socket, dead: false, reader: socket.readable.getReader() };
+    const entry: Entry = {
+      key,
+      socket,
+      dead: false,
+      reader: socket.readable.getReader(),
+      writer: socket.writable.getWriter(),
+      writing: 0,
+    };
     this.#entries.add(entry);
     socket.closed.then(
       () => this.#markDead(entry),
       () => this.#markDead(entry),
     );
     if (this.#draining) {
+      waiter.cleanup();
       waiter.reject(new PoolError("the pool is draining"));
       return void this.#kill(entry);
     }
@@ -359,11 +398,30 @@ export class SocketPool {
       },
       { highWaterMark: 0 },
     );
+    const released = () => new TypeError("this pooled socket was released");
+    const writable = new WritableStream<Uint8Array>({
+      write: async (chunk) => {
+        if (entry.view !== view) throw released();
+        entry.writing++;
+        try {
+          await entry.writer.write(chunk);
+        } finally {
+          entry.writing--;
+        }
+      },
+      // Half-closing or aborting ends the socket's usefulness to the pool.
+      close: () => {
+        entry.dead = true;
+        return entry.writer.close();
+      },
+      abort: (reason) => {
+        entry.dead = true;
+        return entry.writer.abort(reason);
+      },
+    });
     const lent: SocketLike = {
       readable,
-      get writable() {
-        return socket.writable;
-      },
+      writable,
       opened: socket.opened,
       closed: socket.closed,
       get upgraded() {
@@ -379,8 +437,7 @@ export class SocketPool {
   }
 
   #putBack(entry: Entry): void {
-    // A writer still held, or bytes left unread, make the socket unfit to lend again.
-    if (entry.dead || this.#draining || entry.socket.writable.locked) return void this.#kill(entry);
+    if (entry.dead || this.#draining) return void this.#kill(entry);
     const watching = (entry.pending ??= entry.reader.read());
     watching.then(
       () => {
@@ -388,6 +445,26 @@ export class SocketPool {
       },
       () => this.#markDead(entry),
     );
+    // Bytes the last borrower left unread, or an EOF already seen, finish that
+    // read at once (or within a turn of the event loop, in workerd): look
+    // before lending the socket again.
+    this.#returning.set(entry.key, (this.#returning.get(entry.key) ?? 0) + 1);
+    const returned = () => this.#returning.set(entry.key, (this.#returning.get(entry.key) ?? 1) - 1);
+    void Promise.race([watching, new Promise((resolve) => setTimeout(resolve, 0, NOT_YET))]).then(
+      (result) => {
+        returned();
+        if (result === NOT_YET) this.#makeIdle(entry);
+        else void this.#kill(entry);
+      },
+      () => {
+        returned();
+        void this.#kill(entry);
+      },
+    );
+  }
+
+  #makeIdle(entry: Entry): void {
+    if (entry.dead || this.#draining) return void this.#kill(entry);
     entry.idleTimer = timer(this.#idleTimeoutMs, () => {
       const list = this.#idle.get(entry.key);
       const i = list?.indexOf(entry) ?? -1;
@@ -417,6 +494,9 @@ export class SocketPool {
     entry.view = undefined;
     entry.idleTimer?.cancel();
     if (this.#entries.delete(entry)) {
+      // close() flushes first: abort a write the peer blocks, so closing cannot hang.
+      // (Only then: in workerd an aborted socket stays open until the request ends.)
+      if (entry.writing > 0) entry.writer.abort(new PoolError("closed by the pool")).catch(() => {});
       await entry.socket.close().catch(() => {});
       void this.#dispatch(); // room for a waiter
     }

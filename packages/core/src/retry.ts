@@ -74,8 +74,8 @@ export async function connectWithRetry(
     random = Math.random,
   } = retry;
   if (!Number.isInteger(retries) || retries < 0) throw new TypeError(`retries must be a non-negative integer, got ${retries}`);
-  if (!(baseDelayMs >= 0) || !(maxDelayMs >= baseDelayMs)) {
-    throw new TypeError(`need 0 <= baseDelayMs <= maxDelayMs, got ${baseDelayMs} and ${maxDelayMs}`);
+  if (!(baseDelayMs >= 0) || !(maxDelayMs >= baseDelayMs) || !Number.isFinite(maxDelayMs)) {
+    throw new TypeError(`need 0 <= baseDelayMs <= maxDelayMs < Infinity, got ${baseDelayMs} and ${maxDelayMs}`);
   }
   if (!["full", "decorrelated", "none"].includes(jitter)) throw new TypeError(`unknown jitter "${String(jitter)}"`);
 

@@ -4,7 +4,12 @@ export interface Timer {
   cancel(): void;
 }
 
+// setTimeout fires at once for delays past 2^31 - 1 ms; clamp to that (about 24.8 days).
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
+/** `ms` may be Infinity: a timer that never fires. */
 export function timer(ms: number, onFire: () => void): Timer {
+  if (Number.isFinite(ms) && ms > MAX_DELAY_MS) ms = MAX_DELAY_MS;
   let handle: ReturnType<typeof setTimeout> | undefined;
   return {
     start() {

@@ -32,6 +32,7 @@ describe("SocketPool (unit)", () => {
     const pool = new SocketPool({ connect: fake.connect });
     const lease = await pool.acquire("h:1");
     await lease[disposeKey]();
+    await new Promise((resolve) => setTimeout(resolve, 5)); // a released socket goes idle after one look at its stream
     expect(pool.stats()).toEqual({ total: 1, idle: 1, inUse: 0, waiting: 0 });
     await pool[disposeKey]();
     expect(pool.stats().total).toBe(0);
@@ -53,6 +54,7 @@ describe("SocketPool (unit)", () => {
     const fake = fakeConnect();
     const pool = new SocketPool({ connect: fake.connect, maxTotal: 1 });
     (await pool.acquire("a:1")).release();
+    await new Promise((resolve) => setTimeout(resolve, 5));
     const b = await pool.acquire("b:1");
     expect(fake.opened()).toBe(2);
     expect(fake.closed).toEqual([0]);
@@ -90,7 +92,7 @@ describe("SocketPool: a caller that gives up while its socket is opening", () =>
     const pool = new SocketPool({ connect, maxTotal: 1, acquireTimeoutMs: 20 });
     await expect(pool.acquire("h:1")).rejects.toThrow(/within 20 ms/);
     open();
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    await new Promise((resolve) => setTimeout(resolve, 10));
     expect(pool.stats()).toEqual({ total: 1, idle: 1, inUse: 0, waiting: 0 });
     const lease = await pool.acquire("h:1");
     expect(opens).toBe(1);
