@@ -19,6 +19,7 @@ import {
   type SocketLike,
 } from "@sockkit/core";
 import { controlCommand } from "../harness/control-client.js";
+import { rejection as failure } from "../harness/promises.js";
 import type { SocketTestEnv } from "../harness/servers.js";
 
 export interface PatternsOptions {
@@ -28,15 +29,6 @@ export interface PatternsOptions {
 }
 
 const dec = new TextDecoder();
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
 
 export function patternsConformance({ runtime, connect, env }: PatternsOptions): void {
   const opened: SocketLike[] = [];

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Connect, SocketLike } from "@sockkit/core";
 import { controlCommand } from "../harness/control-client.js";
+import { rejection, settledWithin } from "../harness/promises.js";
 import type { ControlStats, SocketTestEnv } from "../harness/servers.js";
 
 export interface ConformanceOptions {
@@ -17,19 +18,6 @@ export interface ConformanceOptions {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const bytes = (text: string) => enc.encode(text);
-
-/** Resolves with "pending" if `promise` has not settled after `ms`. */
-async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | "pending"> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const pending = new Promise<"pending">((resolve) => {
-    timer = setTimeout(() => resolve("pending"), ms);
-  });
-  try {
-    return await Promise.race([promise, pending]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 async function readText(readable: ReadableStream<Uint8Array>, limit = Infinity): Promise<string> {
   const reader = readable.getReader();
@@ -44,15 +32,6 @@ async function readText(readable: ReadableStream<Uint8Array>, limit = Infinity):
     reader.releaseLock();
   }
   return text;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected the promise to reject, but it resolved");
 }
 
 export function socketConformance({ runtime, connect, env }: ConformanceOptions): void {
