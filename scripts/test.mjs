@@ -2,7 +2,7 @@
 // on every runtime. Fails on the first failing step and ends with one
 // "N passed, N failed" line summed over all Vitest runs.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureNode } from "./ensure-node.mjs";
@@ -15,10 +15,11 @@ const vitest = join(root, "node_modules/vitest/vitest.mjs");
 const totals = { passed: 0, failed: 0 };
 const started = Date.now();
 
-function run(title, command, args, options = {}) {
+function run(title, command, args, options = {}, afterRun = () => {}) {
   console.log(`\n=== ${title}\n$ ${[command, ...args].join(" ")}`);
   const t0 = Date.now();
   const result = spawnSync(command, args, { cwd: root, stdio: "inherit", ...options });
+  afterRun(); // counts a failing suite's tests too, so the summary line is true
   const seconds = ((Date.now() - t0) / 1000).toFixed(1);
   if (result.status !== 0) {
     console.error(`\n=== FAILED: ${title} (${seconds}s, exit ${result.status ?? result.signal})`);
@@ -31,16 +32,20 @@ function run(title, command, args, options = {}) {
 function suite(title, config, node = process.execPath) {
   const report = join(reports, `${title.replace(/\W+/g, "-")}.json`);
   const major = execFileSync(node, ["-p", "process.versions.node.split('.')[0]"], { encoding: "utf8" }).trim();
-  run(title, node, [vitest, "run", "--config", config, "--reporter=default", "--reporter=json", `--outputFile.json=${report}`], {
-    env: { ...process.env, SOCKKIT_EXPECT_NODE_MAJOR: major },
-  });
-  const { numPassedTests, numFailedTests, numTotalTests } = JSON.parse(readFileSync(report, "utf8"));
-  if (numTotalTests === 0) {
+  let total = 0;
+  const count = () => {
+    if (!existsSync(report)) return; // the run died before reporting
+    const { numPassedTests, numFailedTests, numTotalTests } = JSON.parse(readFileSync(report, "utf8"));
+    totals.passed += numPassedTests;
+    totals.failed += numFailedTests;
+    total = numTotalTests;
+  };
+  const args = [vitest, "run", "--config", config, "--reporter=default", "--reporter=json", `--outputFile.json=${report}`];
+  run(title, node, args, { env: { ...process.env, SOCKKIT_EXPECT_NODE_MAJOR: major } }, count);
+  if (total === 0) {
     console.error(`=== FAILED: ${title} ran no test`);
     process.exit(1);
   }
-  totals.passed += numPassedTests;
-  totals.failed += numFailedTests;
 }
 
 function summary() {

@@ -8,7 +8,7 @@ export interface TestCerts {
   dir: string;
   /** The test CA that signs `localhost` and `wrong`; tests trust it. */
   caCert: string;
-  /** Leaf for DNS:localhost and IP:127.0.0.1. */
+  /** Leaf for DNS:localhost, DNS:sockkit.test (a name tests map with a fake resolver) and IP:127.0.0.1. */
   localhostCert: string;
   localhostKey: string;
   /** Leaf for DNS:wrong.example only: hostname verification must fail. */
@@ -54,7 +54,7 @@ export function ensureTestCerts(): TestCerts {
   if (!dir || !existsSync(join(dir, "untrusted.crt"))) {
     dir = mkdtempSync(join(tmpdir(), "sockkit-certs-"));
     openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=sockkit test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"], dir);
-    leaf(dir, "localhost", "DNS:localhost,IP:127.0.0.1", true);
+    leaf(dir, "localhost", "DNS:localhost,DNS:sockkit.test,IP:127.0.0.1", true);
     leaf(dir, "wrong", "DNS:wrong.example", true);
     leaf(dir, "untrusted", "DNS:localhost,IP:127.0.0.1", false);
     process.env[ENV] = dir;

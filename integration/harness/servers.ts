@@ -52,6 +52,8 @@ export interface SocketTestEnv {
 export interface ControlStats {
   /** Open connections per server, the control connection excluded. */
   open: Record<string, number>;
+  /** Connections each server has accepted since the servers started. */
+  accepted: Record<string, number>;
   /** Text each half-close connection received after the server ended its side. */
   halfCloseReceived: string[];
   /** Bytes the big server has handed to the kernel, per connection (latest last). */
@@ -74,13 +76,14 @@ const TRICKLE_TEXT = "one byte at a time, split at every boundary";
 export async function startSocketServers(options: { bigSize?: number } = {}): Promise<RunningServers> {
   const certs = ensureTestCerts();
   const bigSize = options.bigSize ?? 64 * 1024 * 1024;
-  const stats: ControlStats = { open: {}, halfCloseReceived: [], bigSent: [], sni: [], sinkReceived: { bytes: 0, z: 0 } };
+  const stats: ControlStats = { open: {}, accepted: {}, halfCloseReceived: [], bigSent: [], sni: [], sinkReceived: { bytes: 0, z: 0 } };
   const servers: net.Server[] = [];
   const sockets = new Set<net.Socket>();
   const sinks = new Set<net.Socket>();
 
   const track = (name: string, socket: net.Socket) => {
     stats.open[name] = (stats.open[name] ?? 0) + 1;
+    stats.accepted[name] = (stats.accepted[name] ?? 0) + 1;
     sockets.add(socket);
     socket.on("error", () => {}); // resets from clients are part of the tests
     socket.once("close", () => {

@@ -1,5 +1,6 @@
 import { afterAll, expect, inject } from "vitest";
 import { createConnect } from "@sockkit/adapter-node";
+import { destinationConformance } from "../../suites/destination-conformance.js";
 import { patternsConformance } from "../../suites/patterns-conformance.js";
 import { socketConformance } from "../../suites/socket-conformance.js";
 
@@ -15,3 +16,10 @@ afterAll(async () => {
 });
 
 patternsConformance({ runtime: "node", connect: createConnect({ tls: { ca: env.caCert } }), env });
+
+destinationConformance({
+  runtime: "node",
+  connect: createConnect({ tls: { ca: env.caCert } }),
+  env,
+  withResolver: (resolve, policy) => createConnect({ tls: { ca: env.caCert }, resolve, policy }),
+});

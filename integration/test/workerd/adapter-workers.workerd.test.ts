@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from "vitest";
 import { connect } from "@sockkit/adapter-workers";
-import { isSockkitError } from "@sockkit/core";
+import { createDestinationPolicy, guardConnect, isSockkitError, withDestinationPolicy, type PolicyAwareConnect } from "@sockkit/core";
 import { socketConformance } from "../../suites/socket-conformance.js";
 
 const env = inject("sockets");
@@ -20,6 +20,14 @@ describe("@sockkit/adapter-workers", () => {
 
   it("keeps synchronous TypeErrors as they are", () => {
     expect(() => connect({ hostname: "127.0.0.1", port: 70000 })).toThrow(TypeError);
+  });
+
+  it("takes over names publicOnly must resolve (the edge refuses private addresses itself), still denying literals", async () => {
+    const policy = createDestinationPolicy({ publicOnly: true });
+    // The capability hands names to the runtime unchanged.
+    expect((connect as PolicyAwareConnect)[withDestinationPolicy]?.(policy)).toBe(connect);
+    const denied = guardConnect(connect, policy)(`127.0.0.1:${env.echo}`);
+    await expect(denied.opened).rejects.toMatchObject({ code: "EDESTINATION_DENIED" });
   });
 });
 

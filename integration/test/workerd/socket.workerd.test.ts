@@ -1,6 +1,7 @@
 import { connect } from "cloudflare:sockets";
 import { expect, inject, it } from "vitest";
 import type { Connect } from "@sockkit/core";
+import { destinationConformance } from "../../suites/destination-conformance.js";
 import { patternsConformance } from "../../suites/patterns-conformance.js";
 import { socketConformance } from "../../suites/socket-conformance.js";
 
@@ -13,3 +14,5 @@ const runtimeConnect: Connect = connect;
 socketConformance({ runtime: "workerd", connect: runtimeConnect, env: inject("sockets") });
 
 patternsConformance({ runtime: "workerd", connect: runtimeConnect, env: inject("sockets") });
+
+destinationConformance({ runtime: "workerd", connect: runtimeConnect, env: inject("sockets") });

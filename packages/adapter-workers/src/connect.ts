@@ -1,6 +1,6 @@
 // The only file in sockkit that imports `cloudflare:sockets`.
 import { connect as runtimeConnect } from "cloudflare:sockets";
-import type { Connect } from "@sockkit/core";
+import { withDestinationPolicy, type Connect, type PolicyAwareConnect } from "@sockkit/core";
 import { wrapSocket } from "./wrap.js";
 
 /**
@@ -8,8 +8,13 @@ import { wrapSocket } from "./wrap.js";
  * mapped to sockkit's codes (`"proxy request failed…"` becomes a
  * `ConnectError` with `code: "ECONNECT"`, the original kept as `cause`).
  */
-export const connect: Connect = (address, options) =>
+export const connect: PolicyAwareConnect = (address, options) =>
   wrapSocket(runtimeConnect(address, { allowHalfOpen: false, ...options }), address);
+
+// A Worker cannot resolve names; the runtime does, and Cloudflare's edge
+// refuses private and Cloudflare addresses itself. So names that
+// `publicOnly` admits pass to the runtime unchanged (see guardConnect).
+connect[withDestinationPolicy] = () => connect;
 
 /** The runtime's own `connect`, unwrapped: already a `Connect`. */
 export const rawConnect: Connect = runtimeConnect;

@@ -1,6 +1,6 @@
 import { describeAddress } from "./address.js";
 import { connectWithTimeout } from "./connect-with-timeout.js";
-import { AllAttemptsFailedError, type AttemptFailure } from "./errors.js";
+import { AllAttemptsFailedError, isSockkitError, type AttemptFailure } from "./errors.js";
 import { onAbort, timer, type Timer } from "./timer.js";
 import type { Connect, SocketAddress, SocketLike, SocketOptions } from "./types.js";
 
@@ -24,6 +24,8 @@ export interface FallbackOptions {
  * Connects to the first of `addresses` that opens, in order (or raced with
  * `staggerMs`). Every other socket is closed. If all fail, rejects with
  * `AllAttemptsFailedError` (`code: "ECONNECT"`) naming each address and why.
+ * A destination-policy refusal (`EDESTINATION_DENIED`) is final: it stops
+ * every attempt and is thrown as it is.
  */
 export function connectWithFallback(
   connect: Connect,
@@ -79,6 +81,12 @@ export function connectWithFallback(
         (error: unknown) => {
           running--;
           if (done) return;
+          if (isSockkitError(error, "EDESTINATION_DENIED")) {
+            // A policy refusal is final: trying the other addresses would hide it.
+            finish();
+            reject(error);
+            return;
+          }
           failures.push({ address: describeAddress(address), error });
           if (next < addresses.length) startNext();
           else if (running === 0) {

@@ -38,3 +38,17 @@ export { pipeToSocket, toResponse } from "./streaming.js";
 export type { PipeToSocketOptions } from "./streaming.js";
 export { PoolError, SocketPool } from "./pool.js";
 export type { PooledSocket, SocketPoolOptions, SocketPoolStats } from "./pool.js";
+export { canonicalizeHost } from "./destination/host.js";
+export type { CanonicalHost } from "./destination/host.js";
+export { createAllowlist, createDestinationPolicy } from "./destination/policy.js";
+export type {
+  AllowedDestination,
+  DeniedDestination,
+  DestinationDecision,
+  DestinationPolicy,
+  DestinationPolicyOptions,
+  DestinationRule,
+} from "./destination/policy.js";
+export type { PortSpec } from "./destination/ports.js";
+export { deniedSocket, guardConnect, withDestinationPolicy } from "./destination/guard.js";
+export type { GuardOptions, PolicyAwareConnect } from "./destination/guard.js";
