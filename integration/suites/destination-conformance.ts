@@ -252,6 +252,24 @@ export function destinationConformance({ runtime, connect, env, withResolver }: 
         expect((await controlCommand(connect, env.control)).sni.at(-1)).toBe("sockkit.test");
       });
 
+      it("Node: every checked address is tried in turn, in its canonical form", async () => {
+        // ::1 has no echo server on this port; 127.0.0.1 (given IPv4-mapped) does.
+        const policy = createDestinationPolicy({ publicOnly: true, allow: ["127.0.0.0/8", "::1"] });
+        const socket = guardConnect(withResolver(async () => ["::1", "::ffff:127.0.0.1"]), policy)(`sockkit.test:${env.echo}`);
+        try {
+          await socket.opened;
+          expect(await echoOnce(socket, "second")).toBe("second");
+        } finally {
+          await socket.close();
+        }
+      });
+
+      it("Node: guardConnect keeps the policy the adapter's connect already has", async () => {
+        const inner = withResolver(async () => ["127.0.0.1"], createAllowlist(["ok.test"]));
+        const outer = createDestinationPolicy({ publicOnly: true, allow: ["127.0.0.0/8"] });
+        await expectDenied(guardConnect(inner, outer), `sockkit.test:${env.echo}`, "echo", /no allow entry matches sockkit\.test/);
+      });
+
       it("Node: createConnect({ policy }) applies the same checks without guardConnect", async () => {
         await expectDenied(withResolver(async () => ["127.0.0.1"], publicOnly), `sockkit.test:${env.echo}`, "echo", /loopback/);
         await expectDenied(withResolver(async () => ["8.8.8.8"], publicOnly), `0x7f.1:${env.echo}`, "echo", /loopback/);

@@ -3,6 +3,7 @@ import { lookup } from "node:dns/promises";
 import net from "node:net";
 import tls from "node:tls";
 import {
+  canonicalizeHost,
   ConnectError,
   DestinationDeniedError,
   parseSocketAddress,
@@ -64,14 +65,21 @@ const DEFAULT_WRITABLE_HIGH_WATER_MARK = 1;
  */
 export function createConnect(settings: NodeConnectOptions = {}): PolicyAwareConnect {
   const tlsOptions = withExtraCa(settings.tls ?? {});
+  const policies = settings.policy === undefined ? [] : [settings.policy];
+  return connectWithChecks(settings, tlsOptions, policies);
+}
+
+function connectWithChecks(settings: NodeConnectOptions, tlsOptions: tls.ConnectionOptions, policies: DestinationPolicy[]): PolicyAwareConnect {
+  for (const policy of policies) {
+    if (typeof policy?.check !== "function") {
+      throw new TypeError("policy must be a DestinationPolicy (createDestinationPolicy or createAllowlist from @sockkit/core)");
+    }
+  }
   const checks: TargetChecks = {
     edgeRules: settings.edgeRules === true,
-    policy: settings.policy,
+    policies,
     resolve: settings.resolve ?? lookupAll,
   };
-  if (checks.policy !== undefined && typeof checks.policy.check !== "function") {
-    throw new TypeError("policy must be a DestinationPolicy (createDestinationPolicy or createAllowlist from @sockkit/core)");
-  }
 
   const connect: PolicyAwareConnect = function connect(address: string | SocketAddress, options?: SocketOptions): SocketLike {
     const { hostname, port, display, unreachable } = parseSocketAddress(address);
@@ -90,8 +98,9 @@ export function createConnect(settings: NodeConnectOptions = {}): PolicyAwareCon
     };
     return new NodeSocket(plan);
   };
-  // Lets guardConnect() hand the DNS part of a policy to this adapter.
-  connect[withDestinationPolicy] = (policy: DestinationPolicy) => createConnect({ ...settings, policy });
+  // Lets guardConnect() hand the DNS part of a policy to this adapter; a
+  // policy this connect already has keeps applying too.
+  connect[withDestinationPolicy] = (policy: DestinationPolicy) => connectWithChecks(settings, tlsOptions, [...policies, policy]);
   return connect;
 }
 
@@ -100,27 +109,27 @@ export const connect: PolicyAwareConnect = createConnect();
 
 interface TargetChecks {
   edgeRules: boolean;
-  policy: DestinationPolicy | undefined;
+  policies: readonly DestinationPolicy[];
   resolve: (hostname: string) => Promise<readonly string[]>;
 }
 
-/** The address to dial, after every check; rejects with the refusal. */
-async function resolveTarget(hostname: string, port: number, display: string, checks: TargetChecks): Promise<string> {
+/** What to dial, after every check (see SocketPlan.resolveTarget); rejects with the refusal. */
+async function resolveTarget(hostname: string, port: number, display: string, checks: TargetChecks): Promise<string | readonly string[]> {
   // Node would read an empty host as localhost and reject port 0 with a
   // synchronous RangeError; workerd rejects `opened` for both.
   if (hostname === "") throw new ConnectError(display, `${CONNECT_FAILED} (empty hostname)`);
   if (port === 0) throw new ConnectError(display, `${CONNECT_FAILED} (port 0)`);
-  const { edgeRules, policy } = checks;
+  const { edgeRules, policies } = checks;
   let target = hostname;
-  let mustResolve = edgeRules && !net.isIP(hostname);
-
-  if (policy) {
+  let policyResolves = false;
+  for (const policy of policies) {
     const decision = policy.check(hostname, port);
     if (!decision.allowed) throw new DestinationDeniedError(display, decision.reason);
     // Dial the canonical form the policy judged (127.0.0.1 for 2130706433), never a second reading of it.
     if (decision.kind !== "name") target = decision.host;
-    mustResolve ||= decision.resolve;
+    policyResolves ||= decision.resolve;
   }
+  const mustResolve = policyResolves || (edgeRules && !net.isIP(target));
   if (edgeRules) {
     const refusedPort = edgeRefusal.port(display, port);
     if (refusedPort) throw refusedPort;
@@ -133,26 +142,36 @@ async function resolveTarget(hostname: string, port: number, display: string, ch
     return target;
   }
 
-  // Dial an address that was checked, so a name rebound between the check
-  // and the connection cannot slip through.
-  const addresses = await checks.resolve(hostname).then(
-    (found) => [...found],
+  // Resolve once; only the addresses checked here may be dialled, so a name
+  // rebound between the check and the connection cannot slip through.
+  const found = await checks.resolve(hostname).then(
+    (list) => [...list],
     (cause: unknown) => {
       throw new ConnectError(display, `${CONNECT_FAILED} (${String((cause as Error)?.message ?? cause)})`, { cause });
     },
   );
-  if (policy) {
-    const decision = policy.checkResolved(hostname, port, addresses);
+  for (const policy of policies) {
+    const decision = policy.checkResolved(hostname, port, found);
     if (!decision.allowed) throw new DestinationDeniedError(display, decision.reason);
   }
-  if (addresses.length === 0) throw new ConnectError(display, `${CONNECT_FAILED} (${hostname} resolved to no address)`);
+  if (found.length === 0) throw new ConnectError(display, `${CONNECT_FAILED} (${hostname} resolved to no address)`);
+  const addresses = found.map((address) => {
+    // The canonical form of what was checked (::ffff:10.0.0.1 is 10.0.0.1); a
+    // resolver answer that is not an address at all is refused.
+    try {
+      return canonicalizeHost(address);
+    } catch {
+      throw new ConnectError(display, `${CONNECT_FAILED} (${hostname} resolved to something that is not an address)`);
+    }
+  });
+  if (addresses.some((a) => a.kind === "name")) throw new ConnectError(display, `${CONNECT_FAILED} (${hostname} resolved to something that is not an address)`);
   if (edgeRules) {
-    for (const address of addresses) {
-      const refused = edgeRefusal.address(display, address);
+    for (const { host } of addresses) {
+      const refused = edgeRefusal.address(display, host);
       if (refused) throw refused;
     }
   }
-  return addresses[0]!;
+  return addresses.map((a) => a.host);
 }
 
 async function lookupAll(hostname: string): Promise<string[]> {

@@ -24,10 +24,11 @@ export interface SocketPlan {
   /** Node TLS settings from `createConnect({ tls })`. */
   tls: tls.ConnectionOptions;
   /**
-   * Resolves to the address to dial (after edge-rule checks and DNS), or
-   * rejects with the reason the destination is refused.
+   * Resolves to what to dial: a host (a name Node resolves itself, or an
+   * address), or the checked addresses of `hostname`, which are then the
+   * only ones Node may try. Rejects with the reason the destination is refused.
    */
-  resolveTarget: () => Promise<string>;
+  resolveTarget: () => Promise<string | readonly string[]>;
 }
 
 // workerd's own wording, so code that matches on it behaves the same on Node.
@@ -166,7 +167,7 @@ export class NodeSocket implements SocketLike {
 
   async #connect(): Promise<void> {
     const plan = this.#plan;
-    let target: string;
+    let target: string | readonly string[];
     try {
       target = await plan.resolveTarget();
     } catch (error) {
@@ -174,9 +175,13 @@ export class NodeSocket implements SocketLike {
       return;
     }
     if (this.#settled) return; // closed while resolving
-    // `host` last: dial the address that was checked (edgeRules), while SNI
-    // and the certificate check use the hostname given.
-    const base = { host: target, port: plan.port, allowHalfOpen: true, noDelay: true };
+    // Checked addresses: Node dials the name (so SNI and the certificate
+    // check use it, and Happy Eyeballs tries each address in turn) through a
+    // lookup that answers with those addresses only, never asking DNS again.
+    const base =
+      typeof target === "string"
+        ? { host: target, port: plan.port, allowHalfOpen: true, noDelay: true }
+        : { host: plan.hostname, port: plan.port, allowHalfOpen: true, noDelay: true, lookup: fixedLookup(target) };
     let raw: net.Socket;
     try {
       raw =
@@ -492,6 +497,15 @@ function ownedView(chunk: Buffer): Uint8Array<ArrayBuffer> {
     return chunk as Uint8Array<ArrayBuffer>;
   }
   return new Uint8Array(chunk);
+}
+
+/** A `dns.lookup`-shaped function that answers every query with `addresses`. */
+function fixedLookup(addresses: readonly string[]): net.LookupFunction {
+  const entries = addresses.map((address) => ({ address, family: net.isIPv6(address) ? 6 : 4 }));
+  return ((_hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    if (options?.all) callback(null, entries);
+    else callback(null, entries[0]!.address, entries[0]!.family);
+  }) as unknown as net.LookupFunction;
 }
 
 function tlsIdentity(hostname: string): tls.ConnectionOptions {

@@ -17,7 +17,13 @@ export type SockkitErrorCode =
   /** The stream ended before a complete frame or reply arrived. */
   | "ETRUNCATED"
   /** A reply or frame grew past its `maxBytes` limit. */
-  | "ETOOLARGE";
+  | "ETOOLARGE"
+  /** The peer broke the protocol (a malformed frame); the connection was closed. */
+  | "EPROTOCOL"
+  /** The connection closed (or was closed) before the operation completed. */
+  | "ECLOSED"
+  /** The server answered with an error reply (e.g. Redis `WRONGTYPE …`). */
+  | "EREPLY";
 
 export interface SockkitErrorOptions {
   cause?: unknown;
@@ -98,6 +104,37 @@ export class TooLargeError extends SockkitError {
   }
 }
 
+/** The peer sent something the protocol does not allow; the connection is closed. */
+export class ProtocolError extends SockkitError {
+  constructor(message: string, options?: SockkitErrorOptions) {
+    super("EPROTOCOL", message, options);
+  }
+}
+
+/** The connection closed, or was closed, before the operation completed. */
+export class ClosedError extends SockkitError {
+  constructor(message: string, options?: SockkitErrorOptions) {
+    super("ECLOSED", message, options);
+  }
+}
+
+/**
+ * The server answered with an error reply. `prefix` is its first word
+ * (`"WRONGTYPE"`, `"NOSCRIPT"`, `"ERR"`), which is what callers branch on.
+ */
+export class ReplyError extends SockkitError {
+  /** The first word of the server's message, e.g. `"WRONGTYPE"`. */
+  readonly prefix: string;
+  /** The command that failed (name only, never its arguments: they may hold secrets). */
+  command: string | undefined;
+  constructor(message: string) {
+    super("EREPLY", message);
+    const space = message.indexOf(" ");
+    this.prefix = space === -1 ? message : message.slice(0, space);
+    this.command = undefined;
+  }
+}
+
 /** One failed attempt of a retry or fallback. */
 export interface AttemptFailure {
   /** The address as given. */
@@ -138,4 +175,7 @@ const KNOWN_CODES: ReadonlySet<string> = new Set<SockkitErrorCode>([
   "ETLS",
   "ETRUNCATED",
   "ETOOLARGE",
+  "EPROTOCOL",
+  "ECLOSED",
+  "EREPLY",
 ]);

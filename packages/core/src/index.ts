@@ -18,7 +18,7 @@ export {
 export type { SockkitErrorCode, SockkitErrorOptions } from "./errors.js";
 export { parseSocketAddress } from "./address.js";
 export type { ParsedAddress } from "./address.js";
-export { TooLargeError, TruncatedError } from "./errors.js";
+export { ClosedError, ProtocolError, ReplyError, TooLargeError, TruncatedError } from "./errors.js";
 export { FramedReader } from "./framed-reader.js";
 export type { FramedReaderOptions, ReadUntilOptions } from "./framed-reader.js";
 export { readAll } from "./read-all.js";

@@ -180,7 +180,8 @@ describe("destination policy: rules", () => {
     expect(policy.check("8.8.8.8", 80)).toMatchObject({ allowed: false, reason: expect.stringContaining("public ports") });
     // An exact name is trusted as it stands; any other name must be resolved and checked.
     expect(policy.check("cache.internal", 6379)).toMatchObject({ allowed: true, rule: "cache.internal", resolve: false });
-    expect(policy.check("x.corp.test", 443)).toMatchObject({ allowed: true, rule: "publicOnly", resolve: true });
+    expect(policy.check("x.corp.test", 443)).toMatchObject({ allowed: true, rule: "*.corp.test", resolve: true });
+    expect(policy.check("x.other.test", 443)).toMatchObject({ allowed: true, rule: "publicOnly", resolve: true });
     expect(policy.check("localhost", 443).allowed).toBe(false);
     expect(policy.check("a.b.localhost", 443).allowed).toBe(false);
   });
@@ -197,7 +198,52 @@ describe("destination policy: rules", () => {
     expect(policy.checkResolved("a.test", 443, ["not-an-ip"]).allowed).toBe(false);
   });
 
+  it("several entries for one host: any that matches host and port admits", () => {
+    const policy = createAllowlist([
+      { host: "db.example.com", ports: 5432 },
+      { host: "db.example.com", ports: 6379 },
+      { host: "*.example.com", ports: 80 },
+      { host: "*.example.com", ports: 443 },
+    ]);
+    expect(policy.check("db.example.com", 6379).allowed).toBe(true);
+    expect(policy.check("www.example.com", 443).allowed).toBe(true);
+    expect(policy.check("db.example.com", 22).allowed).toBe(false);
+  });
+
+  it("publicOnly: a wildcard entry admits its ports, and the name's addresses are still checked", () => {
+    const policy = createDestinationPolicy({ publicOnly: true, publicPorts: 443, allow: [{ host: "*.svc.example", ports: 5432 }] });
+    expect(policy.check("db.svc.example", 5432)).toMatchObject({ allowed: true, rule: "*.svc.example, port 5432", resolve: true });
+    expect(policy.checkResolved("db.svc.example", 5432, ["8.8.8.8"])).toMatchObject({ allowed: true, rule: "*.svc.example, port 5432" });
+    expect(policy.checkResolved("db.svc.example", 5432, ["10.0.0.1"])).toMatchObject({ allowed: false, reason: expect.stringContaining("private") });
+    expect(policy.check("other.example", 5432).allowed).toBe(false);
+  });
+
+  it("publicOnly: a name on a port only a CIDR entry allows is decided by what it resolves to", () => {
+    const policy = createDestinationPolicy({ publicOnly: true, publicPorts: 443, allow: [{ host: "10.0.0.0/8", ports: 5432 }] });
+    expect(policy.check("db.test", 5432)).toMatchObject({ allowed: true, resolve: true });
+    expect(policy.checkResolved("db.test", 5432, ["10.1.2.3"])).toMatchObject({ allowed: true, rule: "10.0.0.0/8, port 5432" });
+    expect(policy.checkResolved("db.test", 5432, ["8.8.8.8"])).toMatchObject({ allowed: false, reason: expect.stringContaining("public ports") });
+  });
+
+  it("Azure's WireServer is denied as cloud metadata although its address is public", () => {
+    expect(createDestinationPolicy({ publicOnly: true }).check("168.63.129.16", 80)).toMatchObject({ allowed: false, reason: expect.stringContaining("cloud metadata") });
+  });
+
+  it("a hostile object (revoked Proxy) is denied, not thrown", () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const policy = createDestinationPolicy({ publicOnly: true });
+    expect(policy.check(proxy, 80).allowed).toBe(false);
+    expect(policy.check("8.8.8.8", proxy).allowed).toBe(false);
+    expect(policy.checkResolved("a.test", 443, [proxy as never]).allowed).toBe(false);
+  });
+
   it.each([
+    [{ allow: [{ host: "db.example.com", port: 5432 }] }, /unknown option "port"/],
+    [{ allowlist: ["a.test"] }, /unknown option "allowlist"/],
+    [{ publiconly: true }, /unknown option "publiconly"/],
+    [{ allow: [{ host: "db.example.com", apex: true }] }, /apex only applies/],
+    [{ allow: ["fe80::1%eth0"] }, /zone cannot be matched/],
     [{ allow: ["*"] }, /wildcard|hostname after/],
     [{ allow: ["a.*.com"] }, /wildcard is only allowed as a whole first label/],
     [{ allow: ["10.0.0.1/8"] }, /host bits set; did you mean 10.0.0.0\/8/],

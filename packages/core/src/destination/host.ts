@@ -114,5 +114,10 @@ export function quote(input: string): string {
 }
 
 export function describeType(value: unknown): string {
-  return value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+  if (value === null) return "null";
+  try {
+    return Array.isArray(value) ? "an array" : typeof value;
+  } catch {
+    return "an unreadable object"; // a revoked Proxy
+  }
 }

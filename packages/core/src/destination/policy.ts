@@ -109,6 +109,7 @@ export function createDestinationPolicy(options: DestinationPolicyOptions = {}):
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`createDestinationPolicy() expects an options object, got ${describeType(options)}`);
   }
+  rejectUnknownKeys(options, ["allow", "publicOnly", "publicPorts"], "createDestinationPolicy()");
   const { allow = [], publicOnly = false, publicPorts } = options;
   if (!Array.isArray(allow)) throw new TypeError(`allow must be an array of rules, got ${describeType(allow)}`);
   if (typeof publicOnly !== "boolean") throw new TypeError(`publicOnly must be a boolean, got ${describeType(publicOnly)}`);
@@ -118,7 +119,7 @@ export function createDestinationPolicy(options: DestinationPolicyOptions = {}):
   const addressRule = (address: ipaddr.IPv4 | ipaddr.IPv6, port: number) =>
     rules.find((rule) => rule.matcher.type === "cidr" && matchesCidr(address, rule.matcher) && portsInclude(rule.ports, port));
 
-  const judgeAddress = (canonical: CanonicalHost & { kind: "ipv4" | "ipv6" }, port: number, via?: string): DestinationDecision => {
+  const judgeAddress = (canonical: CanonicalHost & { kind: "ipv4" | "ipv6" }, port: number, via?: string, portAdmitted = false): DestinationDecision => {
     const rule = addressRule(canonical.address, port);
     if (rule) return allowed(canonical, port, rule.text, false);
     if (!publicOnly) {
@@ -130,47 +131,74 @@ export function createDestinationPolicy(options: DestinationPolicyOptions = {}):
     if (reason !== undefined) {
       return denied(via ?? canonical.host, port, via === undefined ? `${canonical.host} ${reason}` : `${via} resolves to ${canonical.host}, which ${reason}`);
     }
-    if (!portsInclude(publicPortRanges, port)) return denied(canonical.host, port, `port ${port} is not among the public ports (${describePorts(publicPortRanges)})`);
+    if (!portAdmitted && !portsInclude(publicPortRanges, port)) {
+      return denied(via ?? canonical.host, port, `port ${port} is not among the public ports (${describePorts(publicPortRanges)})`);
+    }
     return allowed(canonical, port, "publicOnly", false);
+  };
+
+  const checkHost = (host: unknown, port: unknown): DestinationDecision => {
+    if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
+      return denied(typeof host === "string" ? host.slice(0, 64) : describeType(host), undefined, `the port must be an integer from 1 to 65535, got ${typeof port === "number" ? port : describeType(port)}`);
+    }
+    const canonical = canonicalizeHostResult(host);
+    if (canonical.kind === "invalid") return denied(typeof host === "string" ? host.slice(0, 64) : describeType(host), port, canonical.reason);
+    if (canonical.kind !== "name") return judgeAddress(canonical, port);
+
+    const name = canonical.host;
+    const named = (rule: CompiledRule) =>
+      (rule.matcher.type === "name" && rule.matcher.name === name) || (rule.matcher.type === "suffix" && matchesSuffix(name, rule.matcher));
+    const exact = rules.find((rule) => rule.matcher.type === "name" && named(rule) && portsInclude(rule.ports, port));
+    if (exact) return allowed(canonical, port, exact.text, false);
+    const wildcard = rules.find((rule) => rule.matcher.type === "suffix" && named(rule) && portsInclude(rule.ports, port));
+    if (publicOnly) {
+      if (name === "localhost" || name.endsWith(".localhost")) return denied(name, port, `${name} is a loopback name (RFC 6761)`);
+      // A wildcard entry admits its ports, but the name's addresses are still checked.
+      if (wildcard) return allowed(canonical, port, wildcard.text, true);
+      // A CIDR entry may admit what the name resolves to on this port.
+      const cidrPort = rules.some((rule) => rule.matcher.type === "cidr" && portsInclude(rule.ports, port));
+      if (!portsInclude(publicPortRanges, port) && !cidrPort) {
+        return denied(name, port, `port ${port} is not among the public ports (${describePorts(publicPortRanges)})`);
+      }
+      return allowed(canonical, port, "publicOnly", true);
+    }
+    if (wildcard) return allowed(canonical, port, wildcard.text, false);
+    const near = rules.find(named);
+    return denied(name, port, near ? `port ${port} is not allowed for ${name} (${near.text})` : `no allow entry matches ${name}`);
   };
 
   return {
     publicOnly,
 
     check(host, port) {
-      if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
-        return denied(typeof host === "string" ? host : describeType(host), undefined, `the port must be an integer from 1 to 65535, got ${typeof port === "number" ? port : describeType(port)}`);
+      try {
+        return checkHost(host, port);
+      } catch {
+        // Only a hostile object (a revoked Proxy, a throwing getter) gets here.
+        return denied("(unreadable)", undefined, "the host or port could not be read");
       }
-      const canonical = canonicalizeHostResult(host);
-      if (canonical.kind === "invalid") return denied(typeof host === "string" ? host.slice(0, 64) : describeType(host), port, canonical.reason);
-      if (canonical.kind !== "name") return judgeAddress(canonical, port);
-
-      const name = canonical.host;
-      const exact = rules.find((rule) => rule.matcher.type === "name" && rule.matcher.name === name);
-      if (exact && portsInclude(exact.ports, port)) return allowed(canonical, port, exact.text, false);
-      if (publicOnly) {
-        if (name === "localhost" || name.endsWith(".localhost")) return denied(name, port, `${name} is a loopback name (RFC 6761)`);
-        if (!portsInclude(publicPortRanges, port)) return denied(name, port, `port ${port} is not among the public ports (${describePorts(publicPortRanges)})`);
-        return allowed(canonical, port, "publicOnly", true);
-      }
-      const wildcard = rules.find((rule) => rule.matcher.type === "suffix" && matchesSuffix(name, rule.matcher));
-      if (wildcard && portsInclude(wildcard.ports, port)) return allowed(canonical, port, wildcard.text, false);
-      const near = exact ?? wildcard;
-      return denied(name, port, near ? `port ${port} is not allowed for ${name} (${near.text})` : `no allow entry matches ${name}`);
     },
 
     checkResolved(host, port, addresses) {
-      if (!Array.isArray(addresses) || addresses.length === 0) return denied(host, port, `${host} resolved to no address`);
-      let last: DestinationDecision | undefined;
-      for (const text of addresses) {
-        const canonical = canonicalizeHostResult(text);
-        if (canonical.kind !== "ipv4" && canonical.kind !== "ipv6") {
-          return denied(host, port, `${host} resolved to ${quote(String(text))}, which is not an IP address`);
+      try {
+        const byName = checkHost(host, port);
+        if (!byName.allowed || !byName.resolve) return byName;
+        if (!Array.isArray(addresses) || addresses.length === 0) return denied(byName.host, port, `${byName.host} resolved to no address`);
+        // A wildcard entry has already admitted the port; publicOnly's ports do not apply then.
+        const portAdmitted = byName.rule !== "publicOnly";
+        let last: DestinationDecision | undefined;
+        for (const text of addresses) {
+          const canonical = canonicalizeHostResult(text);
+          if (canonical.kind !== "ipv4" && canonical.kind !== "ipv6") {
+            return denied(byName.host, port, `${byName.host} resolved to ${typeof text === "string" ? quote(text) : describeType(text)}, which is not an IP address`);
+          }
+          last = judgeAddress(canonical, port, byName.host, portAdmitted);
+          if (!last.allowed) return last;
         }
-        last = judgeAddress(canonical, port, host);
-        if (!last.allowed) return last;
+        return { ...(last as AllowedDestination), host: byName.host, kind: "name", resolve: false, rule: portAdmitted ? byName.rule : (last as AllowedDestination).rule };
+      } catch {
+        return denied("(unreadable)", undefined, "the host, port or addresses could not be read");
       }
-      return { ...(last as AllowedDestination), host, kind: "name", resolve: false };
     },
   };
 }
@@ -191,6 +219,7 @@ function compileRule(rule: unknown, where: string): CompiledRule {
   if (typeof spec !== "object" || spec === null || typeof spec.host !== "string") {
     throw new TypeError(`${where}: a rule is a host string or { host, ports?, apex? }, got ${describeType(rule)}`);
   }
+  if (typeof rule !== "string") rejectUnknownKeys(spec, ["host", "ports", "apex"], where);
   const { host } = spec;
   const ports = parsePorts(spec.ports, `${where} (${quote(host)})`);
   const portText = ports === ALL_PORTS ? "" : `, ${describePorts(ports)}`;
@@ -204,6 +233,8 @@ function compileRule(rule: unknown, where: string): CompiledRule {
     }
     return { matcher: { type: "suffix", suffix: suffix.host, apex: spec.apex === true }, ports, text: `*.${suffix.host}${portText}` };
   }
+  if (spec.apex !== undefined) throw new TypeError(`${where}: apex only applies to a "*.suffix" rule`);
+  if (host.includes("%")) throw new TypeError(`${where}: ${quote(host)}: a zone cannot be matched (policies judge addresses, not interfaces)`);
   if (host.includes("*")) throw new TypeError(`${where}: ${quote(host)}: a wildcard is only allowed as a whole first label ("*.example.com")`);
   const canonical = canonicalizeHostResult(host);
   if (canonical.kind === "invalid") throw new TypeError(`${where}: ${canonical.reason}`);
@@ -232,6 +263,12 @@ function compileCidr(text: string, where: string): Matcher {
     throw new TypeError(`${where}: ${quote(text)} has host bits set; did you mean ${masked.toString()}/${mapped ? bits + 96 : bits}?`);
   }
   return { type: "cidr", network, bits };
+}
+
+function rejectUnknownKeys(object: object, known: readonly string[], where: string): void {
+  for (const key of Object.keys(object)) {
+    if (!known.includes(key)) throw new TypeError(`${where}: unknown option "${key}" (known: ${known.join(", ")})`);
+  }
 }
 
 function matchesCidr(address: ipaddr.IPv4 | ipaddr.IPv6, matcher: Matcher & { type: "cidr" }): boolean {

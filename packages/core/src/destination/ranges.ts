@@ -20,6 +20,8 @@ const IPV4_DENIED: readonly Range[] = [
   ["203.0.113.0", 24, "documentation"],
   ["224.0.0.0", 4, "multicast"],
   ["240.0.0.0", 4, "reserved"],
+  // Public addresses that are cloud metadata endpoints all the same.
+  ["168.63.129.16", 32, "Azure WireServer, cloud metadata"],
 ];
 
 // Inside 2000::/3, the only global unicast space; anything outside it is refused.

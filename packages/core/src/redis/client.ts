@@ -1,0 +1,301 @@
+import { parseSocketAddress } from "../address.js";
+import { ClosedError, ReplyError } from "../errors.js";
+import type { Connect, SocketAddress } from "../types.js";
+import { RedisCommands } from "./commands.js";
+import { RedisConnection, type CommandOptions, type Transform } from "./connection.js";
+import type { RespLimits, RespValue } from "./resp/decoder.js";
+import type { RedisArgument } from "./resp/encoder.js";
+import { parseRedisUrl } from "./url.js";
+
+/** Options for {@link createRedisClient}. */
+export interface RedisClientOptions extends RespLimits {
+  /** `connect` from `cloudflare:sockets`, `@sockkit/adapter-workers` or `@sockkit/adapter-node`. */
+  connect: Connect;
+  /** `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS. Options given here win over the URL. */
+  url?: string;
+  /** `"host:port"` or `{ hostname, port }`, instead of `url`. @default "127.0.0.1:6379" when neither is given */
+  address?: string | SocketAddress;
+  /** ACL user name. @default "default" when a password is given */
+  username?: string;
+  /** Password (`AUTH`). @default none */
+  password?: string;
+  /** Database index (`SELECT`). @default 0 */
+  db?: number;
+  /**
+   * Protocol version. 3 sends `HELLO 3` (maps, sets, doubles, push frames)
+   * and falls back to RESP2 with `AUTH`/`SELECT` on a server without
+   * `HELLO` (Redis < 6); 2 speaks RESP2. Typed commands return the same
+   * shape either way.
+   * @default 3
+   */
+  protocol?: 2 | 3;
+  /** TLS (`secureTransport: "on"`), with certificate and hostname checks. @default true for rediss:// URLs, else false */
+  tls?: boolean;
+  /** Name shown in `CLIENT LIST`. @default none */
+  clientName?: string;
+  /** Connect and handshake deadline, in milliseconds. @default 10000 */
+  connectTimeoutMs?: number;
+  /**
+   * Each command's deadline, in milliseconds; a late reply is dropped. Pass
+   * Infinity (here, or per call with `client.with({ timeoutMs })`) for
+   * blocking commands.
+   * @default 30000
+   */
+  commandTimeoutMs?: number;
+}
+
+type ClientSettings = RedisClientOptions & {
+  hostname: string;
+  port: number;
+  tls: boolean;
+  protocol: 2 | 3;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+};
+
+/** The result of each command of a pipeline or transaction: its value, or the `ReplyError` it failed with. */
+export type BatchResult = RespValue | ReplyError | unknown;
+
+/** Commands queued for a pipeline or transaction; each method's promise settles when the batch runs. */
+export class RedisBatch extends RedisCommands {
+  /** @internal */
+  readonly commands: Array<{ args: RedisArgument[]; transform?: Transform<unknown>; buffers?: boolean; settle?: (result: Promise<unknown>) => void }> = [];
+
+  protected call<T>(args: RedisArgument[], transform?: Transform<T>, buffers?: boolean): Promise<T> {
+    let settle!: (result: Promise<unknown>) => void;
+    const result = new Promise<T>((resolve) => {
+      settle = (outcome) => resolve(outcome as Promise<T>);
+    });
+    result.catch(() => {}); // the batch's own result reports failures; an unread promise is not an unhandled one
+    this.commands.push({ args, transform: transform as Transform<unknown> | undefined, buffers, settle });
+    return result;
+  }
+}
+
+/**
+ * A Redis client for Workers and Node. Commands issued in the same tick are
+ * written together; replies are matched strictly in order. Without
+ * reconnection (the default; Workers want a client per request) a lost
+ * connection closes the client: create a new one.
+ */
+export class RedisClient extends RedisCommands {
+  readonly #settings: ClientSettings;
+  #connection: RedisConnection | undefined;
+  #closed = false;
+  readonly #options: CommandOptions | undefined;
+  readonly #root: RedisClient | undefined;
+  readonly #scripts = new Map<string, string>();
+
+  /** @internal use {@link createRedisClient} */
+  constructor(settings: ClientSettings, root?: RedisClient, options?: CommandOptions) {
+    super();
+    this.#settings = settings;
+    this.#root = root;
+    this.#options = options;
+  }
+
+  /** The same client with per-command options (a timeout, an `AbortSignal`) for the commands sent through it. */
+  with(options: CommandOptions): RedisClient {
+    return new RedisClient(this.#settings, this.#root ?? this, { ...this.#options, ...options });
+  }
+
+  /** Connects and runs the handshake now rather than with the first command. */
+  async connect(): Promise<void> {
+    await this.#live().ready;
+  }
+
+  protected call<T>(args: RedisArgument[], transform?: Transform<T>, buffers = false): Promise<T> {
+    const root = this.#root ?? this;
+    if (root.#closed) return Promise.reject(closedClient());
+    return root.#live().send(args, transform, buffers, this.#options);
+  }
+
+  /**
+   * Sends the commands `build` queues in one write, adjacent, and resolves
+   * with each one's result (a failed command's entry is its `ReplyError`).
+   */
+  async pipeline(build: (batch: RedisBatch) => void): Promise<BatchResult[]> {
+    const batch = new RedisBatch();
+    build(batch);
+    const root = this.#root ?? this;
+    if (root.#closed) throw closedClient();
+    const results = root.#live().sendMany(batch.commands, this.#options);
+    batch.commands.forEach((command, i) => command.settle!(results[i]!));
+    const settled = await Promise.allSettled(results);
+    return settled.map((outcome) => {
+      if (outcome.status === "fulfilled") return outcome.value;
+      if (outcome.reason instanceof ReplyError) return outcome.reason;
+      throw outcome.reason; // the connection failed: nothing is known about the rest
+    });
+  }
+
+  /**
+   * `MULTI`, the commands `build` queues, `EXEC`: resolves with each
+   * command's result (a command that failed while running is its
+   * `ReplyError`), or null when a `WATCH`ed key changed. A command Redis
+   * refuses to queue aborts the whole transaction (`EXECABORT`).
+   */
+  async multi(build: (tx: RedisBatch) => void): Promise<BatchResult[] | null> {
+    const batch = new RedisBatch();
+    build(batch);
+    const root = this.#root ?? this;
+    if (root.#closed) throw closedClient();
+    const commands = [{ args: ["MULTI"] as RedisArgument[] }, ...batch.commands.map((c) => ({ args: c.args })), { args: ["EXEC"] as RedisArgument[] }];
+    const results = root.#live().sendMany(commands, this.#options);
+    for (const queued of results.slice(0, -1)) queued.catch(() => {}); // reported through EXEC
+    let exec: RespValue;
+    try {
+      exec = (await results.at(-1)) as RespValue;
+    } catch (error) {
+      const failure = Promise.reject(error);
+      batch.commands.forEach((command) => command.settle!(failure));
+      throw error;
+    }
+    if (exec === null) {
+      const aborted = Promise.resolve(null);
+      batch.commands.forEach((command) => command.settle!(aborted));
+      return null;
+    }
+    const replies = exec as RespValue[];
+    return batch.commands.map((command, i) => {
+      const reply = replies[i]!;
+      let result: unknown = reply;
+      if (!(reply instanceof ReplyError) && command.transform) {
+        try {
+          result = command.transform(reply);
+        } catch (error) {
+          result = error;
+        }
+      }
+      command.settle!(result instanceof Error ? Promise.reject(result) : Promise.resolve(result));
+      return result;
+    });
+  }
+
+  /**
+   * Runs a Lua script by its SHA1 (`EVALSHA`), sending the source once
+   * (`EVAL`) when the server does not have it yet (`NOSCRIPT`).
+   */
+  async runScript(script: string, keys: readonly RedisArgument[] = [], args: readonly RedisArgument[] = []): Promise<RespValue> {
+    const root = this.#root ?? this;
+    let sha = root.#scripts.get(script);
+    if (sha === undefined) {
+      sha = await sha1(script);
+      root.#scripts.set(script, sha);
+    }
+    try {
+      return await this.evalsha(sha, keys, args);
+    } catch (error) {
+      if (error instanceof ReplyError && error.prefix === "NOSCRIPT") return this.eval(script, keys, args);
+      throw error;
+    }
+  }
+
+  /** Replies still owed and sent `QUIT`, then closes. Idempotent. */
+  async close(): Promise<void> {
+    const root = this.#root ?? this;
+    root.#closed = true;
+    await root.#connection?.close();
+  }
+
+  /** Closes at once; commands in flight reject with `ECLOSED`. */
+  destroy(): void {
+    const root = this.#root ?? this;
+    root.#closed = true;
+    root.#connection?.destroy();
+  }
+
+  async [((Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("Symbol.asyncDispose")) as typeof Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #live(): RedisConnection {
+    if (this.#connection === undefined) {
+      this.#connection = this.#openConnection();
+    } else if (this.#connection.isClosed) {
+      // No reconnection: a lost connection closes the client.
+      this.#closed = true;
+      this.#connection.destroy();
+      throw closedClient();
+    }
+    return this.#connection;
+  }
+
+  #openConnection(): RedisConnection {
+    const s = this.#settings;
+    return new RedisConnection({
+      connect: s.connect,
+      address: { hostname: s.hostname, port: s.port },
+      tls: s.tls,
+      connectTimeoutMs: s.connectTimeoutMs,
+      commandTimeoutMs: s.commandTimeoutMs,
+      maxBulkLength: s.maxBulkLength,
+      maxAggregateLength: s.maxAggregateLength,
+      maxDepth: s.maxDepth,
+      handshake: (send) => handshake(send, s),
+    });
+  }
+}
+
+async function handshake(
+  send: <T>(args: RedisArgument[], transform?: Transform<T>) => Promise<T>,
+  s: RedisClientOptions & { protocol: 2 | 3 },
+): Promise<void> {
+  const auth: RedisArgument[] = s.password !== undefined ? ["AUTH", s.username ?? "default", s.password] : [];
+  const name: RedisArgument[] = s.clientName !== undefined ? ["SETNAME", s.clientName] : [];
+  let needAuth = false;
+  try {
+    await send(["HELLO", s.protocol, ...auth, ...name]);
+  } catch (error) {
+    // Redis < 6 has no HELLO: speak RESP2, authenticate the old way.
+    if (!(error instanceof ReplyError) || !/unknown command/i.test(error.message)) throw error;
+    if (s.protocol === 3) throw new ReplyError(`NOPROTO this Redis server has no RESP3 (HELLO is unknown); use protocol: 2`);
+    needAuth = s.password !== undefined;
+    if (s.clientName !== undefined) await send(["CLIENT", "SETNAME", s.clientName]);
+  }
+  const steps: Promise<unknown>[] = [];
+  if (needAuth) steps.push(send(s.username !== undefined ? ["AUTH", s.username, s.password!] : ["AUTH", s.password!]));
+  if (s.db !== undefined && s.db !== 0) steps.push(send(["SELECT", s.db]));
+  await Promise.all(steps);
+}
+
+/** Creates a client. Nothing connects until the first command (or `connect()`). */
+export function createRedisClient(options: RedisClientOptions): RedisClient {
+  if (typeof options !== "object" || options === null) throw new TypeError("createRedisClient() expects an options object");
+  if (typeof options.connect !== "function") throw new TypeError("createRedisClient() needs a connect function (from cloudflare:sockets or an adapter)");
+  const fromUrl = options.url !== undefined ? parseRedisUrl(options.url) : undefined;
+  let hostname = fromUrl?.hostname ?? "127.0.0.1";
+  let port = fromUrl?.port ?? 6379;
+  if (options.address !== undefined) {
+    ({ hostname, port } = parseSocketAddress(options.address));
+  } else if (hostname.startsWith("[")) hostname = hostname.slice(1, -1);
+  const protocol = options.protocol ?? 3;
+  if (protocol !== 2 && protocol !== 3) throw new TypeError(`protocol must be 2 or 3, got ${String(protocol)}`);
+  const db = options.db ?? fromUrl?.db;
+  if (db !== undefined && (!Number.isInteger(db) || db < 0)) throw new TypeError(`db must be a non-negative integer, got ${String(db)}`);
+  for (const key of ["connectTimeoutMs", "commandTimeoutMs"] as const) {
+    const value = options[key];
+    if (value !== undefined && !(typeof value === "number" && value > 0)) throw new TypeError(`${key} must be a positive number, got ${String(value)}`);
+  }
+  return new RedisClient({
+    ...options,
+    hostname: hostname.includes(":") ? `[${hostname}]` : hostname,
+    port,
+    tls: options.tls ?? fromUrl?.tls ?? false,
+    username: options.username ?? fromUrl?.username,
+    password: options.password ?? fromUrl?.password,
+    db,
+    protocol,
+    connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+    commandTimeoutMs: options.commandTimeoutMs ?? 30_000,
+  });
+}
+
+function closedClient(): Error {
+  return new ClosedError("the Redis client is closed (its connection was lost or closed); create a new client");
+}
+
+async function sha1(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

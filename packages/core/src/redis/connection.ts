@@ -1,0 +1,318 @@
+import { connectWithTimeout } from "../connect-with-timeout.js";
+import { ClosedError, ProtocolError, ReplyError, TimeoutError } from "../errors.js";
+import { onAbort, timer, type Timer } from "../timer.js";
+import type { Connect, SocketAddress, SocketLike } from "../types.js";
+import { RespDecoder, type RespLimits, type RespValue } from "./resp/decoder.js";
+import { CommandBatch, type RedisArgument } from "./resp/encoder.js";
+
+/** Per-command options. */
+export interface CommandOptions {
+  /** Rejects with `ETIMEDOUT` after this many milliseconds (the reply, if it comes later, is dropped). @default the client's commandTimeoutMs */
+  timeoutMs?: number;
+  /** Aborting rejects the command with `signal.reason` (a reply that comes later is dropped). */
+  signal?: AbortSignal;
+}
+
+/** How a reply becomes the command's result. */
+export type Transform<T> = (value: RespValue) => T;
+
+export interface ConnectionSettings extends RespLimits {
+  connect: Connect;
+  address: SocketAddress;
+  tls: boolean;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  /** Runs first, with a `send` that bypasses the queue held for the handshake. */
+  handshake(send: <T>(args: RedisArgument[], transform?: Transform<T>) => Promise<T>): Promise<void>;
+  onPush?(frame: RespValue[]): void;
+}
+
+interface Entry {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+  transform: Transform<unknown> | undefined;
+  buffers: boolean;
+  name: string;
+  /** Settled early (timeout, abort): its reply is dropped when it comes. */
+  done: boolean;
+  /** When the default command timeout expires (ms since epoch), or Infinity. */
+  deadline: number;
+  cleanup: (() => void) | undefined;
+}
+
+/**
+ * One Redis connection: commands go out in auto-pipelined batches (all sent
+ * in one tick share a write, and while a write is in flight the next batch
+ * grows), replies are matched to commands strictly in order. Any protocol
+ * error or loss of the connection rejects every command in flight with a
+ * typed error and closes the socket.
+ */
+export class RedisConnection {
+  readonly #settings: ConnectionSettings;
+  readonly #decoder: RespDecoder;
+  // Commands written or about to be, in write order; #head is the oldest awaiting a reply.
+  #queue: Entry[] = [];
+  #head = 0;
+  #batch = new CommandBatch();
+  // User commands sent during the handshake wait here, after it.
+  #held: CommandBatch | undefined = new CommandBatch();
+  #heldEntries: Entry[] = [];
+  #socket: SocketLike | undefined;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #writing = false;
+  #flushQueued = false;
+  #failure: Error | undefined;
+  #watchdog: Timer | undefined;
+  #watchdogAt = Infinity;
+  #closing: Promise<void> | undefined;
+  readonly ready: Promise<void>;
+  readonly closed: Promise<void>;
+  #markClosed!: () => void;
+
+  constructor(settings: ConnectionSettings) {
+    this.#settings = settings;
+    this.#decoder = new RespDecoder({
+      maxBulkLength: settings.maxBulkLength,
+      maxAggregateLength: settings.maxAggregateLength,
+      maxDepth: settings.maxDepth,
+      onReply: (value) => this.#onReply(value),
+      onPush: settings.onPush ? (frame) => settings.onPush!(frame) : undefined,
+      returnBuffers: () => this.#queue[this.#head]?.buffers ?? false,
+    });
+    this.closed = new Promise((resolve) => (this.#markClosed = resolve));
+    this.ready = this.#open();
+    this.ready.catch(() => {}); // observed through the commands it fails
+  }
+
+  /** Whether the connection has failed or been closed. */
+  get isClosed(): boolean {
+    return this.#failure !== undefined;
+  }
+
+  /** Sends one command; resolves with its (transformed) reply. */
+  send<T>(args: RedisArgument[], transform?: Transform<T>, buffers = false, options?: CommandOptions): Promise<T> {
+    return this.#enqueue(args, transform, buffers, options, this.#held !== undefined);
+  }
+
+  /** Sends several commands adjacent in one write; each gets its own promise. */
+  sendMany(commands: ReadonlyArray<{ args: RedisArgument[]; transform?: Transform<unknown>; buffers?: boolean }>, options?: CommandOptions): Promise<unknown>[] {
+    const hold = this.#held !== undefined;
+    return commands.map((c) => this.#enqueue(c.args, c.transform, c.buffers ?? false, options, hold));
+  }
+
+  /** Graceful close: commands already sent get their replies, then QUIT, then the socket closes. */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closing = (async () => {
+      if (this.#failure === undefined) {
+        try {
+          await this.ready;
+          await this.#enqueue(["QUIT"], undefined, false, { timeoutMs: Math.min(this.#settings.commandTimeoutMs, 5000) }, false);
+        } catch {
+          // A server that is gone or slow to answer QUIT is closed all the same.
+        }
+      }
+      this.#fail(new ClosedError("the connection was closed"));
+      await this.closed;
+    })();
+    return this.#closing;
+  }
+
+  /** Closes at once: every command in flight rejects with `ECLOSED`. */
+  destroy(reason?: Error): void {
+    this.#fail(reason ?? new ClosedError("the connection was destroyed"));
+  }
+
+  async #open(): Promise<void> {
+    const { connect, address, tls, connectTimeoutMs } = this.#settings;
+    let socket: SocketLike;
+    try {
+      socket = await connectWithTimeout(connect, address, tls ? { secureTransport: "on" } : undefined, { timeoutMs: connectTimeoutMs });
+    } catch (error) {
+      this.#fail(error as Error);
+      throw error;
+    }
+    if (this.#failure) {
+      await socket.close().catch(() => {});
+      throw this.#failure;
+    }
+    this.#socket = socket;
+    this.#writer = socket.writable.getWriter();
+    void this.#readLoop(socket.readable.getReader());
+    this.#scheduleFlush();
+    try {
+      await this.#settings.handshake((args, transform) => this.#enqueue(args, transform, false, undefined, false));
+    } catch (error) {
+      this.#fail(error as Error);
+      throw error;
+    }
+    const held = this.#held!;
+    this.#held = undefined;
+    if (this.#failure) throw this.#failure;
+    this.#batch.append(held.take(), held.count);
+    for (const entry of this.#heldEntries) this.#queue.push(entry);
+    this.#heldEntries = [];
+    this.#scheduleFlush();
+  }
+
+  #enqueue<T>(args: RedisArgument[], transform: Transform<T> | undefined, buffers: boolean, options: CommandOptions | undefined, hold: boolean): Promise<T> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const target = hold ? this.#held! : this.#batch;
+    try {
+      target.add(args);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const timeoutMs = options?.timeoutMs ?? this.#settings.commandTimeoutMs;
+      const entry: Entry = {
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        transform,
+        buffers,
+        name: typeof args[0] === "string" ? args[0] : "command",
+        done: false,
+        deadline: Infinity,
+        cleanup: undefined,
+      };
+      const expire = () => this.#expire(entry, new TimeoutError(`Redis ${entry.name} got no reply within ${timeoutMs} ms`, timeoutMs));
+      if (options?.timeoutMs !== undefined || signal) {
+        // Own timer and listener; the shared watchdog serves the common case.
+        const own = timer(timeoutMs, expire);
+        own.start();
+        const stop = onAbort(signal, () => this.#expire(entry, signal!.reason));
+        entry.cleanup = () => {
+          own.cancel();
+          stop();
+        };
+      } else if (Number.isFinite(timeoutMs)) {
+        entry.deadline = Date.now() + timeoutMs;
+        this.#armWatchdog(entry.deadline);
+      }
+      (hold ? this.#heldEntries : this.#queue).push(entry);
+      if (!hold) this.#scheduleFlush();
+    });
+  }
+
+  #expire(entry: Entry, error: unknown): void {
+    if (entry.done) return;
+    entry.done = true;
+    entry.cleanup?.();
+    entry.reject(error);
+  }
+
+  #armWatchdog(deadline: number): void {
+    if (this.#watchdog !== undefined && this.#watchdogAt <= deadline) return;
+    this.#watchdog?.cancel();
+    this.#watchdogAt = deadline;
+    this.#watchdog = timer(Math.max(0, deadline - Date.now()), () => this.#onWatchdog());
+    this.#watchdog.start();
+  }
+
+  #onWatchdog(): void {
+    this.#watchdog = undefined;
+    this.#watchdogAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const list of [this.#queue, this.#heldEntries]) {
+      for (let i = list === this.#queue ? this.#head : 0; i < list.length; i++) {
+        const entry = list[i]!;
+        if (entry.done || entry.deadline === Infinity) continue;
+        const timeoutMs = this.#settings.commandTimeoutMs;
+        if (entry.deadline <= now) this.#expire(entry, new TimeoutError(`Redis ${entry.name} got no reply within ${timeoutMs} ms`, timeoutMs));
+        else if (entry.deadline < next) next = entry.deadline;
+      }
+    }
+    if (next !== Infinity) this.#armWatchdog(next);
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushQueued || this.#writing || this.#writer === undefined) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    if (this.#writing || this.#failure || this.#batch.count === 0) return;
+    const bytes = this.#batch.take();
+    this.#writing = true;
+    this.#writer!.write(bytes).then(
+      () => {
+        this.#writing = false;
+        if (this.#batch.count > 0) this.#flush();
+      },
+      (error: unknown) => this.#fail(new ClosedError("writing to Redis failed", { cause: error })),
+    );
+  }
+
+  async #readLoop(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        this.#decoder.feed(value);
+        if (this.#failure) return;
+      }
+      this.#fail(new ClosedError("the Redis server closed the connection"));
+    } catch (error) {
+      this.#fail(this.#failure ?? (error as Error));
+    } finally {
+      try {
+        reader.releaseLock();
+      } catch {
+        // workerd refuses to release a reader with a read pending; the socket is closing anyway
+      }
+    }
+  }
+
+  #onReply(value: RespValue): void {
+    const entry = this.#queue[this.#head];
+    if (entry === undefined) throw new ProtocolError("Redis sent a reply no command was waiting for");
+    this.#queue[this.#head++] = undefined as never;
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    if (entry.done) return;
+    entry.done = true;
+    entry.cleanup?.();
+    if (value instanceof ReplyError) {
+      value.command = entry.name;
+      entry.reject(value);
+      return;
+    }
+    if (entry.transform === undefined) {
+      entry.resolve(value);
+      return;
+    }
+    let result: unknown;
+    try {
+      result = entry.transform(value);
+    } catch (error) {
+      entry.reject(error);
+      return;
+    }
+    entry.resolve(result);
+  }
+
+  #fail(error: Error): void {
+    if (this.#failure) return;
+    this.#failure = error;
+    this.#watchdog?.cancel();
+    this.#watchdog = undefined;
+    const pending = [...this.#queue.slice(this.#head), ...this.#heldEntries];
+    this.#queue = [];
+    this.#head = 0;
+    this.#heldEntries = [];
+    for (const entry of pending) this.#expire(entry, error);
+    const socket = this.#socket;
+    const done = () => this.#markClosed();
+    if (socket) socket.close().then(done, done);
+    else done();
+  }
+}

@@ -1,0 +1,12 @@
+export { createRedisClient, RedisBatch, RedisClient } from "./client.js";
+export type { BatchResult, RedisClientOptions } from "./client.js";
+export { RedisCommands } from "./commands.js";
+export type { ScanOptions, SetOptions, StreamEntry } from "./commands.js";
+export type { CommandOptions } from "./connection.js";
+export { RespDecoder, RESP_DEFAULT_LIMITS, RESP_MAX_BULK_LENGTH } from "./resp/decoder.js";
+export type { RespDecoderOptions, RespLimits, RespValue } from "./resp/decoder.js";
+export { CommandBatch, encodeCommand } from "./resp/encoder.js";
+export type { RedisArgument } from "./resp/encoder.js";
+export { parseRedisUrl } from "./url.js";
+export type { RedisUrl } from "./url.js";
+export { ClosedError, ProtocolError, ReplyError, TimeoutError, TooLargeError, isSockkitError } from "../errors.js";

@@ -1,0 +1,347 @@
+import { ProtocolError, ReplyError, TooLargeError } from "../../errors.js";
+
+/**
+ * A decoded RESP value. Blob strings are `string` (UTF-8) or, for replies
+ * asked for as bytes, `Uint8Array`; integers are `number` (or `bigint`
+ * outside ±2^53); RESP3 maps are `Map`, sets are `Set`; an error inside an
+ * aggregate (an `EXEC` result) is a `ReplyError` value.
+ */
+export type RespValue =
+  | string
+  | number
+  | bigint
+  | boolean
+  | null
+  | Uint8Array
+  | ReplyError
+  | RespValue[]
+  | Map<RespValue, RespValue>
+  | Set<RespValue>;
+
+/** Limits checked before anything is allocated for a frame. */
+export interface RespLimits {
+  /**
+   * Largest blob string accepted, in bytes. Redis's own limit
+   * (`proto-max-bulk-len`) is 512 MB, which a Worker (128 MB) cannot hold.
+   * @default 33554432 (32 MiB); at most 536870912 (512 MiB)
+   */
+  maxBulkLength?: number;
+  /** Most elements in one array, set, map (pairs count twice) or push. @default 1048576 */
+  maxAggregateLength?: number;
+  /** Deepest nesting of aggregates. @default 64 */
+  maxDepth?: number;
+}
+
+export interface RespDecoderOptions extends RespLimits {
+  /** Each complete top-level reply, in order (error replies as `ReplyError` values). */
+  onReply(value: RespValue): void;
+  /** Each RESP3 push frame (pub/sub messages, invalidations). @default pushes are passed to onReply */
+  onPush?(value: RespValue[]): void;
+  /** RESP3 attributes that precede a reply (e.g. key popularity). @default ignored */
+  onAttributes?(attributes: Map<RespValue, RespValue>): void;
+  /** Asked at the start of each top-level reply: true to get its blob strings as bytes. @default all strings */
+  returnBuffers?(): boolean;
+}
+
+export const RESP_DEFAULT_LIMITS = { maxBulkLength: 32 * 1024 * 1024, maxAggregateLength: 1024 * 1024, maxDepth: 64 } as const;
+export const RESP_MAX_BULK_LENGTH = 512 * 1024 * 1024;
+
+const CR = 13;
+const LF = 10;
+// The longest header line (type byte, a 20-digit length, CRLF) or simple
+// string we wait for; Redis's simple strings and errors are short.
+const MAX_LINE = 64 * 1024;
+const EMPTY = new Uint8Array(0);
+const utf8 = new TextDecoder();
+
+interface Frame {
+  type: number;
+  remaining: number;
+  items: RespValue[];
+}
+
+/**
+ * A streaming RESP2/RESP3 decoder: feed it chunks split anywhere; it calls
+ * `onReply` for each complete reply. Resumable at any byte without
+ * re-parsing: a partial header waits in a small buffer, a partial blob is
+ * filled in place, and aggregates keep a stack. After a protocol error or a
+ * limit breach it throws (`EPROTOCOL`, `ETOOLARGE`) and stays failed.
+ */
+export class RespDecoder {
+  readonly #options: RespDecoderOptions;
+  readonly #maxBulk: number;
+  readonly #maxAggregate: number;
+  readonly #maxDepth: number;
+  #buf: Uint8Array = EMPTY;
+  #pos = 0;
+  readonly #stack: Frame[] = [];
+  #binary = false;
+  // A blob larger than what has arrived: filled in place as chunks come.
+  #bulk: Uint8Array | undefined;
+  #bulkFilled = 0;
+  #bulkType = 0;
+  #failed: Error | undefined;
+
+  constructor(options: RespDecoderOptions) {
+    this.#options = options;
+    this.#maxBulk = checkLimit(options.maxBulkLength, RESP_DEFAULT_LIMITS.maxBulkLength, RESP_MAX_BULK_LENGTH, "maxBulkLength");
+    this.#maxAggregate = checkLimit(options.maxAggregateLength, RESP_DEFAULT_LIMITS.maxAggregateLength, 2 ** 32, "maxAggregateLength");
+    this.#maxDepth = checkLimit(options.maxDepth, RESP_DEFAULT_LIMITS.maxDepth, 1024, "maxDepth");
+  }
+
+  /** True when no reply is partly decoded. */
+  get idle(): boolean {
+    return this.#pos >= this.#buf.length && this.#stack.length === 0 && this.#bulk === undefined;
+  }
+
+  /** Decodes `chunk`, calling back for each reply it completes. Throws on a protocol error. */
+  feed(chunk: Uint8Array): void {
+    if (this.#failed) throw this.#failed;
+    if (this.#pos < this.#buf.length) {
+      const rest = this.#buf.length - this.#pos;
+      const joined = new Uint8Array(rest + chunk.length);
+      joined.set(this.#buf.subarray(this.#pos), 0);
+      joined.set(chunk, rest);
+      this.#buf = joined;
+    } else {
+      this.#buf = chunk;
+    }
+    this.#pos = 0;
+    try {
+      this.#run();
+    } catch (error) {
+      this.#failed = error as Error;
+      this.#buf = EMPTY;
+      this.#pos = 0;
+      this.#stack.length = 0;
+      this.#bulk = undefined;
+      throw error;
+    }
+    if (this.#pos >= this.#buf.length) {
+      this.#buf = EMPTY;
+      this.#pos = 0;
+    }
+  }
+
+  #run(): void {
+    if (this.#bulk !== undefined && !this.#continueBulk()) return;
+    const buf = this.#buf;
+    while (this.#pos < buf.length) {
+      const start = this.#pos;
+      if (this.#stack.length === 0) this.#binary = this.#options.returnBuffers?.() ?? false;
+      const type = buf[start]!;
+      const cr = buf.indexOf(CR, start + 1);
+      if (cr === -1 || cr + 1 >= buf.length) {
+        if (buf.length - start > MAX_LINE) throw new ProtocolError(`a RESP line is longer than ${MAX_LINE} bytes`);
+        return; // the rest of the line has not arrived
+      }
+      if (buf[cr + 1] !== LF) throw new ProtocolError("a RESP line ends in CR without LF");
+      const lineStart = start + 1;
+      this.#pos = cr + 2;
+      switch (type) {
+        case 43: // + simple string
+          this.#value(this.#text(buf, lineStart, cr));
+          break;
+        case 45: // - simple error
+          this.#value(new ReplyError(utf8.decode(buf.subarray(lineStart, cr))));
+          break;
+        case 58: // : integer
+          this.#value(parseInteger(buf, lineStart, cr));
+          break;
+        case 36: // $ blob string
+        case 33: // ! blob error
+        case 61: {
+          // = verbatim string
+          const length = this.#length(buf, lineStart, cr, this.#maxBulk, "blob string");
+          if (length === -1) {
+            if (type !== 36) throw new ProtocolError("a null length is only allowed for a RESP2 blob string");
+            this.#value(null);
+            break;
+          }
+          const end = this.#pos + length;
+          if (end + 2 <= buf.length) {
+            if (buf[end] !== CR || buf[end + 1] !== LF) throw new ProtocolError("a blob string is not followed by CRLF");
+            this.#pos = end + 2;
+            this.#value(this.#blob(type, buf, this.#pos - length - 2, end));
+          } else {
+            // Allocate only now, after the limit check: the length is within maxBulkLength.
+            this.#bulk = new Uint8Array(length + 2);
+            this.#bulkType = type;
+            this.#bulkFilled = buf.length - this.#pos;
+            this.#bulk.set(buf.subarray(this.#pos), 0);
+            this.#pos = buf.length;
+            return;
+          }
+          break;
+        }
+        case 42: // * array
+        case 126: // ~ set
+        case 62: // > push
+        case 37: // % map
+        case 124: {
+          // | attribute
+          const pairs = type === 37 || type === 124;
+          const count = this.#length(buf, lineStart, cr, pairs ? this.#maxAggregate / 2 : this.#maxAggregate, "aggregate");
+          if (count === -1) {
+            if (type !== 42) throw new ProtocolError("a null length is only allowed for a RESP2 array");
+            this.#value(null);
+          } else this.#aggregate(type, pairs ? count * 2 : count);
+          break;
+        }
+        case 95: // _ null
+          if (cr !== lineStart) throw new ProtocolError("a RESP3 null carries no data");
+          this.#value(null);
+          break;
+        case 35: {
+          // # boolean
+          const flag = cr === lineStart + 1 ? buf[lineStart] : 0;
+          if (flag !== 116 && flag !== 102) throw new ProtocolError("a RESP3 boolean is #t or #f");
+          this.#value(flag === 116);
+          break;
+        }
+        case 44: // , double
+          this.#value(parseDouble(utf8.decode(buf.subarray(lineStart, cr))));
+          break;
+        case 40: {
+          // ( big number
+          const text = utf8.decode(buf.subarray(lineStart, cr));
+          if (!/^[-+]?\d+$/.test(text)) throw new ProtocolError(`invalid RESP3 big number "${text.slice(0, 40)}"`);
+          this.#value(BigInt(text));
+          break;
+        }
+        default:
+          throw new ProtocolError(`unknown RESP type byte 0x${type.toString(16).padStart(2, "0")}`);
+      }
+    }
+  }
+
+  /** Copies arriving bytes into a pending blob; true once it is complete. */
+  #continueBulk(): boolean {
+    const bulk = this.#bulk!;
+    const take = Math.min(bulk.length - this.#bulkFilled, this.#buf.length - this.#pos);
+    bulk.set(this.#buf.subarray(this.#pos, this.#pos + take), this.#bulkFilled);
+    this.#bulkFilled += take;
+    this.#pos += take;
+    if (this.#bulkFilled < bulk.length) return false;
+    this.#bulk = undefined;
+    const end = bulk.length - 2;
+    if (bulk[end] !== CR || bulk[end + 1] !== LF) throw new ProtocolError("a blob string is not followed by CRLF");
+    this.#value(this.#blob(this.#bulkType, bulk, 0, end));
+    return true;
+  }
+
+  #length(buf: Uint8Array, start: number, end: number, max: number, what: string): number {
+    const n = parseInteger(buf, start, end);
+    if (typeof n !== "number" || n < -1) throw new ProtocolError(`invalid ${what} length`);
+    if (n > max) throw new TooLargeError(`a ${what} of ${n} elements or bytes is over the limit of ${Math.floor(max)}`, max);
+    return n;
+  }
+
+  #blob(type: number, buf: Uint8Array, start: number, end: number): RespValue {
+    if (type === 33) return new ReplyError(utf8.decode(buf.subarray(start, end)));
+    if (type === 61) {
+      // Verbatim: a three-letter format and ":" before the text.
+      if (end - start < 4 || buf[start + 3] !== 58) throw new ProtocolError("a verbatim string lacks its format prefix");
+      start += 4;
+    }
+    if (this.#binary) return buf.slice(start, end);
+    return this.#text(buf, start, end);
+  }
+
+  #text(buf: Uint8Array, start: number, end: number): string {
+    // Short ASCII is the common case (keys, small values); building it
+    // directly beats TextDecoder's call overhead.
+    if (end - start <= 32) {
+      let ascii = true;
+      for (let i = start; i < end; i++) {
+        if (buf[i]! > 127) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
+    }
+    return utf8.decode(buf.subarray(start, end));
+  }
+
+  #aggregate(type: number, count: number): void {
+    if (this.#stack.length >= this.#maxDepth) {
+      throw new TooLargeError(`RESP aggregates nest deeper than the limit of ${this.#maxDepth}`, this.#maxDepth);
+    }
+    if (count === 0) {
+      this.#finish({ type, remaining: 0, items: [] });
+      return;
+    }
+    this.#stack.push({ type, remaining: count, items: [] });
+  }
+
+  #finish(frame: Frame): void {
+    const { type, items } = frame;
+    if (type === 124) {
+      // Attributes describe the value that follows; they are not an element themselves.
+      this.#options.onAttributes?.(toMap(items));
+      return;
+    }
+    if (type === 62 && this.#stack.length === 0 && this.#options.onPush) {
+      this.#options.onPush(items);
+      return;
+    }
+    this.#value(type === 37 ? toMap(items) : type === 126 ? new Set(items) : items);
+  }
+
+  #value(value: RespValue): void {
+    const top = this.#stack[this.#stack.length - 1];
+    if (top === undefined) {
+      this.#options.onReply(value);
+      return;
+    }
+    top.items.push(value);
+    if (--top.remaining === 0) {
+      this.#stack.pop();
+      this.#finish(top);
+    }
+  }
+}
+
+function toMap(items: RespValue[]): Map<RespValue, RespValue> {
+  const map = new Map<RespValue, RespValue>();
+  for (let i = 0; i < items.length; i += 2) map.set(items[i]!, items[i + 1]!);
+  return map;
+}
+
+/** A RESP integer: `number` when exact, `bigint` beyond ±2^53. */
+function parseInteger(buf: Uint8Array, start: number, end: number): number | bigint {
+  let i = start;
+  let negative = false;
+  if (buf[i] === 45 || buf[i] === 43) {
+    negative = buf[i] === 45;
+    i++;
+  }
+  if (i >= end || end - i > 20) throw new ProtocolError("invalid RESP integer");
+  let n = 0;
+  for (let j = i; j < end; j++) {
+    const digit = buf[j]! - 48;
+    if (digit < 0 || digit > 9) throw new ProtocolError("invalid RESP integer");
+    n = n * 10 + digit;
+  }
+  if (n <= Number.MAX_SAFE_INTEGER) return negative ? -n : n;
+  let big = 0n;
+  for (let j = i; j < end; j++) big = big * 10n + BigInt(buf[j]! - 48);
+  return negative ? -big : big;
+}
+
+function parseDouble(text: string): number {
+  if (text === "inf" || text === "+inf") return Infinity;
+  if (text === "-inf") return -Infinity;
+  if (text === "nan" || text === "-nan") return Number.NaN;
+  if (!/^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/.test(text)) throw new ProtocolError(`invalid RESP3 double "${text.slice(0, 40)}"`);
+  return Number(text);
+}
+
+function checkLimit(value: number | undefined, fallback: number, max: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new TypeError(`${name} must be an integer from 1 to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
