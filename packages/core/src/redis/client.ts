@@ -107,7 +107,13 @@ export class RedisClient extends RedisCommands {
   protected call<T>(args: RedisArgument[], transform?: Transform<T>, buffers = false): Promise<T> {
     const root = this.#root ?? this;
     if (root.#closed) return Promise.reject(closedClient());
-    return root.#live().send(args, transform, buffers, this.#options);
+    let connection: RedisConnection;
+    try {
+      connection = root.#live();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return connection.send(args, transform, buffers, this.#options);
   }
 
   /**

@@ -13,7 +13,10 @@ const asNullableBytes = (v: RespValue) => v as Uint8Array | null;
 const asNumber = (v: RespValue): number => {
   if (typeof v === "number") return v;
   if (typeof v === "string") return parseFloatReply(v);
-  if (typeof v === "bigint") return Number(v);
+  if (typeof v === "bigint") {
+    // Never round silently: the exact value is one send() away.
+    throw new RangeError(`the reply ${v} is past Number.MAX_SAFE_INTEGER; use send(...) to get it exactly, as a bigint`);
+  }
   throw new ProtocolError(`expected a number in the reply, got ${typeof v}`);
 };
 const asNullableNumber = (v: RespValue) => (v === null ? null : asNumber(v));

@@ -1,5 +1,5 @@
 import { connectWithTimeout } from "../connect-with-timeout.js";
-import { ClosedError, ProtocolError, ReplyError, TimeoutError } from "../errors.js";
+import { ClosedError, ConnectError, ProtocolError, ReplyError, TimeoutError, isSockkitError } from "../errors.js";
 import { onAbort, timer, type Timer } from "../timer.js";
 import type { Connect, SocketAddress, SocketLike } from "../types.js";
 import { RespDecoder, type RespLimits, type RespValue } from "./resp/decoder.js";
@@ -128,8 +128,13 @@ export class RedisConnection {
     let socket: SocketLike;
     try {
       socket = await connectWithTimeout(connect, address, tls ? { secureTransport: "on" } : undefined, { timeoutMs: connectTimeoutMs });
-    } catch (error) {
-      this.#fail(error as Error);
+    } catch (cause) {
+      // The runtime's own connect (workerd) fails without a code: give it one.
+      const error =
+        isSockkitError(cause) || cause instanceof TypeError
+          ? (cause as Error)
+          : new ConnectError(`${address.hostname}:${address.port}`, `connecting to Redis failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+      this.#fail(error);
       throw error;
     }
     if (this.#failure) {
@@ -149,7 +154,8 @@ export class RedisConnection {
     const held = this.#held!;
     this.#held = undefined;
     if (this.#failure) throw this.#failure;
-    this.#batch.append(held.take(), held.count);
+    const count = held.count; // before take(), which resets it
+    this.#batch.append(held.take(), count);
     for (const entry of this.#heldEntries) this.#queue.push(entry);
     this.#heldEntries = [];
     this.#scheduleFlush();

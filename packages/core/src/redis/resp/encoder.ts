@@ -95,15 +95,19 @@ function checkArgument(arg: unknown, index: number): void {
   const type = typeof arg;
   if (type === "string" || type === "bigint" || arg instanceof Uint8Array) return;
   if (type === "number") {
-    if (!Number.isFinite(arg as number)) throw new TypeError(`argument ${index} is ${String(arg)}, which Redis cannot take as a number`);
+    if (Number.isNaN(arg)) throw new TypeError(`argument ${index} is NaN, which Redis cannot take as a number`);
     return;
   }
   throw new TypeError(`argument ${index} must be a string, number, bigint or Uint8Array, got ${arg === null ? "null" : type}`);
 }
 
 function formatNumber(n: number | bigint): string {
-  // Integers exactly; other numbers in the shortest form that reads back the same.
-  return typeof n === "bigint" || Number.isInteger(n) ? BigInt(n).toString() : String(n);
+  // Integers exactly; other numbers in the shortest form that reads back the
+  // same; infinities as Redis spells them (sorted-set scores, ranges).
+  if (typeof n === "bigint" || Number.isInteger(n)) return BigInt(n).toString();
+  if (n === Infinity) return "+inf";
+  if (n === -Infinity) return "-inf";
+  return String(n);
 }
 
 /** UTF-8 length of a string, counting a lone surrogate as TextEncoder does (U+FFFD, 3 bytes). */

@@ -1,0 +1,57 @@
+// Misbehaving "Redis servers" for the client's fault tests: each answers the
+// first bytes it gets (the client's HELLO) in its own wrong way.
+import net from "node:net";
+
+export interface RedisFakes {
+  /** Answers with a type byte RESP does not have. */
+  garbage: number;
+  /** Declares a 4 GiB blob string and sends nothing more. */
+  hugeBulk: number;
+  /** Nests arrays 100 deep. */
+  deep: number;
+  /** Answers HELLO twice: a reply nobody asked for. */
+  unsolicited: number;
+  /** Answers HELLO, then cuts the next reply short and closes. */
+  truncated: number;
+  /** Accepts and never answers. */
+  silent: number;
+}
+
+type Behaviour = (socket: net.Socket, request: number) => void;
+
+const behaviours: Record<keyof RedisFakes, Behaviour> = {
+  garbage: (socket) => socket.write("?what\r\n"),
+  hugeBulk: (socket) => socket.write("$4294967296\r\n"),
+  deep: (socket) => socket.write(`${"*1\r\n".repeat(100)}:1\r\n`),
+  unsolicited: (socket) => socket.write("+OK\r\n+OK\r\n"),
+  truncated: (socket, request) => {
+    if (request === 0) socket.write("+OK\r\n");
+    else socket.end("$10\r\nabc");
+  },
+  silent: () => {},
+};
+
+export async function startRedisFakes(): Promise<{ ports: RedisFakes; close(): Promise<void> }> {
+  const servers: net.Server[] = [];
+  const sockets = new Set<net.Socket>();
+  const ports = {} as RedisFakes;
+  for (const [name, behave] of Object.entries(behaviours) as Array<[keyof RedisFakes, Behaviour]>) {
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      socket.once("close", () => sockets.delete(socket));
+      let requests = 0;
+      socket.on("data", () => behave(socket, requests++));
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    ports[name] = (server.address() as net.AddressInfo).port;
+  }
+  return {
+    ports,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    },
+  };
+}

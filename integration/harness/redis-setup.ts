@@ -1,0 +1,32 @@
+import type { TestProject } from "vitest/node";
+import { provideRedis, startRedisServer, type RedisTarget } from "./redis.js";
+import { startRedisFakes, type RedisFakes } from "./redis-fakes.js";
+
+export interface RedisTestEnv {
+  /** The shared server: REDIS_URL, a container, or a redis-server started here. Tests use their own key prefix. */
+  shared: RedisTarget;
+  /** A redis-server started here with `requirepass`. */
+  auth: RedisTarget & { password: string };
+  /** Misbehaving fake servers, each a port on 127.0.0.1. */
+  fakes: RedisFakes;
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    redis: RedisTestEnv;
+  }
+}
+
+const PASSWORD = "s3cret-for-tests";
+
+/** Starts (or finds) the Redis servers in Node and hands their addresses to the tests. */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const shared = await provideRedis();
+  const auth = await startRedisServer(["--requirepass", PASSWORD]);
+  const fakes = await startRedisFakes();
+  console.log(`[redis] shared server from ${shared.target.source} at ${shared.target.hostname}:${shared.target.port}`);
+  project.provide("redis", { shared: shared.target, auth: { ...auth.target, password: PASSWORD }, fakes: fakes.ports });
+  return async () => {
+    await Promise.all([shared.stop(), auth.stop(), fakes.close()]);
+  };
+}

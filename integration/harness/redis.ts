@@ -1,0 +1,125 @@
+// Finds a Redis server for the suites, in this order: REDIS_URL (a server the
+// user provides: non-destructive tests only), a container through
+// testcontainers when a container runtime answers, or a `redis-server`
+// binary started here on a free port. None → fail, saying how to get one.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import net from "node:net";
+
+export interface RedisTarget {
+  hostname: string;
+  port: number;
+  /** Where it came from, for the test log. */
+  source: "REDIS_URL" | "testcontainers" | "redis-server";
+  /** Present when REDIS_URL gave a password. */
+  password?: string;
+}
+
+export interface RedisServer {
+  target: RedisTarget;
+  /** Stops it (a server the harness started) or does nothing (REDIS_URL). */
+  stop(): Promise<void>;
+}
+
+const HOW_TO =
+  "The Redis suites need a Redis server. Provide one of: REDIS_URL=redis://host:port (a server the tests may write " +
+  "keys to; they never flush it), a Docker-compatible container runtime (testcontainers starts redis:7), or the " +
+  "redis-server binary on PATH (Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis).";
+
+/** The server for the shared, non-destructive suites. */
+export async function provideRedis(): Promise<RedisServer> {
+  const url = process.env.REDIS_URL;
+  if (url) {
+    const parsed = new URL(url);
+    return {
+      target: {
+        hostname: parsed.hostname.replace(/^\[|\]$/g, ""),
+        port: Number(parsed.port || 6379),
+        source: "REDIS_URL",
+        ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+      },
+      stop: async () => {},
+    };
+  }
+  return (await startWithTestcontainers()) ?? startRedisServer();
+}
+
+async function startWithTestcontainers(): Promise<RedisServer | undefined> {
+  const { GenericContainer, Wait, getContainerRuntimeClient } = await import("testcontainers");
+  try {
+    await getContainerRuntimeClient(); // fails fast (well under a second) where no runtime answers
+  } catch {
+    return undefined;
+  }
+  const container = await new GenericContainer("redis:7-alpine")
+    .withCommand(["redis-server", "--save", "", "--appendonly", "no", "--enable-debug-command", "yes"])
+    .withExposedPorts(6379)
+    .withWaitStrategy(Wait.forLogMessage("Ready to accept connections"))
+    .start();
+  return {
+    target: { hostname: container.getHost(), port: container.getMappedPort(6379), source: "testcontainers" },
+    stop: async () => {
+      await container.stop();
+    },
+  };
+}
+
+function hasRedisBinary(): boolean {
+  return spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
+}
+
+/**
+ * Starts `redis-server` on a free loopback port, with nothing persisted. Used
+ * for the shared server when no REDIS_URL or container runtime is there, and
+ * always for destructive tests and special configurations (a password).
+ */
+export async function startRedisServer(extraArgs: string[] = []): Promise<RedisServer & { process: ChildProcess }> {
+  if (!hasRedisBinary()) throw new Error(HOW_TO);
+  const port = await freePort();
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--enable-debug-command", "yes", "--loglevel", "warning", ...extraArgs],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr!.on("data", (data: Buffer) => (stderr += data.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  await waitForPort(port, exited, () => stderr);
+  return {
+    process: child,
+    target: { hostname: "127.0.0.1", port, source: "redis-server" },
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+        await exited;
+      }
+    },
+  };
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function waitForPort(port: number, exited: Promise<number | null>, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let gone = false;
+  void exited.then(() => (gone = true));
+  while (Date.now() < deadline) {
+    if (gone) throw new Error(`redis-server exited at start: ${stderr().trim()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`redis-server did not listen on port ${port} within 10 s: ${stderr().trim()}`);
+}

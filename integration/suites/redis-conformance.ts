@@ -1,0 +1,291 @@
+/**
+ * The Redis client against a real redis-server (and misbehaving fakes), run
+ * in workerd and on Node, on RESP2 and RESP3.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import type { Connect } from "@sockkit/core";
+import { createRedisClient, ReplyError, type RedisClient, type RedisClientOptions } from "@sockkit/core/redis";
+import { rejection } from "../harness/promises.js";
+import type { RedisTestEnv } from "../harness/redis-setup.js";
+
+export interface RedisConformanceOptions {
+  runtime: "workerd" | "node";
+  connect: Connect;
+  redis: RedisTestEnv;
+}
+
+export function redisConformance({ runtime, connect, redis }: RedisConformanceOptions): void {
+  const { shared } = redis;
+  const clients: RedisClient[] = [];
+  const open = (options: Partial<RedisClientOptions> = {}) => {
+    const client = createRedisClient({
+      connect,
+      address: { hostname: shared.hostname, port: shared.port },
+      ...(shared.password ? { password: shared.password } : {}),
+      ...options,
+    });
+    clients.push(client);
+    return client;
+  };
+  const prefix = `sockkit-test:${runtime}:${Math.random().toString(36).slice(2)}:`;
+
+  afterAll(async () => {
+    // Remove this run's keys only; a shared server is never flushed.
+    const cleaner = open();
+    for (const db of [0, 1]) {
+      const c = db === 0 ? cleaner : open({ db });
+      const keys: string[] = [];
+      for await (const key of c.scan({ match: `${prefix}*`, count: 1000 })) keys.push(key);
+      if (keys.length > 0) await c.del(...keys);
+      expect(await c.exists(...(keys.length > 0 ? keys : [`${prefix}none`]))).toBe(0);
+    }
+    await Promise.all(clients.map((c) => c.close()));
+  });
+
+  for (const protocol of [2, 3] as const) {
+    describe(`Redis client, RESP${protocol} (${runtime})`, () => {
+      const key = (name: string) => `${prefix}${protocol}:${name}`;
+
+      it("handshakes with the protocol asked for", async () => {
+        const client = open({ protocol });
+        expect(await client.ping()).toBe("PONG");
+        expect(String(await client.send("CLIENT", "INFO"))).toContain(`resp=${protocol}`);
+      });
+
+      it("strings: byte lengths for Unicode, binary values both ways, numbers, options", async () => {
+        const client = open({ protocol });
+        const text = "héllo ☃ 𝄞 \u0000 end\r\n*1\r\n$4\r\nPING";
+        await client.set(key("text"), text);
+        expect(await client.get(key("text"))).toBe(text);
+        expect(await client.strlen(key("text"))).toBe(new TextEncoder().encode(text).length);
+
+        const all = new Uint8Array(256).map((_, i) => i);
+        await client.set(key("bin"), all);
+        expect(await client.getBuffer(key("bin"))).toEqual(all);
+        expect(await client.get(key("missing"))).toBeNull();
+        expect(await client.getBuffer(key("missing"))).toBeNull();
+
+        await client.set(key("empty"), "");
+        expect(await client.get(key("empty"))).toBe("");
+
+        expect(await client.set(key("nx"), "a", { nx: true })).toBe("OK");
+        expect(await client.set(key("nx"), "b", { nx: true })).toBeNull();
+        await client.set(key("px"), "v", { px: 60_000 });
+        expect(await client.pttl(key("px"))).toBeGreaterThan(50_000);
+
+        expect(await client.incr(key("n"))).toBe(1);
+        expect(await client.incrBy(key("n"), 41)).toBe(42);
+        expect(await client.incrByFloat(key("f"), 1.5)).toBe(1.5);
+        expect(await client.mget(key("n"), key("missing"))).toEqual(["42", null]);
+        await client.set(key("big"), 2n ** 62n);
+        // Past 2^53 a typed counter refuses to round; send() gives the exact bigint.
+        expect(await rejection(client.incrBy(key("big"), 1))).toBeInstanceOf(RangeError);
+        expect(await client.send("INCRBY", key("big"), 1)).toBe(2n ** 62n + 2n);
+      });
+
+      it("a 1 MiB value round-trips, split across many reads", async () => {
+        const client = open({ protocol });
+        const value = "x".repeat(1024 * 1024 - 1) + "é";
+        await client.set(key("mib"), value);
+        expect(await client.get(key("mib"))).toBe(value);
+      });
+
+      it("hashes, sets and sorted sets have one shape on RESP2 and RESP3", async () => {
+        const client = open({ protocol });
+        expect(await client.hset(key("h"), { a: "1", b: "two" })).toBe(2);
+        expect(await client.hgetall(key("h"))).toEqual({ a: "1", b: "two" });
+        expect(await client.hgetall(key("nohash"))).toEqual({});
+        expect(await client.hexists(key("h"), "a")).toBe(true);
+        expect((await client.hkeys(key("h"))).sort()).toEqual(["a", "b"]);
+
+        await client.sadd(key("s"), "x", "y");
+        expect((await client.smembers(key("s"))).sort()).toEqual(["x", "y"]);
+        expect(await client.sismember(key("s"), "x")).toBe(true);
+
+        await client.zadd(key("z"), [{ score: 1.5, member: "a" }, { score: -2, member: "b" }]);
+        expect(await client.zscore(key("z"), "a")).toBe(1.5);
+        expect(await client.zscore(key("z"), "nope")).toBeNull();
+        expect(await client.zrangeWithScores(key("z"), 0, -1)).toEqual([
+          { member: "b", score: -2 },
+          { member: "a", score: 1.5 },
+        ]);
+        await client.zadd(key("z"), [{ score: Infinity, member: "top" }]);
+        expect(await client.zscore(key("z"), "top")).toBe(Infinity);
+
+        const id = await client.xadd(key("x"), "*", { field: "value" });
+        expect(await client.xrange(key("x"))).toEqual([{ id, fields: { field: "value" } }]);
+      });
+
+      it("the SCAN family iterates everything, page by page", async () => {
+        const client = open({ protocol });
+        await client.mset(Object.fromEntries(Array.from({ length: 120 }, (_, i) => [key(`scan:${i}`), String(i)])));
+        const seen = new Set<string>();
+        for await (const k of client.scan({ match: key("scan:*"), count: 10 })) seen.add(k);
+        expect(seen.size).toBe(120);
+        await client.hset(key("hs"), Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`f${i}`, `v${i}`])));
+        let fields = 0;
+        for await (const [field, value] of client.hscan(key("hs"), { count: 50 })) {
+          expect(value).toBe(`v${field.slice(1)}`);
+          fields++;
+        }
+        expect(fields).toBe(300);
+      });
+
+      it("10,000 commands in one tick: one write, every reply to its own command", async () => {
+        const client = open({ protocol });
+        const n = 10_000;
+        const sets = Array.from({ length: n }, (_, i) => client.set(key(`p:${i}`), `v${i}`));
+        const gets = Array.from({ length: n }, (_, i) => client.get(key(`p:${i}`)));
+        await Promise.all(sets);
+        const values = await Promise.all(gets);
+        values.forEach((value, i) => expect(value).toBe(`v${i}`));
+      });
+
+      it("pipeline(): adjacent commands, a failed one reported in place", async () => {
+        const client = open({ protocol });
+        await client.set(key("str"), "s");
+        let incr!: Promise<number>;
+        const results = await client.pipeline((p) => {
+          p.set(key("pa"), "1");
+          incr = p.incr(key("pa"));
+          p.hgetall(key("str")); // WRONGTYPE
+          p.get(key("pa"));
+        });
+        expect(results[0]).toBe("OK");
+        expect(results[1]).toBe(2);
+        expect(results[2]).toBeInstanceOf(ReplyError);
+        expect((results[2] as ReplyError).prefix).toBe("WRONGTYPE");
+        expect(results[3]).toBe("2");
+        expect(await incr).toBe(2);
+      });
+
+      it("multi(): a transaction's results, transformed; EXECABORT rejects the whole", async () => {
+        const client = open({ protocol });
+        await client.set(key("tx-str"), "s");
+        const results = await client.multi((tx) => {
+          tx.hset(key("tx-h"), { a: "1" });
+          tx.hgetall(key("tx-h"));
+          tx.hgetall(key("tx-str"));
+        });
+        expect(results).toEqual([1, { a: "1" }, expect.any(ReplyError)]);
+
+        const error = await rejection(
+          client.multi((tx) => {
+            tx.set(key("tx-never"), "1");
+            tx.send("NO-SUCH-COMMAND");
+          }),
+        );
+        expect(error).toMatchObject({ code: "EREPLY", prefix: "EXECABORT" });
+        expect(await client.get(key("tx-never"))).toBeNull();
+        expect(await client.ping()).toBe("PONG"); // the connection is fine afterwards
+      });
+
+      it("runScript: EVALSHA, falling back to EVAL on NOSCRIPT", async () => {
+        const client = open({ protocol });
+        const script = `-- ${prefix}${protocol}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])`;
+        expect(await client.runScript(script, [key("lua")], [5])).toBe(5);
+        const [exists] = (await client.send("SCRIPT", "EXISTS", await sha1Hex(script))) as number[];
+        expect(exists).toBe(1);
+        expect(await client.runScript(script, [key("lua")], [5])).toBe(10);
+      });
+
+      it("an error reply rejects that command only, with code EREPLY, its prefix and the command", async () => {
+        const client = open({ protocol });
+        await client.hset(key("wt"), { a: "1" });
+        const error = await rejection(client.get(key("wt")));
+        expect(error).toMatchObject({ code: "EREPLY", prefix: "WRONGTYPE", command: "GET" });
+        expect(await client.ping()).toBe("PONG");
+      });
+
+      it("a command timeout rejects with ETIMEDOUT; the late reply is dropped, later commands get theirs", async () => {
+        const client = open({ protocol });
+        const started = Date.now();
+        const error = await rejection(client.with({ timeoutMs: 100 }).send("BLPOP", key("never"), "0.5"));
+        expect(error).toMatchObject({ code: "ETIMEDOUT" });
+        expect(Date.now() - started).toBeLessThan(450);
+        expect(await client.echo("after")).toBe("after");
+      });
+
+      it("an AbortSignal rejects the command with its reason", async () => {
+        const client = open({ protocol });
+        const controller = new AbortController();
+        const pending = client.with({ signal: controller.signal }).send("BLPOP", key("never2"), "0.3");
+        controller.abort(new Error("caller gave up"));
+        expect(await rejection(pending)).toMatchObject({ message: "caller gave up" });
+        expect(await rejection(client.with({ signal: controller.signal }).ping())).toMatchObject({ message: "caller gave up" });
+        expect(await client.ping()).toBe("PONG");
+      });
+
+      it("bad arguments reject with a TypeError, and nothing is sent", async () => {
+        const client = open({ protocol });
+        for (const bad of [{}, null, undefined, Number.NaN, Symbol("x"), [1]]) {
+          await expect(client.set(key("bad"), bad as never)).rejects.toThrow(TypeError);
+        }
+        expect(await client.exists(key("bad"))).toBe(0);
+      });
+
+      it("selects a database from the URL", async () => {
+        const client = open({ protocol, url: `redis://${shared.password ? `:${encodeURIComponent(shared.password)}@` : ""}${shared.hostname}:${shared.port}/1`, address: undefined });
+        await client.set(key("db1"), "one");
+        expect(await open({ protocol }).get(key("db1"))).toBeNull();
+        expect(await client.get(key("db1"))).toBe("one");
+      });
+
+      it("authenticates; a wrong or missing password is a clear error", async () => {
+        const { auth } = redis;
+        const at = { address: { hostname: auth.hostname, port: auth.port } };
+        expect(await open({ protocol, ...at, password: auth.password }).ping()).toBe("PONG");
+        expect(await open({ protocol, url: `redis://:${encodeURIComponent(auth.password)}@${auth.hostname}:${auth.port}`, address: undefined }).ping()).toBe("PONG");
+        expect(await rejection(open({ protocol, ...at, password: "wrong" }).ping())).toMatchObject({ code: "EREPLY", prefix: "WRONGPASS" });
+        expect(await rejection(open({ protocol, ...at }).ping())).toMatchObject({ code: "EREPLY" });
+      });
+
+      it("close(): replies already owed arrive, then QUIT; later commands reject with ECLOSED", async () => {
+        const client = open({ protocol });
+        const owed = [client.set(key("c"), "1"), client.get(key("c"))];
+        const closing = client.close();
+        expect(await Promise.all(owed)).toEqual(["OK", "1"]);
+        await closing;
+        expect(await rejection(client.ping())).toMatchObject({ code: "ECLOSED" });
+        await client.close(); // idempotent
+      });
+    });
+  }
+
+  describe(`Redis client against misbehaving servers (${runtime})`, () => {
+    const fake = (port: number, options: Partial<RedisClientOptions> = {}) => open({ address: { hostname: "127.0.0.1", port }, ...options });
+
+    it.each([
+      ["garbage", "EPROTOCOL"],
+      ["hugeBulk", "ETOOLARGE"],
+      ["deep", "ETOOLARGE"],
+      ["unsolicited", "EPROTOCOL"],
+      ["truncated", "ECLOSED"],
+    ] as const)("%s: every command in flight rejects with %s and the client is closed", async (name, code) => {
+      const client = fake(redis.fakes[name]);
+      const pending = [client.ping(), client.get("a"), client.set("b", "c")];
+      for (const result of await Promise.allSettled(pending)) {
+        expect(result).toMatchObject({ status: "rejected", reason: { code } });
+      }
+      expect(await rejection(client.ping())).toMatchObject({ code: "ECLOSED" });
+    });
+
+    it("silent: the handshake times out (commandTimeoutMs) instead of hanging", async () => {
+      const client = fake(redis.fakes.silent, { commandTimeoutMs: 200 });
+      expect(await rejection(client.ping())).toMatchObject({ code: "ETIMEDOUT" });
+    });
+
+    it("a refused connection rejects the command with ECONNECT", async () => {
+      const client = open({ address: { hostname: "127.0.0.1", port: redis.fakes.silent }, connectTimeoutMs: 5000 });
+      const refused = createRedisClient({ connect, url: "redis://127.0.0.1:1" });
+      clients.push(refused);
+      expect(await rejection(refused.ping())).toMatchObject({ code: "ECONNECT" });
+      client.destroy();
+    });
+  });
+}
+
+async function sha1Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
