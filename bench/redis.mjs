@@ -108,8 +108,14 @@ const wire = Buffer.from(
   ).join(""),
 );
 const CHUNK = 64 * 1024;
+// Each decoder gets what its socket layer hands it: plain Uint8Arrays for
+// ours (the web-stream adapters), Buffers for redis-parser.
 const chunks = [];
-for (let i = 0; i < wire.length; i += CHUNK) chunks.push(wire.subarray(i, i + CHUNK));
+const bufferChunks = [];
+for (let i = 0; i < wire.length; i += CHUNK) {
+  bufferChunks.push(wire.subarray(i, i + CHUNK));
+  chunks.push(new Uint8Array(wire.subarray(i, i + CHUNK)));
+}
 const decoders = {
   sockkit() {
     let n = 0;
@@ -120,7 +126,7 @@ const decoders = {
   "redis-parser"() {
     let n = 0;
     const p = new RedisParser({ returnReply: () => n++, returnError: () => n++, returnFatalError: (e) => { throw e; } });
-    for (const c of chunks) p.execute(c);
+    for (const c of bufferChunks) p.execute(c);
     return n;
   },
 };

@@ -240,6 +240,87 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
         expect(await rejection(open({ protocol, ...at }).ping())).toMatchObject({ code: "EREPLY" });
       });
 
+      it("pub/sub: an async iterator of messages in order, ended by unsubscribe", async () => {
+        const client = open({ protocol });
+        const publisher = open({ protocol });
+        const channel = key("chan");
+        const subscription = await client.subscribe(channel);
+        for (let i = 0; i < 5; i++) expect(await publisher.publish(channel, `m${i}`)).toBe(1);
+        const got: string[] = [];
+        for await (const message of subscription) {
+          expect(message).toMatchObject({ kind: "message", channel });
+          got.push(message.message);
+          if (got.length === 5) break; // return() unsubscribes
+        }
+        expect(got).toEqual(["m0", "m1", "m2", "m3", "m4"]);
+        expect(await publisher.publish(channel, "nobody")).toBe(0);
+        // The client still runs commands (on RESP3 the same connection carried the subscription).
+        expect(await client.ping()).toBe("PONG");
+      });
+
+      it("pub/sub: patterns with a listener, shared names, several subscriptions", async () => {
+        const client = open({ protocol });
+        const publisher = open({ protocol });
+        const seen: string[] = [];
+        const a = await client.psubscribe(key("news.*"), (m) => seen.push(`a:${m.pattern}:${m.channel}:${m.message}`));
+        const b = await client.psubscribe(key("news.*"), (m) => seen.push(`b:${m.message}`));
+        expect(await publisher.publish(key("news.uk"), "one")).toBe(1); // one connection subscribed, however many listeners
+        await until(() => seen.length === 2);
+        await a.unsubscribe();
+        await publisher.publish(key("news.fr"), "two"); // b still listens, so the server still sends
+        await until(() => seen.length === 3);
+        await b.unsubscribe();
+        expect(await publisher.publish(key("news.de"), "three")).toBe(0);
+        expect(seen).toEqual([`a:${key("news.*")}:${key("news.uk")}:one`, "b:one", "b:two"]);
+      });
+
+      it("pub/sub: a reader that falls behind gets ETOOLARGE after the buffered messages, never a silent drop", async () => {
+        const client = open({ protocol });
+        const publisher = open({ protocol });
+        const channel = key("slow");
+        const subscription = await client.subscribe(channel, undefined, { maxBuffered: 3 });
+        for (let i = 0; i < 5; i++) await publisher.publish(channel, `m${i}`);
+        await new Promise((resolve) => setTimeout(resolve, 100)); // let all five arrive
+        const got: string[] = [];
+        const error = await rejection(
+          (async () => {
+            for await (const message of subscription) got.push(message.message);
+          })(),
+        );
+        expect(got).toEqual(["m0", "m1", "m2"]);
+        expect(error).toMatchObject({ code: "ETOOLARGE" });
+      });
+
+      it("watch(): multi() resolves with null when a watched key changed, with results when not", async () => {
+        const client = open({ protocol });
+        await client.set(key("w"), "1");
+        const conflicted = await client.watch([key("w")], async (tx) => {
+          const value = Number(await tx.get(key("w")));
+          await client.set(key("w"), "100"); // another connection changes it
+          return tx.multi((m) => {
+            m.set(key("w"), String(value + 1));
+          });
+        });
+        expect(conflicted).toBeNull();
+        expect(await client.get(key("w"))).toBe("100");
+        const ok = await client.watch([key("w")], async (tx) => {
+          const value = Number(await tx.get(key("w")));
+          return tx.multi((m) => {
+            m.set(key("w"), String(value + 1));
+          });
+        });
+        expect(ok).toEqual(["OK"]);
+        expect(await client.get(key("w"))).toBe("101");
+      });
+
+      it("isolated(): a blocking command on its own connection does not hold up the shared one", async () => {
+        const client = open({ protocol });
+        const waiting = client.isolated((own) => own.with({ timeoutMs: 5000 }).send("BLPOP", key("q"), "2"));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(await client.rpush(key("q"), "job")).toBe(1); // not stuck behind BLPOP
+        expect(await waiting).toEqual([key("q"), "job"]);
+      });
+
       it("close(): replies already owed arrive, then QUIT; later commands reject with ECLOSED", async () => {
         const client = open({ protocol });
         const owed = [client.set(key("c"), "1"), client.get(key("c"))];
@@ -283,6 +364,12 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
       client.destroy();
     });
   });
+}
+
+/** Waits (up to 2 s) for `condition`; messages reach a subscriber after the publisher's reply. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(condition()).toBe(true);
 }
 
 async function sha1Hex(text: string): Promise<string> {

@@ -5,6 +5,7 @@ import { RedisCommands } from "./commands.js";
 import { RedisConnection, type CommandOptions, type Transform } from "./connection.js";
 import type { RespLimits, RespValue } from "./resp/decoder.js";
 import type { RedisArgument } from "./resp/encoder.js";
+import { PubSub, type PubSubMessage, type SubscribeOptions, type Subscription } from "./pubsub.js";
 import { parseRedisUrl } from "./url.js";
 
 /** Options for {@link createRedisClient}. */
@@ -81,6 +82,8 @@ export class RedisBatch extends RedisCommands {
 export class RedisClient extends RedisCommands {
   readonly #settings: ClientSettings;
   #connection: RedisConnection | undefined;
+  #subscriber: RedisConnection | undefined;
+  readonly #pubsub: PubSub = new PubSub(() => this.#subscriptionConnection());
   #closed = false;
   readonly #options: CommandOptions | undefined;
   readonly #root: RedisClient | undefined;
@@ -197,18 +200,93 @@ export class RedisClient extends RedisCommands {
     }
   }
 
-  /** Replies still owed and sent `QUIT`, then closes. Idempotent. */
+  /**
+   * Listens on channels. With a `listener` it gets each message; without,
+   * the returned subscription is an async iterator of them. On RESP3 the
+   * subscription shares the command connection; on RESP2 it opens one more.
+   */
+  subscribe(channels: string | readonly string[], listener?: (message: PubSubMessage) => void, options?: SubscribeOptions): Promise<Subscription> {
+    return this.#subscribe("channel", channels, listener, options);
+  }
+
+  /** Listens on glob patterns (`PSUBSCRIBE`); messages carry the `pattern` that matched. */
+  psubscribe(patterns: string | readonly string[], listener?: (message: PubSubMessage) => void, options?: SubscribeOptions): Promise<Subscription> {
+    return this.#subscribe("pattern", patterns, listener, options);
+  }
+
+  /** Listens on shard channels (`SSUBSCRIBE`, Redis 7). */
+  ssubscribe(channels: string | readonly string[], listener?: (message: PubSubMessage) => void, options?: SubscribeOptions): Promise<Subscription> {
+    return this.#subscribe("shard", channels, listener, options);
+  }
+
+  /**
+   * Runs `fn` with a client on a connection of its own (for `WATCH`, blocking
+   * commands, or anything that must not share the pipeline), closed after.
+   */
+  async isolated<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
+    const root = this.#root ?? this;
+    if (root.#closed) throw closedClient();
+    const own = new RedisClient(root.#settings);
+    try {
+      return await fn(this.#options ? own.with(this.#options) : own);
+    } finally {
+      await own.close();
+    }
+  }
+
+  /**
+   * Optimistic locking: `WATCH keys` on a connection of its own, then `fn`
+   * (read, then `tx.multi(...)`); `multi` resolves with null if a watched
+   * key changed meanwhile, so `fn` can retry.
+   */
+  watch<T>(keys: readonly RedisArgument[], fn: (tx: RedisClient) => Promise<T>): Promise<T> {
+    if (keys.length === 0) return Promise.reject(new TypeError("watch needs at least one key"));
+    return this.isolated(async (tx) => {
+      await tx.send("WATCH", ...keys);
+      return fn(tx);
+    });
+  }
+
+  /** The protocol the server agreed to (after the first command or `connect()`), or undefined before. */
+  get protocol(): 2 | 3 | undefined {
+    const connection = (this.#root ?? this).#connection;
+    return connection && !connection.isClosed ? connection.protocol : undefined;
+  }
+
+  /** Replies still owed and sent `QUIT`, then closes. Subscriptions end. Idempotent. */
   async close(): Promise<void> {
     const root = this.#root ?? this;
     root.#closed = true;
-    await root.#connection?.close();
+    root.#pubsub.failAll(undefined);
+    await Promise.all([root.#connection?.close(), root.#subscriber?.close()]);
   }
 
-  /** Closes at once; commands in flight reject with `ECLOSED`. */
+  /** Closes at once; commands in flight reject with `ECLOSED`, subscriptions fail with it. */
   destroy(): void {
     const root = this.#root ?? this;
     root.#closed = true;
-    root.#connection?.destroy();
+    const error = new ClosedError("the Redis client was destroyed");
+    root.#pubsub.failAll(error);
+    root.#connection?.destroy(error);
+    root.#subscriber?.destroy(error);
+  }
+
+  #subscribe(family: "channel" | "pattern" | "shard", names: string | readonly string[], listener?: (message: PubSubMessage) => void, options?: SubscribeOptions): Promise<Subscription> {
+    const root = this.#root ?? this;
+    if (root.#closed) return Promise.reject(closedClient());
+    return root.#pubsub.subscribe(family, names, listener, options);
+  }
+
+  async #subscriptionConnection(): Promise<RedisConnection> {
+    if (this.#closed) throw closedClient();
+    const main = this.#live();
+    await main.ready;
+    if (main.protocol === 3) return main;
+    if (this.#subscriber === undefined || this.#subscriber.isClosed) {
+      this.#subscriber = this.#openConnection(true);
+    }
+    await this.#subscriber.ready;
+    return this.#subscriber;
   }
 
   async [((Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("Symbol.asyncDispose")) as typeof Symbol.asyncDispose](): Promise<void> {
@@ -227,9 +305,17 @@ export class RedisClient extends RedisCommands {
     return this.#connection;
   }
 
-  #openConnection(): RedisConnection {
-    const s = this.#settings;
+  #openConnection(subscriber = false): RedisConnection {
+    const s = subscriber ? { ...this.#settings, protocol: 2 as const } : this.#settings;
     return new RedisConnection({
+      resp2PubSub: subscriber,
+      onPush: (frame) => {
+        this.#pubsub.dispatch(frame);
+      },
+      onClosed: (error) => {
+        // Without reconnection a lost connection ends the subscriptions on it.
+        if (subscriber || s.protocol === 3) this.#pubsub.failAll(error);
+      },
       connect: s.connect,
       address: { hostname: s.hostname, port: s.port },
       tls: s.tls,
@@ -246,23 +332,26 @@ export class RedisClient extends RedisCommands {
 async function handshake(
   send: <T>(args: RedisArgument[], transform?: Transform<T>) => Promise<T>,
   s: RedisClientOptions & { protocol: 2 | 3 },
-): Promise<void> {
+): Promise<2 | 3> {
   const auth: RedisArgument[] = s.password !== undefined ? ["AUTH", s.username ?? "default", s.password] : [];
   const name: RedisArgument[] = s.clientName !== undefined ? ["SETNAME", s.clientName] : [];
   let needAuth = false;
+  let protocol: 2 | 3 = s.protocol;
   try {
     await send(["HELLO", s.protocol, ...auth, ...name]);
   } catch (error) {
     // Redis < 6 has no HELLO: speak RESP2, authenticate the old way.
+    // Typed commands have one shape on both protocols, so falling back is safe.
     if (!(error instanceof ReplyError) || !/unknown command/i.test(error.message)) throw error;
-    if (s.protocol === 3) throw new ReplyError(`NOPROTO this Redis server has no RESP3 (HELLO is unknown); use protocol: 2`);
     needAuth = s.password !== undefined;
+    protocol = 2;
     if (s.clientName !== undefined) await send(["CLIENT", "SETNAME", s.clientName]);
   }
   const steps: Promise<unknown>[] = [];
   if (needAuth) steps.push(send(s.username !== undefined ? ["AUTH", s.username, s.password!] : ["AUTH", s.password!]));
   if (s.db !== undefined && s.db !== 0) steps.push(send(["SELECT", s.db]));
   await Promise.all(steps);
+  return protocol;
 }
 
 /** Creates a client. Nothing connects until the first command (or `connect()`). */

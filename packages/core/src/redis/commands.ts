@@ -347,6 +347,16 @@ export abstract class RedisCommands {
     return this.call(["XDEL", key, ...ids], asNumber);
   }
 
+  // ---- pub/sub --------------------------------------------------------------
+  /** Publishes; resolves with how many subscribers received it. */
+  publish(channel: RedisArgument, message: RedisArgument): Promise<number> {
+    return this.call(["PUBLISH", channel, message], asNumber);
+  }
+  /** Publishes to a shard channel (Redis 7). */
+  spublish(channel: RedisArgument, message: RedisArgument): Promise<number> {
+    return this.call(["SPUBLISH", channel, message], asNumber);
+  }
+
   // ---- scripts -------------------------------------------------------------
   eval(script: string, keys: readonly RedisArgument[] = [], args: readonly RedisArgument[] = []): Promise<RespValue> {
     return this.call(["EVAL", script, keys.length, ...keys, ...args], asIs);

@@ -23,9 +23,19 @@ export interface ConnectionSettings extends RespLimits {
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   /** Runs first, with a `send` that bypasses the queue held for the handshake. */
-  handshake(send: <T>(args: RedisArgument[], transform?: Transform<T>) => Promise<T>): Promise<void>;
+  /** Returns the protocol the server agreed to. */
+  handshake(send: <T>(args: RedisArgument[], transform?: Transform<T>) => Promise<T>): Promise<2 | 3>;
+  /** Push frames (RESP3), and pub/sub messages of a RESP2 subscriber connection. */
   onPush?(frame: RespValue[]): void;
+  /** RESP2 subscriber connection: pub/sub arrays arrive as replies and are routed as pushes. */
+  resp2PubSub?: boolean;
+  /** Called once when the connection fails or closes, with the reason. */
+  onClosed?(error: Error): void;
 }
+
+// Pub/sub confirmations: the reply to (UN)SUBSCRIBE and friends, one per channel.
+const CONFIRMATIONS = new Set(["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe"]);
+const PUBSUB_KINDS = new Set([...CONFIRMATIONS, "message", "pmessage", "smessage"]);
 
 interface Entry {
   resolve(value: unknown): void;
@@ -38,6 +48,8 @@ interface Entry {
   /** When the default command timeout expires (ms since epoch), or Infinity. */
   deadline: number;
   cleanup: (() => void) | undefined;
+  /** Pub/sub confirmations still owed before this command is done (its reply comes as pushes). */
+  confirmations: number;
 }
 
 /**
@@ -65,6 +77,7 @@ export class RedisConnection {
   #watchdog: Timer | undefined;
   #watchdogAt = Infinity;
   #closing: Promise<void> | undefined;
+  #protocol: 2 | 3 = 2;
   readonly ready: Promise<void>;
   readonly closed: Promise<void>;
   #markClosed!: () => void;
@@ -76,12 +89,17 @@ export class RedisConnection {
       maxAggregateLength: settings.maxAggregateLength,
       maxDepth: settings.maxDepth,
       onReply: (value) => this.#onReply(value),
-      onPush: settings.onPush ? (frame) => settings.onPush!(frame) : undefined,
+      onPush: (frame) => this.#onPushFrame(frame),
       returnBuffers: () => this.#queue[this.#head]?.buffers ?? false,
     });
     this.closed = new Promise((resolve) => (this.#markClosed = resolve));
     this.ready = this.#open();
     this.ready.catch(() => {}); // observed through the commands it fails
+  }
+
+  /** The protocol the handshake agreed on (known once `ready` resolves). */
+  get protocol(): 2 | 3 {
+    return this.#protocol;
   }
 
   /** Whether the connection has failed or been closed. */
@@ -92,6 +110,14 @@ export class RedisConnection {
   /** Sends one command; resolves with its (transformed) reply. */
   send<T>(args: RedisArgument[], transform?: Transform<T>, buffers = false, options?: CommandOptions): Promise<T> {
     return this.#enqueue(args, transform, buffers, options, this.#held !== undefined);
+  }
+
+  /**
+   * Sends a (P|S)(UN)SUBSCRIBE for `count` channels: it is done when the
+   * server has confirmed each, as push frames (RESP3) or pub/sub arrays (RESP2).
+   */
+  sendSubscription(args: RedisArgument[], count: number): Promise<void> {
+    return this.#enqueue(args, undefined, false, undefined, this.#held !== undefined, count);
   }
 
   /** Sends several commands adjacent in one write; each gets its own promise. */
@@ -146,7 +172,7 @@ export class RedisConnection {
     void this.#readLoop(socket.readable.getReader());
     this.#scheduleFlush();
     try {
-      await this.#settings.handshake((args, transform) => this.#enqueue(args, transform, false, undefined, false));
+      this.#protocol = await this.#settings.handshake((args, transform) => this.#enqueue(args, transform, false, undefined, false));
     } catch (error) {
       this.#fail(error as Error);
       throw error;
@@ -161,7 +187,14 @@ export class RedisConnection {
     this.#scheduleFlush();
   }
 
-  #enqueue<T>(args: RedisArgument[], transform: Transform<T> | undefined, buffers: boolean, options: CommandOptions | undefined, hold: boolean): Promise<T> {
+  #enqueue<T>(
+    args: RedisArgument[],
+    transform: Transform<T> | undefined,
+    buffers: boolean,
+    options: CommandOptions | undefined,
+    hold: boolean,
+    confirmations = 0,
+  ): Promise<T> {
     if (this.#failure) return Promise.reject(this.#failure);
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -182,6 +215,7 @@ export class RedisConnection {
         done: false,
         deadline: Infinity,
         cleanup: undefined,
+        confirmations,
       };
       const expire = () => this.#expire(entry, new TimeoutError(`Redis ${entry.name} got no reply within ${timeoutMs} ms`, timeoutMs));
       if (options?.timeoutMs !== undefined || signal) {
@@ -277,13 +311,13 @@ export class RedisConnection {
   }
 
   #onReply(value: RespValue): void {
+    if (this.#settings.resp2PubSub && Array.isArray(value) && typeof value[0] === "string" && PUBSUB_KINDS.has(value[0])) {
+      this.#onPushFrame(value);
+      return;
+    }
     const entry = this.#queue[this.#head];
     if (entry === undefined) throw new ProtocolError("Redis sent a reply no command was waiting for");
-    this.#queue[this.#head++] = undefined as never;
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
+    this.#takeHead();
     if (entry.done) return;
     entry.done = true;
     entry.cleanup?.();
@@ -306,6 +340,29 @@ export class RedisConnection {
     entry.resolve(result);
   }
 
+  #takeHead(): void {
+    this.#queue[this.#head++] = undefined as never;
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #onPushFrame(frame: RespValue[]): void {
+    const kind = frame[0];
+    const entry = this.#queue[this.#head];
+    if (typeof kind === "string" && CONFIRMATIONS.has(kind) && entry !== undefined && entry.confirmations > 0) {
+      if (--entry.confirmations > 0) return;
+      this.#takeHead();
+      if (entry.done) return;
+      entry.done = true;
+      entry.cleanup?.();
+      entry.resolve(undefined);
+      return;
+    }
+    this.#settings.onPush?.(frame);
+  }
+
   #fail(error: Error): void {
     if (this.#failure) return;
     this.#failure = error;
@@ -316,6 +373,7 @@ export class RedisConnection {
     this.#head = 0;
     this.#heldEntries = [];
     for (const entry of pending) this.#expire(entry, error);
+    this.#settings.onClosed?.(error);
     const socket = this.#socket;
     const done = () => this.#markClosed();
     if (socket) socket.close().then(done, done);

@@ -10,3 +10,4 @@ export type { RedisArgument } from "./resp/encoder.js";
 export { parseRedisUrl } from "./url.js";
 export type { RedisUrl } from "./url.js";
 export { ClosedError, ProtocolError, ReplyError, TimeoutError, TooLargeError, isSockkitError } from "../errors.js";
+export type { PubSubMessage, SubscribeOptions, Subscription } from "./pubsub.js";

@@ -1,0 +1,212 @@
+import { TooLargeError } from "../errors.js";
+import type { RedisConnection } from "./connection.js";
+import type { RespValue } from "./resp/decoder.js";
+
+/** A message from a channel (`SUBSCRIBE`), a pattern (`PSUBSCRIBE`) or a shard channel (`SSUBSCRIBE`). */
+export interface PubSubMessage {
+  kind: "message" | "pmessage" | "smessage";
+  channel: string;
+  /** The pattern that matched, for `pmessage`. */
+  pattern?: string;
+  message: string;
+}
+
+/** Options of `subscribe`, `psubscribe` and `ssubscribe`. */
+export interface SubscribeOptions {
+  /**
+   * Messages the async iterator may hold for a reader that has fallen
+   * behind. Past it the iterator fails with `ETOOLARGE` and the
+   * subscription ends: messages are never dropped silently.
+   * @default 10000
+   */
+  maxBuffered?: number;
+}
+
+/** One subscription: an async iterator of messages (unless a listener takes them), ended by `unsubscribe()`. */
+export interface Subscription extends AsyncIterableIterator<PubSubMessage> {
+  /** The channels or patterns this subscription listens to. */
+  readonly names: readonly string[];
+  /** Stops listening; the server is told once no other subscription needs the names. Idempotent. */
+  unsubscribe(): Promise<void>;
+}
+
+type Family = "channel" | "pattern" | "shard";
+const COMMANDS: Record<Family, [subscribe: string, unsubscribe: string]> = {
+  channel: ["SUBSCRIBE", "UNSUBSCRIBE"],
+  pattern: ["PSUBSCRIBE", "PUNSUBSCRIBE"],
+  shard: ["SSUBSCRIBE", "SUNSUBSCRIBE"],
+};
+const FAMILY_OF_KIND: Record<string, Family> = { message: "channel", pmessage: "pattern", smessage: "shard" };
+
+interface Sink {
+  deliver(message: PubSubMessage): void;
+  fail(error: unknown): void;
+}
+
+/**
+ * The client's subscriptions. On RESP3 they share the command connection
+ * (messages arrive as push frames); on RESP2 they get a connection of their
+ * own, since a RESP2 connection in subscribe mode can run nothing else.
+ */
+export class PubSub {
+  readonly #connection: () => Promise<RedisConnection>;
+  readonly #sinks: Record<Family, Map<string, Set<Sink>>> = { channel: new Map(), pattern: new Map(), shard: new Map() };
+
+  constructor(connection: () => Promise<RedisConnection>) {
+    this.#connection = connection;
+  }
+
+  /** Whether any subscription is live. */
+  get active(): boolean {
+    return this.#sinks.channel.size + this.#sinks.pattern.size + this.#sinks.shard.size > 0;
+  }
+
+  /** Every name with at least one subscriber, per command (for resubscribing after a reconnect). */
+  subscriptionCommands(): Array<[command: string, names: string[]]> {
+    return (Object.keys(COMMANDS) as Family[])
+      .filter((family) => this.#sinks[family].size > 0)
+      .map((family) => [COMMANDS[family][0], [...this.#sinks[family].keys()]]);
+  }
+
+  async subscribe(family: Family, input: string | readonly string[], listener: ((message: PubSubMessage) => void) | undefined, options: SubscribeOptions = {}): Promise<Subscription> {
+    const names = typeof input === "string" ? [input] : [...input];
+    if (names.length === 0 || names.some((n) => typeof n !== "string" || n.length === 0)) {
+      throw new TypeError("subscribe needs one or more non-empty channel names or patterns");
+    }
+    if (listener !== undefined && typeof listener !== "function") throw new TypeError("the listener must be a function");
+    const maxBuffered = options.maxBuffered ?? 10_000;
+    if (!Number.isInteger(maxBuffered) || maxBuffered < 1) throw new TypeError(`maxBuffered must be a positive integer, got ${String(maxBuffered)}`);
+
+    const { sink, iterator } = makeSink(listener, maxBuffered, () => subscription.unsubscribe());
+    const fresh = [...new Set(names)].filter((name) => !this.#sinks[family].has(name));
+    for (const name of names) {
+      let set = this.#sinks[family].get(name);
+      if (!set) this.#sinks[family].set(name, (set = new Set()));
+      set.add(sink);
+    }
+    let unsubscribed: Promise<void> | undefined;
+    const subscription: Subscription = Object.assign(iterator, {
+      names,
+      unsubscribe: () => (unsubscribed ??= this.#unsubscribe(family, names, sink)),
+    });
+    try {
+      if (fresh.length > 0) {
+        const connection = await this.#connection();
+        await connection.sendSubscription([COMMANDS[family][0], ...fresh], fresh.length);
+      }
+    } catch (error) {
+      this.#remove(family, names, sink);
+      sink.fail(error);
+      throw error;
+    }
+    return subscription;
+  }
+
+  /** Routes a push frame; false when it is not a pub/sub message. */
+  dispatch(frame: RespValue[]): boolean {
+    const kind = frame[0];
+    if (typeof kind !== "string") return false;
+    const family = FAMILY_OF_KIND[kind];
+    if (family === undefined) return false;
+    const message: PubSubMessage =
+      kind === "pmessage"
+        ? { kind, pattern: String(frame[1]), channel: String(frame[2]), message: String(frame[3]) }
+        : { kind: kind as "message" | "smessage", channel: String(frame[1]), message: String(frame[2]) };
+    const sinks = this.#sinks[family].get(kind === "pmessage" ? message.pattern! : message.channel);
+    if (sinks) for (const sink of [...sinks]) sink.deliver(message);
+    return true;
+  }
+
+  /** Ends every subscription with `error` (the connection is gone and will not come back). */
+  failAll(error: unknown): void {
+    const all = new Set<Sink>();
+    for (const family of Object.values(this.#sinks)) {
+      for (const set of family.values()) for (const sink of set) all.add(sink);
+      family.clear();
+    }
+    for (const sink of all) sink.fail(error);
+  }
+
+  async #unsubscribe(family: Family, names: readonly string[], sink: Sink): Promise<void> {
+    const emptied = this.#remove(family, names, sink);
+    sink.fail(undefined); // ends the iterator cleanly
+    if (emptied.length === 0) return;
+    const connection = await this.#connection().catch(() => undefined);
+    if (connection === undefined || connection.isClosed) return; // nothing left to tell
+    await connection.sendSubscription([COMMANDS[family][1], ...emptied], emptied.length).catch(() => {});
+  }
+
+  /** Removes the sink; returns the names no subscriber is left on. */
+  #remove(family: Family, names: readonly string[], sink: Sink): string[] {
+    const emptied: string[] = [];
+    for (const name of new Set(names)) {
+      const set = this.#sinks[family].get(name);
+      if (!set) continue;
+      set.delete(sink);
+      if (set.size === 0) {
+        this.#sinks[family].delete(name);
+        emptied.push(name);
+      }
+    }
+    return emptied;
+  }
+}
+
+function makeSink(
+  listener: ((message: PubSubMessage) => void) | undefined,
+  maxBuffered: number,
+  stop: () => Promise<void>,
+): { sink: Sink; iterator: AsyncIterableIterator<PubSubMessage> } {
+  const buffered: PubSubMessage[] = [];
+  const waiting: Array<{ resolve(result: IteratorResult<PubSubMessage>): void; reject(error: unknown): void }> = [];
+  let ended = false;
+  let failure: unknown;
+
+  const end = (error: unknown) => {
+    if (ended) return;
+    ended = true;
+    failure = error;
+    for (const waiter of waiting.splice(0)) {
+      if (error === undefined) waiter.resolve({ done: true, value: undefined });
+      else waiter.reject(error);
+    }
+  };
+
+  const sink: Sink = {
+    deliver(message) {
+      if (ended) return;
+      if (listener) {
+        listener(message);
+        return;
+      }
+      const waiter = waiting.shift();
+      if (waiter) {
+        waiter.resolve({ done: false, value: message });
+        return;
+      }
+      if (buffered.length >= maxBuffered) {
+        end(new TooLargeError(`the subscriber fell more than ${maxBuffered} messages behind; the subscription ended`, maxBuffered));
+        void stop();
+        return;
+      }
+      buffered.push(message);
+    },
+    fail: end,
+  };
+
+  const iterator: AsyncIterableIterator<PubSubMessage> = {
+    next() {
+      if (buffered.length > 0) return Promise.resolve({ done: false, value: buffered.shift()! });
+      if (ended) return failure === undefined ? Promise.resolve({ done: true, value: undefined }) : Promise.reject(failure);
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+    },
+    async return() {
+      await stop();
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return { sink, iterator };
+}
