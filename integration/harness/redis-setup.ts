@@ -1,5 +1,5 @@
 import type { TestProject } from "vitest/node";
-import { provideRedis, startRedisServer, type RedisTarget } from "./redis.js";
+import { provideRedis, startRedisServer, startVictim, type RedisTarget } from "./redis.js";
 import { startRedisFakes, type RedisFakes } from "./redis-fakes.js";
 
 export interface RedisTestEnv {
@@ -9,6 +9,8 @@ export interface RedisTestEnv {
   auth: RedisTarget & { password: string };
   /** Misbehaving fake servers, each a port on 127.0.0.1. */
   fakes: RedisFakes;
+  /** A redis-server tests may kill and restart, and its control port ("kill", "start", "restart"). */
+  victim: RedisTarget & { control: number };
 }
 
 declare module "vitest" {
@@ -24,9 +26,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const shared = await provideRedis();
   const auth = await startRedisServer(["--requirepass", PASSWORD]);
   const fakes = await startRedisFakes();
+  const victim = await startVictim();
   console.log(`[redis] shared server from ${shared.target.source} at ${shared.target.hostname}:${shared.target.port}`);
-  project.provide("redis", { shared: shared.target, auth: { ...auth.target, password: PASSWORD }, fakes: fakes.ports });
+  project.provide("redis", { shared: shared.target, auth: { ...auth.target, password: PASSWORD }, fakes: fakes.ports, victim: { ...victim.target, control: victim.control } });
   return async () => {
-    await Promise.all([shared.stop(), auth.stop(), fakes.close()]);
+    await Promise.all([shared.stop(), auth.stop(), fakes.close(), victim.stop()]);
   };
 }

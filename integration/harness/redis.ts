@@ -72,9 +72,9 @@ function hasRedisBinary(): boolean {
  * for the shared server when no REDIS_URL or container runtime is there, and
  * always for destructive tests and special configurations (a password).
  */
-export async function startRedisServer(extraArgs: string[] = []): Promise<RedisServer & { process: ChildProcess }> {
+export async function startRedisServer(extraArgs: string[] = [], fixedPort?: number): Promise<RedisServer & { process: ChildProcess }> {
   if (!hasRedisBinary()) throw new Error(HOW_TO);
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const child = spawn(
     "redis-server",
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--enable-debug-command", "yes", "--loglevel", "warning", ...extraArgs],
@@ -122,4 +122,66 @@ async function waitForPort(port: number, exited: Promise<number | null>, stderr:
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`redis-server did not listen on port ${port} within 10 s: ${stderr().trim()}`);
+}
+
+/**
+ * A redis-server the tests may kill and restart (always one the harness
+ * started, never REDIS_URL's), driven through a one-line control port so
+ * that workerd tests can drive it too: "kill", "start" or "restart", each
+ * answered with "ok" once done.
+ */
+export async function startVictim(): Promise<{ target: RedisTarget; control: number; stop(): Promise<void> }> {
+  let server = await startRedisServer();
+  const { port } = server.target;
+  let running = true;
+  const queue: Array<() => Promise<void>> = [];
+  let busy = false;
+  const run = async (task: () => Promise<void>) => {
+    queue.push(task);
+    if (busy) return;
+    busy = true;
+    while (queue.length > 0) await queue.shift()!();
+    busy = false;
+  };
+  const kill = async () => {
+    if (running) await server.stop();
+    running = false;
+  };
+  const start = async () => {
+    if (!running) server = await startRedisServer([], port);
+    running = true;
+  };
+  const control = net.createServer((socket) => {
+    socket.on("error", () => {});
+    let line = "";
+    socket.on("data", (data) => {
+      line += data.toString();
+      const end = line.indexOf("\n");
+      if (end === -1) return;
+      const command = line.slice(0, end).trim();
+      line = "";
+      void run(async () => {
+        try {
+          if (command === "kill") await kill();
+          else if (command === "start") await start();
+          else if (command === "restart") {
+            await kill();
+            await start();
+          } else throw new Error(`unknown command ${command}`);
+          socket.end("ok\n");
+        } catch (error) {
+          socket.end(`error ${(error as Error).message}\n`);
+        }
+      });
+    });
+  });
+  await new Promise<void>((resolve) => control.listen(0, "127.0.0.1", resolve));
+  return {
+    target: server.target,
+    control: (control.address() as net.AddressInfo).port,
+    async stop() {
+      await new Promise((resolve) => control.close(resolve));
+      await kill();
+    },
+  };
 }

@@ -333,6 +333,109 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
     });
   }
 
+  describe(`Redis client when the server dies (${runtime})`, () => {
+    const { victim } = redis;
+    const at = { address: { hostname: victim.hostname, port: victim.port } };
+    const control = async (command: "kill" | "start" | "restart") => {
+      const socket = connect({ hostname: "127.0.0.1", port: victim.control });
+      try {
+        const writer = socket.writable.getWriter();
+        await writer.write(new TextEncoder().encode(`${command}\n`));
+        writer.releaseLock();
+        let text = "";
+        for await (const chunk of socket.readable) text += new TextDecoder().decode(chunk);
+        expect(text).toBe("ok\n");
+      } finally {
+        await socket.close();
+      }
+    };
+
+    it("killed mid-pipeline of 10,000: each command either has its own reply or rejects with ECLOSED, none hangs", async () => {
+      const client = open(at);
+      await client.ping();
+      const n = 10_000;
+      // The server sleeps first, so the whole pipeline is still owed when it dies.
+      const sleeping = client.send("DEBUG", "SLEEP", "0.5").catch((error: unknown) => error);
+      const sets = Array.from({ length: n }, (_, i) => client.set(`fault:${i}`, `v${i}`));
+      const gets = Array.from({ length: n }, (_, i) => client.get(`fault:${i}`));
+      const settled = Promise.allSettled([...sets, ...gets]);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await control("kill");
+      } finally {
+        await control("start");
+      }
+      expect(await sleeping).toMatchObject({ code: "ECLOSED" });
+      const results = await settled;
+      let fulfilled = 0;
+      results.forEach((result, i) => {
+        if (result.status === "rejected") expect(result.reason).toMatchObject({ code: "ECLOSED" });
+        else {
+          fulfilled++;
+          expect(result.value).toBe(i < n ? "OK" : `v${i - n}`); // never another command's reply
+        }
+      });
+      expect(fulfilled).toBeLessThan(2 * n); // the kill did cut the pipeline
+      expect(await rejection(client.ping())).toMatchObject({ code: "ECLOSED" }); // no reconnection by default
+    });
+
+    it("reconnect: commands in flight reject, the next ones run on a new connection", async () => {
+      const client = open({ ...at, reconnect: { baseDelayMs: 20, maxDelayMs: 200 } });
+      await client.set("fault:r", "1");
+      const inFlight = rejection(client.send("BLPOP", "fault:never", "5"));
+      await control("restart");
+      expect(await inFlight).toMatchObject({ code: "ECLOSED" });
+      expect(await client.ping()).toBe("PONG");
+    });
+
+    it("reconnect: subscriptions are renewed after a restart, on RESP2 and RESP3", async () => {
+      for (const protocol of [2, 3] as const) {
+        const subscriber = open({ ...at, protocol, reconnect: { baseDelayMs: 20, maxDelayMs: 200 } });
+        const received: string[] = [];
+        await subscriber.subscribe(`fault:chan:${protocol}`, (m) => received.push(m.message));
+        await control("restart");
+        const publisher = open(at);
+        // Publish until the renewed subscription hears it (the reconnection has a backoff).
+        for (let i = 0; i < 100 && received.length === 0; i++) {
+          await publisher.publish(`fault:chan:${protocol}`, `after restart ${i}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        expect(received[0]).toMatch(/^after restart/);
+        await publisher.close();
+        await subscriber.close();
+      }
+    });
+
+    it("reconnect: while the server is down, the offline queue is bounded and its commands fail with the attempt", async () => {
+      const client = open({ ...at, reconnect: { baseDelayMs: 50, maxDelayMs: 100, maxOfflineCommands: 5 } });
+      await client.ping();
+      let codes: Array<string | undefined>;
+      try {
+        await control("kill");
+        // The loss is noticed; the next commands wait for a reconnection that cannot succeed.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const results = await Promise.allSettled(Array.from({ length: 8 }, () => client.ping()));
+        codes = results.map((r) => (r.status === "rejected" ? (r.reason as { code?: string }).code : "ok"));
+      } finally {
+        await control("start");
+      }
+      expect(codes.filter((c) => c === "ECONNECT")).toHaveLength(5);
+      expect(codes.filter((c) => c === "ECLOSED")).toHaveLength(3);
+      // Back: the client recovers by itself.
+      let pong: unknown;
+      for (let i = 0; i < 50 && pong !== "PONG"; i++) pong = await client.ping().catch(() => new Promise((resolve) => setTimeout(resolve, 50)));
+      expect(pong).toBe("PONG");
+    });
+
+    it("a slow server (DEBUG SLEEP): pipelined commands wait their turn and keep their order", async () => {
+      const client = open(at);
+      const slow = client.send("DEBUG", "SLEEP", "0.3");
+      const after = Array.from({ length: 100 }, (_, i) => client.echo(`e${i}`));
+      expect(await slow).toBe("OK");
+      expect(await Promise.all(after)).toEqual(Array.from({ length: 100 }, (_, i) => `e${i}`));
+    });
+  });
+
   describe(`Redis client against misbehaving servers (${runtime})`, () => {
     const fake = (port: number, options: Partial<RedisClientOptions> = {}) => open({ address: { hostname: "127.0.0.1", port }, ...options });
 

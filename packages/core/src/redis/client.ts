@@ -43,9 +43,33 @@ export interface RedisClientOptions extends RespLimits {
    * @default 30000
    */
   commandTimeoutMs?: number;
+  /**
+   * Reconnect after the connection is lost, with capped exponential backoff
+   * and jitter, and resubscribe every live subscription. Commands in flight
+   * when it is lost still reject (`ECLOSED`): whether they ran is unknown, so
+   * nothing is retried behind your back. Commands sent while reconnecting
+   * wait in a bounded queue and fail if the attempt fails. For long-lived
+   * Node processes (or a Durable Object); a Worker request wants a client of
+   * its own, closed at the end.
+   * @default false
+   */
+  reconnect?: boolean | ReconnectOptions;
 }
 
-type ClientSettings = RedisClientOptions & {
+/** Reconnection settings (see {@link RedisClientOptions.reconnect}). */
+export interface ReconnectOptions {
+  /** Consecutive failed attempts before the client gives up and closes. @default Infinity */
+  retries?: number;
+  /** First backoff, in milliseconds. @default 100 */
+  baseDelayMs?: number;
+  /** Longest backoff, in milliseconds. @default 5000 */
+  maxDelayMs?: number;
+  /** Commands that may wait while reconnecting; past it they reject at once with `ECLOSED`. @default 1000 */
+  maxOfflineCommands?: number;
+}
+
+type ClientSettings = Omit<RedisClientOptions, "reconnect"> & {
+  reconnect: Required<ReconnectOptions> | undefined;
   hostname: string;
   port: number;
   tls: boolean;
@@ -88,6 +112,7 @@ export class RedisClient extends RedisCommands {
   readonly #options: CommandOptions | undefined;
   readonly #root: RedisClient | undefined;
   readonly #scripts = new Map<string, string>();
+  #failures = 0;
 
   /** @internal use {@link createRedisClient} */
   constructor(settings: ClientSettings, root?: RedisClient, options?: CommandOptions) {
@@ -115,6 +140,10 @@ export class RedisClient extends RedisCommands {
       connection = root.#live();
     } catch (error) {
       return Promise.reject(error);
+    }
+    const reconnect = root.#settings.reconnect;
+    if (reconnect && !connection.wasReady && connection.heldCount >= reconnect.maxOfflineCommands) {
+      return Promise.reject(new ClosedError(`Redis is reconnecting and ${reconnect.maxOfflineCommands} commands are already waiting (maxOfflineCommands)`));
     }
     return connection.send(args, transform, buffers, this.#options);
   }
@@ -294,7 +323,7 @@ export class RedisClient extends RedisCommands {
   }
 
   #live(): RedisConnection {
-    if (this.#connection === undefined) {
+    if (this.#connection === undefined || (this.#connection.isClosed && this.#settings.reconnect && !this.#closed)) {
       this.#connection = this.#openConnection();
     } else if (this.#connection.isClosed) {
       // No reconnection: a lost connection closes the client.
@@ -305,17 +334,15 @@ export class RedisClient extends RedisCommands {
     return this.#connection;
   }
 
-  #openConnection(subscriber = false): RedisConnection {
+  #openConnection(subscriber = false, delayMs = 0): RedisConnection {
     const s = subscriber ? { ...this.#settings, protocol: 2 as const } : this.#settings;
-    return new RedisConnection({
+    const connection: RedisConnection = new RedisConnection({
       resp2PubSub: subscriber,
+      delayMs,
       onPush: (frame) => {
         this.#pubsub.dispatch(frame);
       },
-      onClosed: (error) => {
-        // Without reconnection a lost connection ends the subscriptions on it.
-        if (subscriber || s.protocol === 3) this.#pubsub.failAll(error);
-      },
+      onClosed: (error) => this.#lost(connection, subscriber, error),
       connect: s.connect,
       address: { hostname: s.hostname, port: s.port },
       tls: s.tls,
@@ -326,6 +353,44 @@ export class RedisClient extends RedisCommands {
       maxDepth: s.maxDepth,
       handshake: (send) => handshake(send, s),
     });
+    if (delayMs > 0 || subscriber) {
+      // A reconnection (or the RESP2 subscriber): once up, listen again on every live subscription.
+      connection.ready.then(
+        () => {
+          this.#failures = 0;
+          const carriesSubscriptions = subscriber || connection.protocol === 3;
+          if (carriesSubscriptions && delayMs > 0) this.#pubsub.resubscribe(connection);
+        },
+        () => {},
+      );
+    }
+    return connection;
+  }
+
+  /** A connection failed or closed: reconnect if asked to, else end what depended on it. */
+  #lost(connection: RedisConnection, subscriber: boolean, error: Error): void {
+    const reconnect = this.#settings.reconnect;
+    const current = subscriber ? this.#subscriber : this.#connection;
+    if (connection !== current) return; // an old connection, already replaced
+    const carriedSubscriptions = subscriber || (connection.wasReady && connection.protocol === 3);
+    if (!reconnect || this.#closed) {
+      if (carriedSubscriptions || !this.#pubsub.active) this.#pubsub.failAll(error);
+      return;
+    }
+    if (!connection.wasReady) this.#failures++;
+    if (this.#failures > reconnect.retries) {
+      this.#closed = true;
+      this.#pubsub.failAll(error);
+      this.#subscriber?.destroy(error);
+      return;
+    }
+    // Reconnect now only where subscriptions need it; otherwise the next command does.
+    if (!carriedSubscriptions && !(connection.wasReady === false && this.#failures > 0)) return;
+    const step = Math.min(reconnect.maxDelayMs, reconnect.baseDelayMs * 2 ** Math.min(this.#failures, 20));
+    const delay = Math.max(1, Math.round(step / 2 + (Math.random() * step) / 2));
+    const next = this.#openConnection(subscriber, delay);
+    if (subscriber) this.#subscriber = next;
+    else this.#connection = next;
   }
 }
 
@@ -372,8 +437,10 @@ export function createRedisClient(options: RedisClientOptions): RedisClient {
     const value = options[key];
     if (value !== undefined && !(typeof value === "number" && value > 0)) throw new TypeError(`${key} must be a positive number, got ${String(value)}`);
   }
+  const reconnect = options.reconnect === undefined || options.reconnect === false ? undefined : reconnectSettings(options.reconnect);
   return new RedisClient({
     ...options,
+    reconnect,
     hostname: hostname.includes(":") ? `[${hostname}]` : hostname,
     port,
     tls: options.tls ?? fromUrl?.tls ?? false,
@@ -384,6 +451,23 @@ export function createRedisClient(options: RedisClientOptions): RedisClient {
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     commandTimeoutMs: options.commandTimeoutMs ?? 30_000,
   });
+}
+
+function reconnectSettings(value: true | ReconnectOptions): Required<ReconnectOptions> {
+  const given = value === true ? {} : value;
+  if (typeof given !== "object" || given === null) throw new TypeError("reconnect must be a boolean or an options object");
+  const settings = {
+    retries: given.retries ?? Infinity,
+    baseDelayMs: given.baseDelayMs ?? 100,
+    maxDelayMs: given.maxDelayMs ?? 5000,
+    maxOfflineCommands: given.maxOfflineCommands ?? 1000,
+  };
+  for (const [name, n] of Object.entries(settings)) {
+    if (typeof n !== "number" || Number.isNaN(n) || n < 0 || (name !== "retries" && !Number.isFinite(n))) {
+      throw new TypeError(`reconnect.${name} must be a non-negative number, got ${String(n)}`);
+    }
+  }
+  return settings;
 }
 
 function closedClient(): Error {

@@ -1,6 +1,6 @@
 import { connectWithTimeout } from "../connect-with-timeout.js";
 import { ClosedError, ConnectError, ProtocolError, ReplyError, TimeoutError, isSockkitError } from "../errors.js";
-import { onAbort, timer, type Timer } from "../timer.js";
+import { onAbort, sleep, timer, type Timer } from "../timer.js";
 import type { Connect, SocketAddress, SocketLike } from "../types.js";
 import { RespDecoder, type RespLimits, type RespValue } from "./resp/decoder.js";
 import { CommandBatch, type RedisArgument } from "./resp/encoder.js";
@@ -31,6 +31,8 @@ export interface ConnectionSettings extends RespLimits {
   resp2PubSub?: boolean;
   /** Called once when the connection fails or closes, with the reason. */
   onClosed?(error: Error): void;
+  /** Wait this long before connecting (a reconnection's backoff). @default 0 */
+  delayMs?: number;
 }
 
 // Pub/sub confirmations: the reply to (UN)SUBSCRIBE and friends, one per channel.
@@ -78,6 +80,8 @@ export class RedisConnection {
   #watchdogAt = Infinity;
   #closing: Promise<void> | undefined;
   #protocol: 2 | 3 = 2;
+  #wasReady = false;
+  readonly #stop = new AbortController();
   readonly ready: Promise<void>;
   readonly closed: Promise<void>;
   #markClosed!: () => void;
@@ -100,6 +104,16 @@ export class RedisConnection {
   /** The protocol the handshake agreed on (known once `ready` resolves). */
   get protocol(): 2 | 3 {
     return this.#protocol;
+  }
+
+  /** Whether the handshake ever completed. */
+  get wasReady(): boolean {
+    return this.#wasReady;
+  }
+
+  /** Commands waiting for the handshake (the offline queue while reconnecting). */
+  get heldCount(): number {
+    return this.#heldEntries.length;
   }
 
   /** Whether the connection has failed or been closed. */
@@ -130,7 +144,8 @@ export class RedisConnection {
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closing = (async () => {
-      if (this.#failure === undefined) {
+      // A reconnection still in its backoff has nothing owed worth waiting for.
+      if (this.#failure === undefined && !(this.#settings.delayMs && !this.#wasReady)) {
         try {
           await this.ready;
           await this.#enqueue(["QUIT"], undefined, false, { timeoutMs: Math.min(this.#settings.commandTimeoutMs, 5000) }, false);
@@ -150,10 +165,11 @@ export class RedisConnection {
   }
 
   async #open(): Promise<void> {
-    const { connect, address, tls, connectTimeoutMs } = this.#settings;
+    const { connect, address, tls, connectTimeoutMs, delayMs } = this.#settings;
     let socket: SocketLike;
     try {
-      socket = await connectWithTimeout(connect, address, tls ? { secureTransport: "on" } : undefined, { timeoutMs: connectTimeoutMs });
+      if (delayMs) await sleep(delayMs, this.#stop.signal); // a reconnection's backoff; destroy() cuts it short
+      socket = await connectWithTimeout(connect, address, tls ? { secureTransport: "on" } : undefined, { timeoutMs: connectTimeoutMs, signal: this.#stop.signal });
     } catch (cause) {
       // The runtime's own connect (workerd) fails without a code: give it one.
       const error =
@@ -184,6 +200,7 @@ export class RedisConnection {
     this.#batch.append(held.take(), count);
     for (const entry of this.#heldEntries) this.#queue.push(entry);
     this.#heldEntries = [];
+    this.#wasReady = true;
     this.#scheduleFlush();
   }
 
@@ -366,6 +383,7 @@ export class RedisConnection {
   #fail(error: Error): void {
     if (this.#failure) return;
     this.#failure = error;
+    this.#stop.abort(error);
     this.#watchdog?.cancel();
     this.#watchdog = undefined;
     const pending = [...this.#queue.slice(this.#head), ...this.#heldEntries];

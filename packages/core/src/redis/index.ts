@@ -1,5 +1,5 @@
 export { createRedisClient, RedisBatch, RedisClient } from "./client.js";
-export type { BatchResult, RedisClientOptions } from "./client.js";
+export type { BatchResult, ReconnectOptions, RedisClientOptions } from "./client.js";
 export { RedisCommands } from "./commands.js";
 export type { ScanOptions, SetOptions, StreamEntry } from "./commands.js";
 export type { CommandOptions } from "./connection.js";

@@ -61,13 +61,6 @@ export class PubSub {
     return this.#sinks.channel.size + this.#sinks.pattern.size + this.#sinks.shard.size > 0;
   }
 
-  /** Every name with at least one subscriber, per command (for resubscribing after a reconnect). */
-  subscriptionCommands(): Array<[command: string, names: string[]]> {
-    return (Object.keys(COMMANDS) as Family[])
-      .filter((family) => this.#sinks[family].size > 0)
-      .map((family) => [COMMANDS[family][0], [...this.#sinks[family].keys()]]);
-  }
-
   async subscribe(family: Family, input: string | readonly string[], listener: ((message: PubSubMessage) => void) | undefined, options: SubscribeOptions = {}): Promise<Subscription> {
     const names = typeof input === "string" ? [input] : [...input];
     if (names.length === 0 || names.some((n) => typeof n !== "string" || n.length === 0)) {
@@ -100,6 +93,14 @@ export class PubSub {
       throw error;
     }
     return subscription;
+  }
+
+  /** Subscribes `connection` (a new one, after a reconnection) to every live name. */
+  resubscribe(connection: RedisConnection): void {
+    for (const family of Object.keys(COMMANDS) as Family[]) {
+      const names = [...this.#sinks[family].keys()];
+      if (names.length > 0) connection.sendSubscription([COMMANDS[family][0], ...names], names.length).catch(() => {});
+    }
   }
 
   /** Routes a push frame; false when it is not a pub/sub message. */
