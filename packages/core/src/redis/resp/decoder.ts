@@ -248,7 +248,7 @@ export class RespDecoder {
       if (end - start < 4 || buf[start + 3] !== 58) throw new ProtocolError("a verbatim string lacks its format prefix");
       start += 4;
     }
-    if (this.#binary) return buf.slice(start, end);
+    if (this.#binary) return new Uint8Array(buf.subarray(start, end)); // a plain copy, whatever the input's class
     return this.#text(buf, start, end);
   }
 

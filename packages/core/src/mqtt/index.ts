@@ -1,0 +1,23 @@
+export { MqttDecoder, MqttPacketTooLargeError, MqttProtocolError, encodePacket } from "./codec.js";
+export type { MqttDecoderOptions } from "./codec.js";
+export { MAX_REMAINING_LENGTH, ReasonCode } from "./packets.js";
+export type {
+  AckPacket,
+  AuthPacket,
+  ConnackPacket,
+  ConnectPacket,
+  DisconnectPacket,
+  MqttPacket,
+  MqttProperties,
+  PingPacket,
+  ProtocolVersion,
+  PublishPacket,
+  QoS,
+  SubackPacket,
+  SubscribePacket,
+  Subscription,
+  UnsubackPacket,
+  UnsubscribePacket,
+  WillMessage,
+} from "./packets.js";
+export { topicFilterProblem, topicMatches, topicNameProblem } from "./topic.js";
