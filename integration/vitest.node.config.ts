@@ -5,7 +5,7 @@ export default defineConfig({
     name: "node",
     root: import.meta.dirname,
     include: ["test/node/**/*.test.ts"],
-    globalSetup: ["harness/global-setup.ts", "harness/redis-setup.ts"],
+    globalSetup: ["harness/global-setup.ts", "harness/redis-setup.ts", "harness/mqtt-setup.ts"],
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 30_000,

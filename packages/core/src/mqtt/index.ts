@@ -21,3 +21,5 @@ export type {
   WillMessage,
 } from "./packets.js";
 export { topicFilterProblem, topicMatches, topicNameProblem } from "./topic.js";
+export { createMqttClient, MqttClient, MqttReasonError } from "./client.js";
+export type { MqttClientOptions, MqttMessage, PublishOptions, SubscribeOptions } from "./client.js";

@@ -1,0 +1,155 @@
+// `npm run bench` (MQTT part): @sockkit/core/mqtt over @sockkit/adapter-node
+// against MQTT.js on one Mosquitto started here, alternated, median of RUNS;
+// and our codec against mqtt-packet on the same packets. Targets (issue #6):
+// >= 1.0x MQTT.js on every row, ahead of mqtt-packet.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import { join } from "node:path";
+import mqtt from "mqtt";
+import mqttPacket from "mqtt-packet";
+import { createConnect } from "@sockkit/adapter-node";
+import { MqttDecoder, createMqttClient, encodePacket } from "@sockkit/core/mqtt";
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const QOS0 = 50_000;
+const QOS1 = 10_000;
+const LATENCY = 2_000;
+
+const port = await freePort();
+const dir = mkdtempSync(join(os.tmpdir(), "sockkit-bench-mosquitto-"));
+writeFileSync(join(dir, "m.conf"), [`listener ${port} 127.0.0.1`, "allow_anonymous true", "max_inflight_messages 0", "max_queued_messages 0", ...(process.getuid?.() === 0 ? ["user root"] : [])].join("\n") + "\n");
+const broker = spawn("mosquitto", ["-c", join(dir, "m.conf")], { stdio: "ignore" });
+await waitForPort(port);
+
+const payload = new Uint8Array(64).fill(120);
+const contenders = {
+  async sockkit() {
+    const client = createMqttClient({ connect: createConnect(), address: { hostname: "127.0.0.1", port }, maxInFlight: 1000 });
+    await client.connect();
+    return {
+      publish: (topic, qos) => client.publish(topic, payload, { qos }),
+      subscribe: (topic) => client.subscribe(topic, { qos: 0 }),
+      onMessage: (fn) => client.onMessage(fn),
+      close: () => client.end(),
+    };
+  },
+  async "MQTT.js"() {
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
+    const listeners = new Set();
+    client.on("message", () => listeners.forEach((fn) => fn()));
+    return {
+      publish: (topic, qos) => client.publishAsync(topic, Buffer.from(payload), { qos }),
+      subscribe: (topic) => client.subscribeAsync(topic, { qos: 0 }),
+      onMessage: (fn) => (listeners.add(fn), () => listeners.delete(fn)),
+      close: () => client.endAsync(),
+    };
+  },
+};
+
+const rows = {
+  [`QoS 0 publish ×${QOS0} (msgs/s)`]: async (c) => time(QOS0, () => Promise.all(Array.from({ length: QOS0 }, () => c.publish("bench/q0", 0)))),
+  [`QoS 1 publish ×${QOS1} (msgs/s)`]: async (c) => time(QOS1, () => Promise.all(Array.from({ length: QOS1 }, () => c.publish("bench/q1", 1)))),
+  [`publish→receive round trips ×${LATENCY} (per s)`]: async (c) => {
+    const topic = `bench/rt/${Math.random()}`;
+    await c.subscribe(topic);
+    return time(LATENCY, async () => {
+      for (let i = 0; i < LATENCY; i++) {
+        const got = new Promise((resolve) => {
+          const stop = c.onMessage(() => (stop(), resolve()));
+        });
+        await c.publish(topic, 0);
+        await got;
+      }
+    });
+  },
+};
+
+async function time(operations, fn) {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return operations / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+const results = {};
+const names = Object.keys(contenders);
+for (let run = -1; run < RUNS; run++) {
+  const order = names.map((_, i) => names[(i + Math.max(run, 0)) % names.length]);
+  for (const name of order) {
+    const client = await contenders[name]();
+    try {
+      for (const [row, fn] of Object.entries(rows)) {
+        const rate = await fn(client);
+        if (run >= 0) ((results[row] ??= {})[name] ??= []).push(rate);
+      }
+    } finally {
+      await client.close();
+    }
+  }
+}
+broker.kill("SIGTERM");
+rmSync(dir, { recursive: true, force: true });
+
+// ---- codec: encode + decode the same PUBLISH packets --------------------------
+const packets = Array.from({ length: 20_000 }, (_, i) => ({ topic: `sensors/${i % 100}/temp`, payload: new Uint8Array(32 + (i % 64)).fill(i % 256), qos: i % 3, packetId: (i % 65535) + 1 }));
+const codecs = {
+  sockkit() {
+    const parts = packets.map((p) => encodePacket({ type: "publish", topic: p.topic, payload: p.payload, qos: p.qos, retain: false, dup: false, ...(p.qos ? { packetId: p.packetId } : {}) }, 4));
+    let n = 0;
+    const d = new MqttDecoder({ version: 4, onPacket: () => n++ });
+    for (const part of parts) d.feed(part);
+    return n;
+  },
+  "mqtt-packet"() {
+    const parts = packets.map((p) => mqttPacket.generate({ cmd: "publish", topic: p.topic, payload: Buffer.from(p.payload.buffer, p.payload.byteOffset, p.payload.length), qos: p.qos, retain: false, dup: false, messageId: p.qos ? p.packetId : undefined }));
+    let n = 0;
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    parser.on("packet", () => n++);
+    for (const part of parts) parser.parse(part);
+    return n;
+  },
+};
+const codecResults = {};
+for (let run = -1; run < RUNS * 3; run++) {
+  for (const [name, fn] of Object.entries(codecs)) {
+    const t0 = process.hrtime.bigint();
+    if (fn() !== packets.length) throw new Error(`${name} lost packets`);
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (run >= 0) (codecResults[name] ??= []).push(packets.length / seconds);
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+console.log(`\nMQTT, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, Mosquitto, median of ${RUNS} alternated runs\n`);
+console.log("| row | sockkit | MQTT.js | sockkit ÷ MQTT.js |");
+console.log("|---|---:|---:|---:|");
+for (const [row, byName] of Object.entries(results)) {
+  const a = median(byName.sockkit);
+  const b = median(byName["MQTT.js"]);
+  console.log(`| ${row} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(a / b).toFixed(2)} |`);
+}
+const cs = median(codecResults.sockkit);
+const cp = median(codecResults["mqtt-packet"]);
+console.log(`\nCodec, 20,000 PUBLISH packets encoded then decoded: sockkit ${cs.toFixed(0)}/s, mqtt-packet ${cp.toFixed(0)}/s, ratio ${(cs / cp).toFixed(2)}`);
+
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((resolve) => s.listen(0, "127.0.0.1", resolve));
+  const { port: p } = s.address();
+  await new Promise((resolve) => s.close(resolve));
+  return p;
+}
+
+async function waitForPort(p) {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise((resolve) => {
+      const socket = net.connect(p, "127.0.0.1");
+      socket.once("connect", () => (socket.destroy(), resolve(true)));
+      socket.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error("mosquitto did not start");
+}

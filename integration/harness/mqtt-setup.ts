@@ -1,0 +1,19 @@
+import type { TestProject } from "vitest/node";
+import { startAedes, startMosquitto, startMqttFakes, type MqttTestEnv } from "./mqtt.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    mqtt: MqttTestEnv;
+  }
+}
+
+/** Starts the brokers in Node (nothing can listen inside workerd) and hands their ports to the tests. */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const aedes = await startAedes();
+  const mosquitto = await startMosquitto();
+  const fakes = await startMqttFakes();
+  project.provide("mqtt", { aedes: aedes.port, mosquitto: mosquitto.port, fakes: fakes.ports });
+  return async () => {
+    await Promise.all([aedes.close(), mosquitto.close(), fakes.close()]);
+  };
+}

@@ -1,0 +1,133 @@
+// MQTT brokers for the suites: Aedes in-process (MQTT 3.1.1) and a Mosquitto
+// started here on a free port (3.1.1 and 5.0). No broker → the suite fails
+// and says how to get one.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface MqttTestEnv {
+  /** Aedes 1.x in the harness process: MQTT 3.1.1 only. */
+  aedes: number;
+  /** Mosquitto: MQTT 3.1.1 and 5.0. */
+  mosquitto: number;
+  /** Fake brokers: each accepts CONNECT, answers CONNACK (MQTT 3.1.1), then misbehaves. */
+  fakes: { silent: number; garbage: number; huge: number };
+}
+
+const HOW_TO =
+  "The MQTT suites need the mosquitto binary (Debian/Ubuntu: apt-get install -y mosquitto; macOS: brew install mosquitto).";
+
+export async function startAedes(): Promise<{ port: number; close(): Promise<void> }> {
+  const { Aedes } = (await import("aedes")) as unknown as { Aedes: { createBroker(): Promise<{ handle: (socket: net.Socket) => void; close(cb: () => void): void }> } };
+  const broker = await Aedes.createBroker();
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    broker.handle(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+    },
+  };
+}
+
+export async function startMosquitto(): Promise<{ port: number; process: ChildProcess; close(): Promise<void> }> {
+  if (spawnSync("mosquitto", ["-h"], { stdio: "ignore" }).error) throw new Error(HOW_TO);
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "sockkit-mosquitto-"));
+  const config = join(dir, "mosquitto.conf");
+  const lines = [
+    `listener ${port} 127.0.0.1`,
+    "allow_anonymous true",
+    "persistence true",
+    `persistence_location ${dir}/`,
+    "max_keepalive 65535",
+    // Debian's Mosquitto 2.0.11 stops releasing queued QoS 1/2 messages to a subscriber once its
+    // 20-message in-flight window has been full (MQTT.js to MQTT.js shows the same): no window.
+    "max_inflight_messages 0",
+    // Run as root (CI containers), Mosquitto drops to user "mosquitto" unless told otherwise.
+    ...(process.getuid?.() === 0 ? ["user root"] : []),
+  ];
+  writeFileSync(config, `${lines.join("\n")}\n`);
+  const child = spawn("mosquitto", ["-c", config], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (data: Buffer) => (stderr += data.toString()));
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.once("exit", () => ((exited = true), resolve())));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (exited) throw new Error(`mosquitto exited at start: ${stderr.trim()}`);
+    if (await canConnect(port)) break;
+    if (Date.now() > deadline) throw new Error(`mosquitto did not listen within 10 s: ${stderr.trim()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    port,
+    process: child,
+    async close() {
+      if (!exited) {
+        child.kill("SIGTERM");
+        await exit;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("error", () => resolve(false));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Fake brokers for fault tests: CONNACK, then silence, garbage, or a 200 MB packet header. */
+export async function startMqttFakes(): Promise<{ ports: MqttTestEnv["fakes"]; close(): Promise<void> }> {
+  const CONNACK = Buffer.from([0x20, 0x02, 0x00, 0x00]);
+  const after: Record<keyof MqttTestEnv["fakes"], Buffer | undefined> = {
+    silent: undefined,
+    garbage: Buffer.from([0x00, 0x00]), // packet type 0 does not exist
+    huge: Buffer.from([0x30, 0x80, 0x80, 0x80, 0x60]), // a PUBLISH declaring ~200 MB
+  };
+  const servers: net.Server[] = [];
+  const sockets = new Set<net.Socket>();
+  const ports = {} as MqttTestEnv["fakes"];
+  for (const [name, tail] of Object.entries(after) as Array<[keyof MqttTestEnv["fakes"], Buffer | undefined]>) {
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      socket.once("close", () => sockets.delete(socket));
+      socket.once("data", () => {
+        socket.write(CONNACK);
+        if (tail) setTimeout(() => socket.write(tail), 20);
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    ports[name] = (server.address() as net.AddressInfo).port;
+  }
+  return {
+    ports,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    },
+  };
+}

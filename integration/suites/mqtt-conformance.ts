@@ -1,0 +1,192 @@
+/**
+ * The MQTT client against real brokers (Aedes in-process, Mosquitto) and
+ * misbehaving fakes, run in workerd and on Node.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import type { Connect } from "@sockkit/core";
+import { createMqttClient, type MqttClient, type MqttClientOptions, type MqttMessage, type ProtocolVersion } from "@sockkit/core/mqtt";
+import { rejection } from "../harness/promises.js";
+import type { MqttTestEnv } from "../harness/mqtt.js";
+
+export interface MqttConformanceOptions {
+  runtime: "workerd" | "node";
+  connect: Connect;
+  mqtt: MqttTestEnv;
+}
+
+export function mqttConformance({ runtime, connect, mqtt }: MqttConformanceOptions): void {
+  const clients: MqttClient[] = [];
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.end({ timeoutMs: 1000 })));
+  });
+  const run = Math.random().toString(36).slice(2, 8);
+
+  const brokers: Array<[name: string, port: number, version: ProtocolVersion]> = [
+    ["Aedes", mqtt.aedes, 4],
+    ["Mosquitto", mqtt.mosquitto, 4],
+    ["Mosquitto", mqtt.mosquitto, 5],
+  ];
+
+  for (const [broker, port, protocolVersion] of brokers) {
+    describe(`MQTT client, ${broker}, MQTT ${protocolVersion === 5 ? "5.0" : "3.1.1"} (${runtime})`, () => {
+      const open = (options: Partial<MqttClientOptions> = {}) => {
+        const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port }, protocolVersion, ...options });
+        clients.push(client);
+        return client;
+      };
+      const topic = (name: string) => `sockkit/${run}/${runtime}/${broker}/${protocolVersion}/${name}`;
+      /** Collects `count` messages (fails after 10 s instead of hanging). */
+      const collect = (client: MqttClient, count: number) =>
+        new Promise<MqttMessage[]>((resolve, reject) => {
+          const got: MqttMessage[] = [];
+          const timeout = setTimeout(() => reject(new Error(`only ${got.length} of ${count} messages arrived`)), 10_000);
+          const stop = client.onMessage((m) => {
+            got.push(m);
+            if (got.length === count) {
+              clearTimeout(timeout);
+              stop();
+              resolve(got);
+            }
+          });
+        });
+
+      it("connects, and QoS 0, 1 and 2 messages reach a subscriber byte for byte, in order", async () => {
+        const subscriber = open();
+        const publisher = open();
+        expect(await subscriber.connect()).toMatchObject({ sessionPresent: false });
+        expect(await subscriber.subscribe(topic("q/+"), { qos: 2 })).toEqual([2]);
+        const arriving = collect(subscriber, 3);
+        const binary = new Uint8Array([0, 1, 2, 255, 13, 10]);
+        await publisher.publish(topic("q/0"), "zero ☃", { qos: 0 });
+        await publisher.publish(topic("q/1"), binary, { qos: 1 });
+        await publisher.publish(topic("q/2"), "two", { qos: 2 });
+        const got = await arriving;
+        expect(got.map((m) => [m.topic, m.qos])).toEqual([
+          [topic("q/0"), 0],
+          [topic("q/1"), 1],
+          [topic("q/2"), 2],
+        ]);
+        expect(got[0]!.text).toBe("zero ☃");
+        expect(got[1]!.payload).toEqual(binary);
+      });
+
+      it("QoS 2: 2,000 messages, none lost, none duplicated", async () => {
+        const subscriber = open();
+        const publisher = open();
+        await subscriber.subscribe(topic("many"), { qos: 2 });
+        const n = 2000;
+        const arriving = collect(subscriber, n);
+        await Promise.all(Array.from({ length: n }, (_, i) => publisher.publish(topic("many"), String(i), { qos: 2 })));
+        const got = (await arriving).map((m) => Number(m.text));
+        expect(new Set(got).size).toBe(n);
+        expect(got.sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+      });
+
+      it("retained messages reach a later subscriber with the retain flag", async () => {
+        const publisher = open();
+        await publisher.publish(topic("retained"), "kept", { qos: 1, retain: true });
+        const subscriber = open();
+        const arriving = collect(subscriber, 1);
+        await subscriber.subscribe(topic("retained"), { qos: 1 });
+        expect(await arriving).toMatchObject([{ topic: topic("retained"), retain: true }]);
+        await publisher.publish(topic("retained"), new Uint8Array(), { qos: 1, retain: true }); // clear it
+      });
+
+      it("the will is published when a client vanishes without DISCONNECT", async () => {
+        const watcher = open();
+        await watcher.subscribe(topic("will"), { qos: 1 });
+        const arriving = collect(watcher, 1);
+        const doomed = open({ will: { topic: topic("will"), payload: "gone", qos: 1 } });
+        await doomed.connect();
+        doomed.destroy(); // the socket closes without DISCONNECT
+        expect((await arriving)[0]!.text).toBe("gone");
+      });
+
+      it("messages(): an async iterator filtered by topic, ended by end()", async () => {
+        const client = open();
+        await client.subscribe(topic("it/#"), { qos: 1 });
+        const iterator = client.messages(topic("it/a"));
+        await client.publish(topic("it/b"), "skip", { qos: 1 });
+        await client.publish(topic("it/a"), "take", { qos: 1 });
+        const first = await iterator.next();
+        expect(first).toMatchObject({ done: false, value: { topic: topic("it/a") } });
+        const ending = client.end();
+        expect(await iterator.next()).toEqual({ done: true, value: undefined });
+        await ending;
+      });
+
+      it("unsubscribe stops delivery", async () => {
+        const client = open();
+        await client.subscribe(topic("unsub"), { qos: 1 });
+        const codes = await client.unsubscribe(topic("unsub"));
+        expect(codes).toEqual(protocolVersion === 5 ? [0] : []);
+        let received = 0;
+        client.onMessage(() => received++);
+        await client.publish(topic("unsub"), "x", { qos: 1 });
+        await client.publish(topic("other"), "y", { qos: 1 }); // a round trip after it
+        expect(received).toBe(0);
+      });
+
+      it("end() lets QoS flows finish, then DISCONNECT; afterwards everything rejects with ECLOSED", async () => {
+        const client = open();
+        await client.connect();
+        const flows = Array.from({ length: 50 }, (_, i) => client.publish(topic("end"), String(i), { qos: 2 }));
+        await client.end();
+        await Promise.all(flows);
+        expect(await rejection(client.publish(topic("end"), "late"))).toMatchObject({ code: "ECLOSED" });
+      });
+
+      it("bad input is a TypeError before anything is sent", async () => {
+        const client = open();
+        await expect(client.publish("a/#", "x")).rejects.toThrow(/wildcard/);
+        await expect(client.publish("", "x")).rejects.toThrow(/empty/);
+        await expect(client.publish("a", "x", { qos: 3 as never })).rejects.toThrow(/QoS/);
+        await expect(client.subscribe("a/#/b")).rejects.toThrow(/#/);
+        await expect(client.subscribe([])).rejects.toThrow(/at least one/);
+        expect(() => createMqttClient({ connect, keepalive: -1 })).toThrow(TypeError);
+        expect(() => createMqttClient({ connect, url: "http://x" })).toThrow(/scheme/);
+      });
+    });
+  }
+
+  describe(`MQTT client against misbehaving brokers (${runtime})`, () => {
+    const fake = (port: number, options: Partial<MqttClientOptions> = {}) => {
+      const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port }, ...options });
+      clients.push(client);
+      return client;
+    };
+
+    it("a broker that goes silent is noticed within 1.5× the keepalive, even while publishing QoS 0", async () => {
+      const client = fake(mqtt.fakes.silent, { keepalive: 1 });
+      await client.connect();
+      const started = Date.now();
+      // Keep sending: outgoing traffic must not hide the broker's silence.
+      const publishing = setInterval(() => client.publish("busy", "x").catch(() => {}), 100);
+      await client.closed;
+      clearInterval(publishing);
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(900);
+      expect(elapsed).toBeLessThan(1500 + 400);
+      expect(await rejection(client.publish("after", "x"))).toMatchObject({ code: "ETIMEDOUT" });
+    });
+
+    it("garbage from the broker closes the connection with EPROTOCOL; open flows reject", async () => {
+      const client = fake(mqtt.fakes.garbage);
+      await client.connect();
+      const flow = client.publish("t", "x", { qos: 1 });
+      expect(await rejection(flow)).toMatchObject({ code: "EPROTOCOL" });
+    });
+
+    it("a packet over maxPacketSize is refused from its header (ETOOLARGE)", async () => {
+      const client = fake(mqtt.fakes.huge, { maxPacketSize: 64 * 1024 });
+      await client.connect();
+      const flow = client.publish("t", "x", { qos: 1 });
+      expect(await rejection(flow)).toMatchObject({ code: "ETOOLARGE" });
+    });
+
+    it("a refused TCP connection rejects connect() with ECONNECT", async () => {
+      const client = createMqttClient({ connect, url: "mqtt://127.0.0.1:1", connectTimeoutMs: 5000 });
+      expect(await rejection(client.connect())).toMatchObject({ code: "ECONNECT" });
+    });
+  });
+}

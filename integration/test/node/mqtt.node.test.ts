@@ -1,0 +1,39 @@
+import { afterAll, describe, expect, inject, it } from "vitest";
+import mqttjs from "mqtt";
+import { createConnect } from "@sockkit/adapter-node";
+import { createMqttClient } from "@sockkit/core/mqtt";
+import { mqttConformance } from "../../suites/mqtt-conformance.js";
+
+// Registered first so it runs last (after hooks run in reverse): after the suite has ended its clients.
+afterAll(async () => {
+  const ours = () => process.getActiveResourcesInfo().filter((name) => /TCP|TLS|Timeout/.test(name));
+  for (let i = 0; i < 40 && ours().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+  expect(ours()).toEqual([]);
+});
+
+const env = inject("mqtt");
+mqttConformance({ runtime: "node", connect: createConnect(), mqtt: env });
+
+describe("interop with MQTT.js on the same broker (Node)", () => {
+  for (const protocolVersion of [4, 5] as const) {
+    it(`our publish reaches an MQTT.js subscriber and back (MQTT ${protocolVersion === 5 ? "5.0" : "3.1.1"})`, async () => {
+      const theirs = await mqttjs.connectAsync(`mqtt://127.0.0.1:${env.mosquitto}`, { protocolVersion });
+      const ours = createMqttClient({ connect: createConnect(), address: `127.0.0.1:${env.mosquitto}`, protocolVersion });
+      try {
+        await theirs.subscribeAsync("interop/to-them", { qos: 2 });
+        await ours.subscribe("interop/to-us", { qos: 2 });
+        const theyGot = new Promise<string>((resolve) => theirs.once("message", (_t, payload) => resolve(payload.toString())));
+        const weGot = new Promise<string>((resolve) => {
+          const stop = ours.onMessage((m) => (stop(), resolve(m.text)));
+        });
+        await ours.publish("interop/to-them", "from sockkit", { qos: 2 });
+        expect(await theyGot).toBe("from sockkit");
+        await theirs.publishAsync("interop/to-us", "from MQTT.js", { qos: 2 });
+        expect(await weGot).toBe("from MQTT.js");
+      } finally {
+        await ours.end();
+        await theirs.endAsync();
+      }
+    });
+  }
+});
