@@ -6,7 +6,8 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const src = join(root, "packages/core/src");
+// The folder to check (relative to the repository): packages/core/src unless given.
+const src = join(root, process.argv[2] ?? "packages/core/src");
 
 const rules = [
   [/\bfrom\s+["'](node:|cloudflare:|bun:|deno:)/, "imports a runtime module"],
@@ -39,7 +40,7 @@ for (const file of files(src)) {
 }
 
 if (problems.length > 0) {
-  console.error("@sockkit/core must stay runtime-neutral:\n" + problems.join("\n"));
+  console.error(`${relative(root, src)} must stay runtime-neutral:\n` + problems.join("\n"));
   process.exit(1);
 }
-console.log(`core purity: ${[...files(src)].length} files checked, no runtime-specific API used`);
+console.log(`purity of ${relative(root, src)}: ${[...files(src)].length} files checked, no runtime-specific API used`);

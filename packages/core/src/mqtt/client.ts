@@ -5,7 +5,7 @@ import { timer, type Timer } from "../timer.js";
 import type { Connect, SocketAddress, SocketLike } from "../types.js";
 import { MqttDecoder, MqttProtocolError, encodePacket } from "./codec.js";
 import type { MqttPacket, MqttProperties, ProtocolVersion, PublishPacket, QoS, Subscription } from "./packets.js";
-import { topicMatches } from "./topic.js";
+import { topicMatches, topicNameProblem } from "./topic.js";
 
 /** Options for {@link createMqttClient}. */
 export interface MqttClientOptions {
@@ -131,6 +131,11 @@ export class MqttClient {
   #lastReceived = 0;
   #pingSentAt = 0;
   #closedResolve!: () => void;
+  #batch: Uint8Array[] = [];
+  #batchBytes = 0;
+  #batchWritten: { promise: Promise<void>; resolve(): void; reject(error: unknown): void } | undefined;
+  #writing = false;
+  #flushQueued = false;
   /** Resolves once the connection is gone (closed, lost or failed). */
   readonly closed: Promise<void> = new Promise((resolve) => (this.#closedResolve = resolve));
 
@@ -165,8 +170,11 @@ export class MqttClient {
       dup: false,
       ...(this.#o.protocolVersion === 5 && options.properties ? { properties: options.properties } : {}),
     };
-    // Encode once up front so a bad topic or payload is a TypeError before anything is sent.
-    encodePacket({ ...packet, ...(qos > 0 ? { packetId: 1 } : {}) }, this.#o.protocolVersion);
+    // A bad topic, QoS or payload is a TypeError before anything is sent (the rest is checked when encoding).
+    const problem = topicNameProblem(topic);
+    if (problem && !(topic === "" && packet.properties?.topicAlias !== undefined)) throw new TypeError(problem);
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw new TypeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
+    if (!(packet.payload instanceof Uint8Array)) throw new TypeError("a payload must be a string or a Uint8Array");
     await this.connect();
     if (qos === 0) return this.#send(packet);
     await this.#acquireWindow();
@@ -505,11 +513,63 @@ export class MqttClient {
     this.#windowWaiters.shift()?.();
   }
 
-  async #send(packet: MqttPacket): Promise<void> {
-    if (this.#failure) throw this.#failure;
-    const bytes = encodePacket(packet, this.#o.protocolVersion);
+  /**
+   * Queues a packet; packets queued in the same tick go out in one write
+   * (while a write is in flight the next batch grows). Resolves when its
+   * batch is written, so callers wait while the socket is backed up.
+   */
+  #send(packet: MqttPacket): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    let bytes: Uint8Array;
+    try {
+      bytes = encodePacket(packet, this.#o.protocolVersion);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#lastSent = Date.now();
-    await this.#writer!.write(bytes); // waits while the socket is backed up
+    this.#batch.push(bytes);
+    this.#batchBytes += bytes.length;
+    const written = (this.#batchWritten ??= deferred());
+    if (!this.#writing && !this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => this.#flush());
+    }
+    return written.promise;
+  }
+
+  #flush(): void {
+    this.#flushQueued = false;
+    if (this.#writing || this.#batch.length === 0) return;
+    const parts = this.#batch;
+    const out = parts.length === 1 ? parts[0]! : new Uint8Array(this.#batchBytes);
+    if (parts.length > 1) {
+      let offset = 0;
+      for (const part of parts) {
+        out.set(part, offset);
+        offset += part.length;
+      }
+    }
+    const written = this.#batchWritten!;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    this.#batchWritten = undefined;
+    if (this.#failure || !this.#writer) {
+      written.reject(this.#failure ?? new ClosedError("the MQTT connection is not open"));
+      return;
+    }
+    this.#writing = true;
+    this.#writer.write(out).then(
+      () => {
+        this.#writing = false;
+        written.resolve();
+        if (this.#batch.length > 0) this.#flush();
+      },
+      (error: unknown) => {
+        this.#writing = false;
+        written.reject(error);
+        this.#fail(new ClosedError("writing to the MQTT broker failed", { cause: error }));
+      },
+    );
   }
 
   #startKeepalive(periodMs: number): void {
@@ -540,6 +600,9 @@ export class MqttClient {
   #fail(error: Error): void {
     if (this.#failure) return;
     this.#failure = error;
+    this.#batchWritten?.reject(error);
+    this.#batchWritten = undefined;
+    this.#batch = [];
     this.#keepalive?.cancel();
     this.#onConnack = undefined;
     for (const flow of this.#flows.values()) flow.reject(error);
@@ -550,6 +613,17 @@ export class MqttClient {
     if (socket) socket.close().then(done, done);
     else done();
   }
+}
+
+function deferred(): { promise: Promise<void>; resolve(): void; reject(error: unknown): void } {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {}); // a fire-and-forget acknowledgement's failure is reported through the connection
+  return { promise, resolve, reject };
 }
 
 /** Creates a client. Nothing connects until `connect()` or the first publish or subscribe. */

@@ -474,13 +474,34 @@ class Reader {
   string(): string {
     const n = this.u16();
     this.need(n);
+    const start = this.pos;
+    this.pos += n;
+    // Topics are short and usually ASCII: building those in JS beats TextDecoder's per-call cost.
+    if (n <= 64) {
+      let ascii = true;
+      for (let i = start; i < start + n; i++) {
+        const b = this.buf[i]!;
+        if (b === 0) throw new MqttProtocolError("a string holds U+0000");
+        if (b > 127) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) {
+        let out = "";
+        let i = start;
+        const end = start + n;
+        for (; i + 4 <= end; i += 4) out += String.fromCharCode(this.buf[i]!, this.buf[i + 1]!, this.buf[i + 2]!, this.buf[i + 3]!);
+        for (; i < end; i++) out += String.fromCharCode(this.buf[i]!);
+        return out;
+      }
+    }
     let text: string;
     try {
-      text = strictUtf8.decode(this.buf.subarray(this.pos, this.pos + n));
+      text = strictUtf8.decode(this.buf.subarray(start, start + n));
     } catch {
       throw new MqttProtocolError("a string is not well-formed UTF-8");
     }
-    this.pos += n;
     if (text.includes("\u0000")) throw new MqttProtocolError("a string holds U+0000");
     return text;
   }

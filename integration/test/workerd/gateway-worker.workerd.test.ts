@@ -1,0 +1,24 @@
+// The Worker example's own handler, inside workerd, configured through env like a deployed Worker.
+import { describe, expect, inject, it } from "vitest";
+import worker from "../../../examples/gateway-worker/src/index.js";
+
+const redis = inject("redis");
+const mqtt = inject("mqtt");
+
+describe("examples/gateway-worker in workerd", () => {
+  const env = { ALLOW: JSON.stringify([{ host: "127.0.0.1", ports: [redis.shared.port, mqtt.mosquitto] }]), TOKEN: "s3cret" };
+  const call = (path: string, init: RequestInit = {}, token = "s3cret") =>
+    worker.fetch(new Request(`http://worker.test${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } }), env);
+
+  it("probes Redis and MQTT named in ALLOW, and runs a Redis command", async () => {
+    expect(await (await call(`/probe/redis?host=127.0.0.1&port=${redis.shared.port}`)).json()).toMatchObject({ ok: true });
+    expect(await (await call(`/probe/mqtt?host=127.0.0.1&port=${mqtt.mosquitto}`)).json()).toMatchObject({ ok: true });
+    const reply = await call("/redis", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ host: "127.0.0.1", port: redis.shared.port, command: ["ECHO", "from a worker"] }) });
+    expect(await reply.json()).toMatchObject({ ok: true, reply: "from a worker" });
+  });
+
+  it("refuses a wrong token (401) and a destination outside ALLOW (403)", async () => {
+    expect((await call(`/probe/redis?host=127.0.0.1&port=${redis.shared.port}`, {}, "wrong")).status).toBe(401);
+    expect((await call("/probe/redis?host=127.0.0.1&port=1")).status).toBe(403);
+  });
+});

@@ -1,0 +1,276 @@
+#!/usr/bin/env node
+// `sockkit`: the gateway on Node, and one-shot probes and commands.
+// Exit codes: 0 done, 1 the operation failed (upstream, policy, timeout), 2 bad usage.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import net from "node:net";
+import { parseArgs } from "node:util";
+import { createConnect } from "@sockkit/adapter-node";
+import { connectWithTimeout, isSockkitError, type DestinationRule } from "@sockkit/core";
+import { createMqttClient, type QoS } from "@sockkit/core/mqtt";
+import { createRedisClient } from "@sockkit/core/redis";
+import { serveGateway } from "./serve.js";
+
+const HELP = `sockkit: raw TCP for Workers and Node
+
+Usage:
+  sockkit gateway [--port 8787] [--host 127.0.0.1] [--allow HOST:PORTS]... [--token TOKEN] [--demo]
+      Serve the gateway. --allow names a destination (e.g. 127.0.0.1:6379, [::1]:1883,
+      10.0.0.0/8:6379,6380, db.internal:7000-7005). --demo also starts an MQTT broker
+      (Aedes) and, if installed, redis-server on free ports, allows both, and prints curl lines.
+  sockkit probe URL [--timeout MS]
+      URL is redis://host[:port], mqtt://host[:port] or tcp://host:port (rediss://, mqtts:// for TLS).
+  sockkit redis --url redis://host[:port] COMMAND [ARG]...
+  sockkit mqtt pub --url mqtt://host[:port] TOPIC MESSAGE [--qos 0|1|2] [--retain]
+  sockkit mqtt sub --url mqtt://host[:port] FILTER [--count N]
+
+Exit codes: 0 done, 1 the operation failed, 2 bad usage.
+`;
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(HELP);
+    return command === undefined ? 2 : 0;
+  }
+  switch (command) {
+    case "gateway":
+      return gateway(rest);
+    case "probe":
+      return probe(rest);
+    case "redis":
+      return redis(rest);
+    case "mqtt":
+      return mqtt(rest);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+async function gateway(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: "string", default: "8787" },
+      host: { type: "string", default: "127.0.0.1" },
+      allow: { type: "string", multiple: true, default: [] },
+      token: { type: "string" },
+      demo: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, got "${values.port}"`);
+  const allow: DestinationRule[] = values.allow.map(parseAllow);
+  const stops: Array<() => Promise<void>> = [];
+  let brokerPort: number | undefined;
+  let redisPort: number | undefined;
+  if (values.demo) {
+    const broker = await startAedes();
+    stops.push(broker.close);
+    brokerPort = broker.port;
+    allow.push({ host: "127.0.0.1", ports: broker.port });
+    const redisServer = await startRedisServer();
+    if (redisServer) {
+      stops.push(redisServer.close);
+      redisPort = redisServer.port;
+      allow.push({ host: "127.0.0.1", ports: redisServer.port });
+    }
+  }
+  const running = await serveGateway({ port, hostname: values.host, allow, ...(values.token ? { token: values.token } : {}) });
+  stops.unshift(running.close);
+  const auth = values.token ? ` -H 'authorization: Bearer ${values.token}'` : "";
+  console.log(`sockkit gateway on ${running.url} (open it in a browser for the probe page)`);
+  if (values.demo) {
+    console.log(`\nTry:`);
+    console.log(`  curl -s${auth} '${running.url}/probe/mqtt?host=127.0.0.1&port=${brokerPort}'`);
+    console.log(`  curl -s${auth} -H 'content-type: application/json' -d '{"host":"127.0.0.1","port":${brokerPort},"topic":"demo","payload":"hello","qos":1}' ${running.url}/mqtt/publish`);
+    if (redisPort !== undefined) {
+      console.log(`  curl -s${auth} '${running.url}/probe/redis?host=127.0.0.1&port=${redisPort}'`);
+      console.log(`  curl -s${auth} -H 'content-type: application/json' -d '{"host":"127.0.0.1","port":${redisPort},"command":["INCR","demo:hits"]}' ${running.url}/redis`);
+    } else {
+      console.log(`  (redis-server is not installed, so the Redis examples are left out)`);
+    }
+    console.log(`  curl -s${auth} '${running.url}/probe/redis?host=169.254.169.254'   # refused: 403`);
+  }
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  console.log("\nshutting down…");
+  for (const close of stops) await close().catch(() => {});
+  return 0;
+}
+
+async function probe(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { timeout: { type: "string", default: "5000" } }, allowPositionals: true, strict: true });
+  const [raw] = positionals;
+  if (!raw) throw new UsageError("probe needs a URL, e.g. sockkit probe redis://127.0.0.1:6379");
+  const timeoutMs = Number(values.timeout);
+  if (!(timeoutMs > 0)) throw new UsageError(`--timeout must be a positive number of milliseconds, got "${values.timeout}"`);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`"${raw}" is not a URL (expected redis://, mqtt:// or tcp://host:port)`);
+  }
+  const connect = createConnect();
+  const started = Date.now();
+  const tls = url.protocol === "rediss:" || url.protocol === "mqtts:";
+  const hostname = url.hostname;
+  if (url.protocol === "redis:" || url.protocol === "rediss:") {
+    const client = createRedisClient({ connect, url: raw, connectTimeoutMs: timeoutMs, commandTimeoutMs: timeoutMs });
+    try {
+      const reply = await client.ping();
+      console.log(`ok ${reply} in ${Date.now() - started} ms (RESP${client.protocol})`);
+    } finally {
+      client.destroy();
+    }
+    return 0;
+  }
+  if (url.protocol === "mqtt:" || url.protocol === "mqtts:") {
+    const client = createMqttClient({ connect, url: raw, connectTimeoutMs: timeoutMs, keepalive: 0 });
+    try {
+      await client.connect();
+      console.log(`ok CONNACK in ${Date.now() - started} ms`);
+    } finally {
+      await client.end({ timeoutMs: 1000 });
+    }
+    return 0;
+  }
+  if (url.protocol === "tcp:") {
+    if (url.port === "") throw new UsageError("a tcp:// URL needs a port");
+    const socket = await connectWithTimeout(connect, { hostname, port: Number(url.port) }, tls ? { secureTransport: "on" } : undefined, { timeoutMs });
+    console.log(`ok connected in ${Date.now() - started} ms`);
+    await socket.close();
+    return 0;
+  }
+  throw new UsageError(`unsupported scheme "${url.protocol}" (use redis://, rediss://, mqtt://, mqtts:// or tcp://)`);
+}
+
+async function redis(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { url: { type: "string", default: "redis://127.0.0.1:6379" } }, allowPositionals: true, strict: true });
+  if (positionals.length === 0) throw new UsageError("redis needs a command, e.g. sockkit redis --url redis://127.0.0.1:6379 PING");
+  const client = createRedisClient({ connect: createConnect(), url: values.url });
+  try {
+    const reply = await client.send(...positionals);
+    console.log(typeof reply === "string" ? reply : JSON.stringify(reply, (_k, v) => (typeof v === "bigint" ? v.toString() : v instanceof Map ? Object.fromEntries(v) : v instanceof Set ? [...v] : v)));
+  } finally {
+    await client.close();
+  }
+  return 0;
+}
+
+async function mqtt(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { url: { type: "string", default: "mqtt://127.0.0.1:1883" }, qos: { type: "string", default: "0" }, retain: { type: "boolean", default: false }, count: { type: "string" } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const qos = Number(values.qos);
+  if (qos !== 0 && qos !== 1 && qos !== 2) throw new UsageError(`--qos must be 0, 1 or 2, got "${values.qos}"`);
+  const client = createMqttClient({ connect: createConnect(), url: values.url });
+  try {
+    if (sub === "pub") {
+      const [topic, message] = positionals;
+      if (topic === undefined || message === undefined) throw new UsageError("mqtt pub needs a topic and a message");
+      await client.publish(topic, message, { qos: qos as QoS, retain: values.retain });
+      console.log(`published to ${topic} (QoS ${qos})`);
+      return 0;
+    }
+    if (sub === "sub") {
+      const [filter] = positionals;
+      if (filter === undefined) throw new UsageError("mqtt sub needs a topic filter");
+      const count = values.count === undefined ? Infinity : Number(values.count);
+      if (!(count > 0)) throw new UsageError(`--count must be a positive number, got "${values.count}"`);
+      const messages = client.messages();
+      await client.subscribe(filter, { qos: qos as QoS });
+      let seen = 0;
+      const stop = () => void messages.return?.();
+      process.once("SIGINT", stop);
+      for await (const message of messages) {
+        console.log(`${message.topic} ${message.text}`);
+        if (++seen >= count) break;
+      }
+      process.off("SIGINT", stop);
+      return 0;
+    }
+    throw new UsageError(`unknown mqtt command "${sub ?? ""}" (use pub or sub)`);
+  } finally {
+    await client.end({ timeoutMs: 2000 });
+  }
+}
+
+function parseAllow(text: string): DestinationRule {
+  const match = /^(\[[^\]]+\]|[^:]+):([\d,-]+)$/.exec(text);
+  if (!match) throw new UsageError(`--allow "${text}" is not HOST:PORTS (e.g. 127.0.0.1:6379 or [::1]:1883,8883)`);
+  const host = match[1]!.replace(/^\[|\]$/g, "");
+  return { host, ports: match[2]!.split(",") };
+}
+
+async function startAedes(): Promise<{ port: number; close(): Promise<void> }> {
+  const { Aedes } = (await import("aedes")) as unknown as { Aedes: { createBroker(): Promise<{ handle(socket: net.Socket): void; close(cb: () => void): void }> } };
+  const broker = await Aedes.createBroker();
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    broker.handle(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+    },
+  };
+}
+
+async function startRedisServer(): Promise<{ port: number; close(): Promise<void> } | undefined> {
+  if (spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status !== 0) return undefined;
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+  const child: ChildProcess = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1");
+      socket.once("connect", () => (socket.destroy(), resolve(true)));
+      socket.once("error", () => resolve(false));
+    });
+    if (up) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    port,
+    close: async () => {
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        await new Promise((resolve) => child.once("exit", resolve));
+      }
+    },
+  };
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError || (error as { code?: string })?.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || (error as { code?: string })?.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+      console.error(`sockkit: ${(error as Error).message}\n\nRun sockkit --help for usage.`);
+      process.exit(2);
+    }
+    if (error instanceof TypeError) {
+      console.error(`sockkit: ${error.message}`);
+      process.exit(2);
+    }
+    console.error(`sockkit: ${isSockkitError(error) ? `${error.code}: ` : ""}${(error as Error)?.message ?? String(error)}`);
+    process.exit(1);
+  },
+);
