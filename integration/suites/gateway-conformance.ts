@@ -29,7 +29,7 @@ export function gatewayConformance({ runtime, connect, sockets, redis, mqtt }: G
       { host: local, ports: [redis.shared.port, mqtt.mosquitto, redis.fakes.silent, sockets.refused] },
       { host: "::1", ports: sockets.echo6 },
     ],
-    limits: { connectTimeoutMs: 2000, operationTimeoutMs: 500, maxBodyBytes: 1024, maxConcurrentPerClient: 1 },
+    limits: { connectTimeoutMs: 2000, operationTimeoutMs: 500, maxBodyBytes: 1024, maxResponseBytes: 4096, maxConcurrentPerClient: 1 },
   });
   const auth = { authorization: `Bearer ${TOKEN}` };
   const call = (path: string, init: RequestInit = {}, client = "tester") =>
@@ -146,6 +146,42 @@ export function gatewayConformance({ runtime, connect, sockets, redis, mqtt }: G
       const refused = await call(`/probe/tcp?host=${local}&port=${sockets.refused}`);
       expect(refused.status).toBe(502);
       expect(JSON.stringify(await refused.json())).not.toMatch(/ at /);
+    });
+
+    it("the cap on a Redis reply is on the whole reply: a long list is a 502 ETOOLARGE", async () => {
+      const key = `gateway:list:${runtime}:${Math.random()}`;
+      const push = await post("/redis", { host: local, port: redis.shared.port, command: ["RPUSH", key, ...Array.from({ length: 20 }, () => "x".repeat(40))] });
+      expect(await push.json()).toMatchObject({ reply: 20 });
+      for (let i = 0; i < 4; i++) await post("/redis", { host: local, port: redis.shared.port, command: ["RPUSH", key, ...Array.from({ length: 20 }, () => "x".repeat(40))] });
+      const range = await post("/redis", { host: local, port: redis.shared.port, command: ["LRANGE", key, 0, -1] });
+      expect(range.status).toBe(502);
+      expect(await range.json()).toMatchObject({ error: { code: "ETOOLARGE" } });
+      await post("/redis", { host: local, port: redis.shared.port, command: ["DEL", key] });
+    });
+
+    it("a POST /tcp relay holds its client's slot until it ends", async () => {
+      let finish!: () => void;
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode("open"));
+          finish = () => controller.close();
+        },
+      });
+      const relay = await gateway.fetch(
+        new Request(`http://gateway.test/tcp?host=::1&port=${sockets.echo6}`, { method: "POST", body, headers: auth, duplex: "half" } as RequestInit),
+        { clientAddress: "relayer" },
+      );
+      expect(relay.status).toBe(200);
+      expect((await call(`/probe/redis?host=${local}&port=${redis.shared.port}`, {}, "relayer")).status).toBe(429);
+      finish();
+      expect(await relay.text()).toBe("open");
+      for (let i = 0; i < 50; i++) {
+        const again = await call(`/probe/redis?host=${local}&port=${redis.shared.port}`, {}, "relayer");
+        if (again.status === 200) return;
+        await again.arrayBuffer();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      throw new Error("the relay's slot was never released");
     });
 
     it("one client may hold maxConcurrentPerClient upstream connections; another client is not affected", async () => {

@@ -136,6 +136,17 @@ export function mqttConformance({ runtime, connect, mqtt }: MqttConformanceOptio
         expect(await rejection(client.publish(topic("end"), "late"))).toMatchObject({ code: "ECLOSED" });
       });
 
+      it("a packet the encoder refuses rejects its publish and frees its packet id; end() still settles", async () => {
+        const client = open();
+        await client.connect();
+        const properties = protocolVersion === 5 ? { messageExpiryInterval: -1 } : undefined;
+        const bad = client.publish(topic("bad"), "x", { qos: 1, ...(properties ? { properties } : {}) });
+        if (protocolVersion === 5) await expect(bad).rejects.toThrow(TypeError);
+        else await bad;
+        await client.publish(topic("bad"), "after", { qos: 1 });
+        await client.end();
+      });
+
       it("bad input is a TypeError before anything is sent", async () => {
         const client = open();
         await expect(client.publish("a/#", "x")).rejects.toThrow(/wildcard/);

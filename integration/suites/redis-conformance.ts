@@ -291,6 +291,38 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
         expect(error).toMatchObject({ code: "ETOOLARGE" });
       });
 
+      it("pub/sub messages arriving while a bytes-wanting command waits are still delivered as text", async () => {
+        const client = open({ protocol });
+        const publisher = open({ protocol });
+        const got: string[] = [];
+        await client.subscribe(key("mixed"), (m) => got.push(m.message));
+        const waiting = client.sendBuffer("BLPOP", key("mixed-list"), "0.3");
+        for (const m of ["m1", "m2", "m3"]) await publisher.publish(key("mixed"), m);
+        await waiting;
+        await until(() => got.length === 3);
+        expect(got).toEqual(["m1", "m2", "m3"]);
+      });
+
+      it("multi(): a bad argument rejects the whole transaction before anything is sent; bytes stay bytes", async () => {
+        const client = open({ protocol });
+        await client.set(key("tx-n"), "1");
+        const error = await rejection(
+          client.multi((tx) => {
+            tx.incrBy(key("tx-n"), Number.NaN);
+            tx.get(key("tx-n"));
+          }),
+        );
+        expect(error).toBeInstanceOf(TypeError);
+        expect(await client.get(key("tx-n"))).toBe("1");
+        await client.set(key("tx-bin"), new Uint8Array([0, 255]));
+        const [bytes, text] = (await client.multi((tx) => {
+          tx.getBuffer(key("tx-bin"));
+          tx.get(key("tx-n"));
+        }))!;
+        expect(bytes).toEqual(new Uint8Array([0, 255]));
+        expect(text).toBe("1");
+      });
+
       it("watch(): multi() resolves with null when a watched key changed, with results when not", async () => {
         const client = open({ protocol });
         await client.set(key("w"), "1");
@@ -454,9 +486,12 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
       expect(await rejection(client.ping())).toMatchObject({ code: "ECLOSED" });
     });
 
-    it("silent: the handshake times out (commandTimeoutMs) instead of hanging", async () => {
-      const client = fake(redis.fakes.silent, { commandTimeoutMs: 200 });
+    it("silent: the handshake has the connect deadline, even with no command timeout, and close() does not hang", async () => {
+      const client = fake(redis.fakes.silent, { connectTimeoutMs: 300, commandTimeoutMs: Infinity });
+      const started = Date.now();
       expect(await rejection(client.ping())).toMatchObject({ code: "ETIMEDOUT" });
+      expect(Date.now() - started).toBeLessThan(2000);
+      await client.close();
     });
 
     it("a refused connection rejects the command with ECONNECT", async () => {

@@ -188,7 +188,11 @@ async function mqtt(args: string[]): Promise<number> {
       const count = values.count === undefined ? Infinity : Number(values.count);
       if (!(count > 0)) throw new UsageError(`--count must be a positive number, got "${values.count}"`);
       const messages = client.messages();
-      await client.subscribe(filter, { qos: qos as QoS });
+      const [granted] = await client.subscribe(filter, { qos: qos as QoS });
+      if (granted === undefined || granted >= 0x80) {
+        console.error(`sockkit: the broker refused the subscription to ${filter} (reason 0x${(granted ?? 0x80).toString(16)})`);
+        return 1;
+      }
       let seen = 0;
       const stop = () => void messages.return?.();
       process.once("SIGINT", stop);

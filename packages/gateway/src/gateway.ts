@@ -29,6 +29,8 @@ export interface GatewayLimits {
   maxResponseBytes?: number;
   /** Upstream connections one client may hold at once; past it, 429. @default 4 */
   maxConcurrentPerClient?: number;
+  /** The longest a `POST /tcp` relay may last, in milliseconds; then the upstream is closed. @default 30000 */
+  relayTimeoutMs?: number;
 }
 
 /** Options for {@link createGateway}. */
@@ -79,6 +81,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     maxBodyBytes: options.limits?.maxBodyBytes ?? 64 * 1024,
     maxResponseBytes: options.limits?.maxResponseBytes ?? 1024 * 1024,
     maxConcurrentPerClient: options.limits?.maxConcurrentPerClient ?? 4,
+    relayTimeoutMs: options.limits?.relayTimeoutMs ?? 30_000,
   };
   const policy = options.policy ?? createDestinationPolicy({ publicOnly: true, allow: options.allow ?? [], publicPorts: [...(options.publicPorts ?? [6379, 1883, 8883])] });
   const connect = guardConnect(options.connect, policy, options.guard);
@@ -95,16 +98,27 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   };
 
-  const withSlot = async <T>(client: string, run: () => Promise<T>): Promise<T> => {
+  /** Takes one of the client's upstream slots (429 when none is left); returns the idempotent release. */
+  const takeSlot = (client: string): (() => void) => {
     const used = active.get(client) ?? 0;
     if (used >= limits.maxConcurrentPerClient) throw new HttpError(429, "ETOOMANY", `at most ${limits.maxConcurrentPerClient} upstream connections per client at once`);
     active.set(client, used + 1);
-    try {
-      return await run();
-    } finally {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       const left = (active.get(client) ?? 1) - 1;
       if (left === 0) active.delete(client);
       else active.set(client, left);
+    };
+  };
+
+  const withSlot = async <T>(client: string, run: () => Promise<T>): Promise<T> => {
+    const release = takeSlot(client);
+    try {
+      return await run();
+    } finally {
+      release();
     }
   };
 
@@ -143,7 +157,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (path === "/tcp") {
       const target = destination(Object.fromEntries(url.searchParams), "tcp");
       requireAllowlisted(target.host, target.port, "POST /tcp");
-      return withSlot(client, () => runTcp(target, request));
+      // The slot is held for the whole relay, not just until the response starts.
+      const release = takeSlot(client);
+      try {
+        return await runTcp(target, request, release);
+      } catch (error) {
+        release();
+        throw error;
+      }
     }
     throw new HttpError(404, "ENOTFOUND", `no route ${request.method} ${path}`);
   };
@@ -161,7 +182,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   async function runProbe(kind: "redis" | "mqtt" | "tcp", target: Target, params: URLSearchParams) {
     const started = Date.now();
     if (kind === "redis") {
-      const redis = createRedisClient({ connect, address: at(target), tls: target.tls, connectTimeoutMs: limits.connectTimeoutMs, commandTimeoutMs: limits.operationTimeoutMs });
+      // A PING needs a tiny reply: a server that claims a large one is refused early.
+      const redis = createRedisClient({ connect, address: at(target), tls: target.tls, connectTimeoutMs: limits.connectTimeoutMs, commandTimeoutMs: limits.operationTimeoutMs, maxBulkLength: 4096, maxAggregateLength: 64, maxDepth: 4 });
       try {
         const pong = await redis.ping();
         return { ok: true, latencyMs: Date.now() - started, detail: { reply: pong, protocol: redis.protocol } };
@@ -201,10 +223,16 @@ export function createGateway(options: GatewayOptions): Gateway {
       connectTimeoutMs: limits.connectTimeoutMs,
       commandTimeoutMs: limits.operationTimeoutMs,
       maxBulkLength: limits.maxResponseBytes,
+      maxAggregateLength: Math.max(16, Math.floor(limits.maxResponseBytes / 8)),
     });
     try {
       const reply = body.binary === true ? await redis.sendBuffer(...command) : await redis.send(...command);
-      return { ok: true, latencyMs: Date.now() - started, reply: toJson(reply) };
+      const result = { ok: true, latencyMs: Date.now() - started, reply: toJson(reply) };
+      // The cap is on the whole reply, not each string in it.
+      if (JSON.stringify(result).length > limits.maxResponseBytes) {
+        throw new TooLargeError(`the reply is larger than ${limits.maxResponseBytes} bytes`, limits.maxResponseBytes);
+      }
+      return result;
     } finally {
       redis.destroy();
     }
@@ -241,8 +269,15 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   }
 
-  async function runTcp(target: Target, request: Request): Promise<Response> {
+  async function runTcp(target: Target, request: Request, release: () => void): Promise<Response> {
     const socket = await open(target);
+    // The whole relay has a deadline; when the socket closes, for any reason, the slot is free.
+    const deadline = setTimeout(() => void socket.close().catch(() => {}), limits.relayTimeoutMs);
+    const done = () => {
+      clearTimeout(deadline);
+      release();
+    };
+    socket.closed.then(done, done);
     // Past maxResponseBytes the relay stops and the socket closes: the client sees a cut body.
     void pipeToSocket(limitBody(request.body, limits.maxBodyBytes), socket).catch(() => socket.close().catch(() => {}));
     const relayed = toResponse(socket).body!;

@@ -93,9 +93,14 @@ export class MqttReasonError extends SockkitError {
 interface Flow {
   resolve(value: unknown): void;
   reject(error: unknown): void;
+  /** What acknowledges this packet id: a QoS 1 or 2 PUBLISH, a SUBSCRIBE, an UNSUBSCRIBE. */
+  kind: "qos1" | "qos2" | "suback" | "unsuback";
   /** For outbound QoS 2: PUBREC seen, waiting for PUBCOMP. */
   released?: boolean;
 }
+
+/** Bytes of queued output (acknowledgements, mostly) past which the client stops reading. */
+const MAX_OUTPUT_BACKLOG = 1024 * 1024;
 
 type ClientSettings = Required<
   Pick<MqttClientOptions, "connect" | "clientId" | "protocolVersion" | "keepalive" | "clean" | "connectTimeoutMs" | "maxPacketSize" | "maxBufferedMessages" | "maxInFlight">
@@ -136,6 +141,8 @@ export class MqttClient {
   #batchWritten: { promise: Promise<void>; resolve(): void; reject(error: unknown): void } | undefined;
   #writing = false;
   #flushQueued = false;
+  #connectAbort: AbortController | undefined;
+  #maxOutgoing = Infinity;
   /** Resolves once the connection is gone (closed, lost or failed). */
   readonly closed: Promise<void> = new Promise((resolve) => (this.#closedResolve = resolve));
 
@@ -179,13 +186,24 @@ export class MqttClient {
     if (qos === 0) return this.#send(packet);
     await this.#acquireWindow();
     const packetId = this.#allocateId();
-    const done = this.#expect(packetId);
     try {
-      await this.#send({ ...packet, packetId });
-      await done;
+      await this.#exchange({ ...packet, packetId }, qos === 1 ? "qos1" : "qos2");
     } finally {
       this.#releaseWindow();
     }
+  }
+
+  /** Sends a packet and waits for its acknowledgement; a failed send frees its packet id at once. */
+  async #exchange(packet: MqttPacket & { packetId: number }, kind: Flow["kind"]): Promise<unknown> {
+    const done = this.#expect(packet.packetId, kind);
+    done.catch(() => {}); // observed below; a send failure must not leave it unhandled
+    try {
+      await this.#send(packet);
+    } catch (error) {
+      this.#flows.delete(packet.packetId);
+      throw error;
+    }
+    return done;
   }
 
   /**
@@ -211,10 +229,7 @@ export class MqttClient {
     const packet = { type: "subscribe" as const, packetId: 1, subscriptions: list, ...(this.#o.protocolVersion === 5 && options.properties ? { properties: options.properties } : {}) };
     encodePacket(packet, this.#o.protocolVersion); // validates filters and options first
     await this.connect();
-    const packetId = this.#allocateId();
-    const done = this.#expect(packetId);
-    await this.#send({ ...packet, packetId });
-    return (await done) as number[];
+    return (await this.#exchange({ ...packet, packetId: this.#allocateId() }, "suback")) as number[];
   }
 
   /** Unsubscribes; resolves with MQTT 5 reason codes (empty on 3.1.1). */
@@ -238,10 +253,7 @@ export class MqttClient {
     const topics = typeof filters === "string" ? [filters] : [...filters];
     encodePacket({ type: "unsubscribe", packetId: 1, topics }, this.#o.protocolVersion);
     await this.connect();
-    const packetId = this.#allocateId();
-    const done = this.#expect(packetId);
-    await this.#send({ type: "unsubscribe", packetId, topics });
-    return (await done) as number[];
+    return (await this.#exchange({ type: "unsubscribe", packetId: this.#allocateId(), topics }, "unsuback")) as number[];
   }
 
   /** Calls `listener` for every message; returns the function that stops it. */
@@ -328,6 +340,7 @@ export class MqttClient {
     const o = this.#o;
     if (this.#ended) throw new ClosedError("the MQTT client was ended");
     const deadline = new AbortController();
+    this.#connectAbort = deadline;
     const giveUp = timer(o.connectTimeoutMs, () => deadline.abort(new TimeoutError(`no CONNACK within ${o.connectTimeoutMs} ms`, o.connectTimeoutMs)));
     giveUp.start();
     try {
@@ -341,6 +354,11 @@ export class MqttClient {
         throw isSockkitError(cause) || cause instanceof TypeError
           ? cause
           : new ConnectError(`${o.hostname}:${o.port}`, `connecting to the MQTT broker failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+      }
+      if (this.#failure) {
+        // destroy() or end() came while connecting: this socket is not wanted.
+        await socket.close().catch(() => {});
+        throw this.#failure;
       }
       this.#socket = socket;
       this.#writer = socket.writable.getWriter();
@@ -372,6 +390,7 @@ export class MqttClient {
         throw new MqttReasonError(`the broker refused the connection: ${text} (0x${packet.reasonCode.toString(16)})`, packet.reasonCode);
       }
       this.#window = Math.min(o.maxInFlight, packet.properties?.receiveMaximum ?? 65535);
+      this.#maxOutgoing = packet.properties?.maximumPacketSize ?? Infinity;
       const keepalive = packet.properties?.serverKeepAlive ?? o.keepalive;
       if (keepalive > 0) this.#startKeepalive(keepalive * 1000);
       return { sessionPresent: packet.sessionPresent, ...(packet.properties ? { properties: packet.properties } : {}) };
@@ -387,6 +406,11 @@ export class MqttClient {
     const decoder = new MqttDecoder({ version: this.#o.protocolVersion, maxPacketSize: this.#o.maxPacketSize, onPacket: (p) => this.#onPacket(p) });
     try {
       for (;;) {
+        // A broker that floods us while not reading our acknowledgements must not grow our
+        // memory: past the backlog, stop reading until the acknowledgements are written.
+        while (this.#batchBytes > MAX_OUTPUT_BACKLOG && this.#batchWritten && !this.#failure) {
+          await this.#batchWritten.promise.catch(() => {});
+        }
         const { done, value } = await reader.read();
         if (done) break;
         this.#lastReceived = Date.now();
@@ -420,10 +444,11 @@ export class MqttClient {
         return this.#onPublish(packet);
       case "puback":
       case "pubcomp":
-        return this.#settle(packet.packetId, packet.reasonCode, undefined);
+        return this.#settle(packet.packetId, packet.reasonCode, undefined, packet.type);
       case "pubrec": {
         const flow = this.#flows.get(packet.packetId);
-        if (packet.reasonCode !== undefined && packet.reasonCode >= 0x80) return this.#settle(packet.packetId, packet.reasonCode, undefined);
+        if (flow && flow.kind !== "qos2") throw new MqttProtocolError(`PUBREC for packet ${packet.packetId}, which is not a QoS 2 message`, 0x82);
+        if (packet.reasonCode !== undefined && packet.reasonCode >= 0x80) return this.#settle(packet.packetId, packet.reasonCode, undefined, "pubrec");
         if (flow) flow.released = true;
         void this.#send({ type: "pubrel", packetId: packet.packetId }).catch(() => {});
         return;
@@ -434,9 +459,9 @@ export class MqttClient {
         void this.#send({ type: "pubcomp", packetId: packet.packetId }).catch(() => {});
         return;
       case "suback":
-        return this.#settle(packet.packetId, undefined, packet.reasonCodes);
+        return this.#settle(packet.packetId, undefined, packet.reasonCodes, "suback");
       case "unsuback":
-        return this.#settle(packet.packetId, undefined, packet.reasonCodes ?? []);
+        return this.#settle(packet.packetId, undefined, packet.reasonCodes ?? [], "unsuback");
       case "pingresp":
         this.#pingSentAt = 0;
         return;
@@ -475,16 +500,31 @@ export class MqttClient {
       retain: packet.retain,
       ...(packet.properties ? { properties: packet.properties } : {}),
     };
-    for (const listener of [...this.#listeners]) listener(message);
+    for (const listener of [...this.#listeners]) {
+      // A listener's bug is its own: reported as an uncaught error, it never breaks the connection.
+      try {
+        listener(message);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
   }
 
-  #expect(packetId: number): Promise<unknown> {
-    return new Promise((resolve, reject) => this.#flows.set(packetId, { resolve, reject }));
+  #expect(packetId: number, kind: Flow["kind"]): Promise<unknown> {
+    return new Promise((resolve, reject) => this.#flows.set(packetId, { resolve, reject, kind }));
   }
 
-  #settle(packetId: number, reasonCode: number | undefined, value: unknown): void {
+  #settle(packetId: number, reasonCode: number | undefined, value: unknown, ack: "puback" | "pubcomp" | "pubrec" | "suback" | "unsuback"): void {
     const flow = this.#flows.get(packetId);
     if (!flow) return; // an acknowledgement for nothing we sent: ignore, as brokers resend
+    const fits =
+      ack === flow.kind ||
+      (ack === "puback" && flow.kind === "qos1") ||
+      (ack === "pubrec" && flow.kind === "qos2") ||
+      (ack === "pubcomp" && flow.kind === "qos2" && flow.released === true);
+    if (!fits) throw new MqttProtocolError(`${ack.toUpperCase()} for packet ${packetId}, which awaits something else`, 0x82);
     this.#flows.delete(packetId);
     if (reasonCode !== undefined && reasonCode >= 0x80) flow.reject(new MqttReasonError(`the broker refused: reason 0x${reasonCode.toString(16)}`, reasonCode));
     else flow.resolve(value);
@@ -525,6 +565,9 @@ export class MqttClient {
       bytes = encodePacket(packet, this.#o.protocolVersion);
     } catch (error) {
       return Promise.reject(error);
+    }
+    if (bytes.length > this.#maxOutgoing) {
+      return Promise.reject(new TooLargeError(`a ${bytes.length}-byte packet is over the broker's maximum packet size of ${this.#maxOutgoing}`, this.#maxOutgoing));
     }
     this.#lastSent = Date.now();
     this.#batch.push(bytes);
@@ -600,6 +643,7 @@ export class MqttClient {
   #fail(error: Error): void {
     if (this.#failure) return;
     this.#failure = error;
+    this.#connectAbort?.abort(error); // a connection still being made stops now
     this.#batchWritten?.reject(error);
     this.#batchWritten = undefined;
     this.#batch = [];

@@ -178,7 +178,10 @@ export class RedisClient extends RedisCommands {
     build(batch);
     const root = this.#root ?? this;
     if (root.#closed) throw closedClient();
-    const commands = [{ args: ["MULTI"] as RedisArgument[] }, ...batch.commands.map((c) => ({ args: c.args })), { args: ["EXEC"] as RedisArgument[] }];
+    // EXEC's reply is one array: decode it as bytes if any command wants bytes, and turn
+    // the others' bytes back into text below.
+    const anyBuffers = batch.commands.some((c) => c.buffers);
+    const commands = [{ args: ["MULTI"] as RedisArgument[] }, ...batch.commands.map((c) => ({ args: c.args })), { args: ["EXEC"] as RedisArgument[], buffers: anyBuffers }];
     const results = root.#live().sendMany(commands, this.#options);
     for (const queued of results.slice(0, -1)) queued.catch(() => {}); // reported through EXEC
     let exec: RespValue;
@@ -196,7 +199,7 @@ export class RedisClient extends RedisCommands {
     }
     const replies = exec as RespValue[];
     return batch.commands.map((command, i) => {
-      const reply = replies[i]!;
+      const reply = anyBuffers && !command.buffers ? bytesToText(replies[i]!) : replies[i]!;
       let result: unknown = reply;
       if (!(reply instanceof ReplyError) && command.transform) {
         try {
@@ -451,6 +454,17 @@ export function createRedisClient(options: RedisClientOptions): RedisClient {
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     commandTimeoutMs: options.commandTimeoutMs ?? 30_000,
   });
+}
+
+const textDecoder = new TextDecoder();
+
+/** A reply decoded as bytes, with its blob strings turned back into text. */
+function bytesToText(value: RespValue): RespValue {
+  if (value instanceof Uint8Array) return textDecoder.decode(value);
+  if (Array.isArray(value)) return value.map(bytesToText);
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [bytesToText(k), bytesToText(v)]));
+  if (value instanceof Set) return new Set([...value].map(bytesToText));
+  return value;
 }
 
 function reconnectSettings(value: true | ReconnectOptions): Required<ReconnectOptions> {

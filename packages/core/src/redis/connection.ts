@@ -136,6 +136,14 @@ export class RedisConnection {
 
   /** Sends several commands adjacent in one write; each gets its own promise. */
   sendMany(commands: ReadonlyArray<{ args: RedisArgument[]; transform?: Transform<unknown>; buffers?: boolean }>, options?: CommandOptions): Promise<unknown>[] {
+    // All or nothing: one bad argument must not drop its command from the middle of a
+    // MULTI … EXEC and shift every reply after it.
+    try {
+      const check = new CommandBatch();
+      for (const command of commands) check.add(command.args);
+    } catch (error) {
+      return commands.map(() => Promise.reject(error));
+    }
     const hold = this.#held !== undefined;
     return commands.map((c) => this.#enqueue(c.args, c.transform, c.buffers ?? false, options, hold));
   }
@@ -188,7 +196,9 @@ export class RedisConnection {
     void this.#readLoop(socket.readable.getReader());
     this.#scheduleFlush();
     try {
-      this.#protocol = await this.#settings.handshake((args, transform) => this.#enqueue(args, transform, false, undefined, false));
+      // The handshake is part of connecting: it has the connect deadline, whatever commandTimeoutMs says.
+      const deadline = { timeoutMs: this.#settings.connectTimeoutMs };
+      this.#protocol = await this.#settings.handshake((args, transform) => this.#enqueue(args, transform, false, deadline, false));
     } catch (error) {
       this.#fail(error as Error);
       throw error;

@@ -177,7 +177,14 @@ function makeSink(
     deliver(message) {
       if (ended) return;
       if (listener) {
-        listener(message);
+        // A listener's bug is its own: reported as an uncaught error, it never breaks the connection.
+        try {
+          listener(message);
+        } catch (error) {
+          queueMicrotask(() => {
+            throw error;
+          });
+        }
         return;
       }
       const waiter = waiting.shift();

@@ -78,8 +78,9 @@ export class RespDecoder {
   #pos = 0;
   readonly #stack: Frame[] = [];
   #binary = false;
-  // A blob larger than what has arrived: filled in place as chunks come.
-  #bulk: Uint8Array | undefined;
+  // A blob larger than what has arrived: its pieces, and its whole length with CRLF.
+  #bulkParts: Uint8Array[] | undefined;
+  #bulkLength = 0;
   #bulkFilled = 0;
   #bulkType = 0;
   #failed: Error | undefined;
@@ -95,7 +96,7 @@ export class RespDecoder {
 
   /** True when no reply is partly decoded. */
   get idle(): boolean {
-    return this.#pos >= this.#buf.length && this.#stack.length === 0 && this.#bulk === undefined;
+    return this.#pos >= this.#buf.length && this.#stack.length === 0 && this.#bulkParts === undefined;
   }
 
   /** Decodes `chunk`, calling back for each reply it completes. Throws on a protocol error. */
@@ -118,7 +119,7 @@ export class RespDecoder {
       this.#buf = EMPTY;
       this.#pos = 0;
       this.#stack.length = 0;
-      this.#bulk = undefined;
+      this.#bulkParts = undefined;
       throw error;
     }
     if (this.#pos >= this.#buf.length) {
@@ -128,12 +129,13 @@ export class RespDecoder {
   }
 
   #run(): void {
-    if (this.#bulk !== undefined && !this.#continueBulk()) return;
+    if (this.#bulkParts !== undefined && !this.#continueBulk()) return;
     const buf = this.#buf;
     while (this.#pos < buf.length) {
       const start = this.#pos;
-      if (this.#stack.length === 0 && this.#returnBuffers !== undefined) this.#binary = this.#returnBuffers();
       const type = buf[start]!;
+      // A push frame (pub/sub, invalidation) is never the waiting command's reply: always text.
+      if (this.#stack.length === 0) this.#binary = type !== 62 && this.#returnBuffers !== undefined && this.#returnBuffers();
       const cr = findCR(buf, start + 1);
       if (cr === -1 || cr + 1 >= buf.length) {
         if (buf.length - start > MAX_LINE) throw new ProtocolError(`a RESP line is longer than ${MAX_LINE} bytes`);
@@ -168,11 +170,12 @@ export class RespDecoder {
             this.#pos = end + 2;
             this.#value(this.#blob(type, buf, this.#pos - length - 2, end));
           } else {
-            // Allocate only now, after the limit check: the length is within maxBulkLength.
-            this.#bulk = new Uint8Array(length + 2);
+            // Keep the pieces as they arrive: memory follows the bytes received,
+            // not the length a header claims.
+            this.#bulkParts = [buf.slice(this.#pos)];
+            this.#bulkLength = length + 2;
             this.#bulkType = type;
             this.#bulkFilled = buf.length - this.#pos;
-            this.#bulk.set(buf.subarray(this.#pos), 0);
             this.#pos = buf.length;
             return;
           }
@@ -219,15 +222,21 @@ export class RespDecoder {
     }
   }
 
-  /** Copies arriving bytes into a pending blob; true once it is complete. */
+  /** Collects arriving bytes of a pending blob; true once it is complete. */
   #continueBulk(): boolean {
-    const bulk = this.#bulk!;
-    const take = Math.min(bulk.length - this.#bulkFilled, this.#buf.length - this.#pos);
-    bulk.set(this.#buf.subarray(this.#pos, this.#pos + take), this.#bulkFilled);
+    const parts = this.#bulkParts!;
+    const take = Math.min(this.#bulkLength - this.#bulkFilled, this.#buf.length - this.#pos);
+    if (take > 0) parts.push(this.#buf.slice(this.#pos, this.#pos + take));
     this.#bulkFilled += take;
     this.#pos += take;
-    if (this.#bulkFilled < bulk.length) return false;
-    this.#bulk = undefined;
+    if (this.#bulkFilled < this.#bulkLength) return false;
+    this.#bulkParts = undefined;
+    const bulk = new Uint8Array(this.#bulkLength);
+    let offset = 0;
+    for (const part of parts) {
+      bulk.set(part, offset);
+      offset += part.length;
+    }
     const end = bulk.length - 2;
     if (bulk[end] !== CR || bulk[end + 1] !== LF) throw new ProtocolError("a blob string is not followed by CRLF");
     this.#value(this.#blob(this.#bulkType, bulk, 0, end));
