@@ -246,7 +246,10 @@ function serialize(value: Plain): string {
   if (value === null) return "_\r\n";
   if (typeof value === "boolean") return value ? "#t\r\n" : "#f\r\n";
   if (typeof value === "bigint") return `(${value}\r\n`;
-  if (typeof value === "number") return Number.isInteger(value) ? `:${value}\r\n` : `,${value}\r\n`;
+  if (typeof value === "number") {
+    if (Number.isInteger(value)) return `:${value}\r\n`;
+    return `,${value === Infinity ? "inf" : value === -Infinity ? "-inf" : value}\r\n`;
+  }
   if (typeof value === "string") return `$${enc.encode(value).length}\r\n${value}\r\n`;
   if (Array.isArray(value)) return `*${value.length}\r\n${value.map(serialize).join("")}`;
   if (value instanceof Map) return `%${value.size}\r\n${[...value].map(([k, v]) => serialize(k) + serialize(v)).join("")}`;

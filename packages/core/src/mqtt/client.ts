@@ -362,6 +362,9 @@ export class MqttClient {
       }
       this.#socket = socket;
       this.#writer = socket.writable.getWriter();
+      // Its failures reach us through write(); these two must not surface as unhandled.
+      this.#writer.closed.catch(() => {});
+      this.#writer.ready.catch(() => {});
       const connack = new Promise<MqttPacket>((resolve) => (this.#onConnack = resolve));
       void this.#readLoop(socket.readable.getReader());
       const will = o.will;

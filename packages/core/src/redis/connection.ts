@@ -193,6 +193,9 @@ export class RedisConnection {
     }
     this.#socket = socket;
     this.#writer = socket.writable.getWriter();
+    // Its failures reach us through write(); these two must not surface as unhandled.
+    this.#writer.closed.catch(() => {});
+    this.#writer.ready.catch(() => {});
     void this.#readLoop(socket.readable.getReader());
     this.#scheduleFlush();
     try {
