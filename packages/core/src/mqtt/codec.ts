@@ -11,6 +11,7 @@ import {
 } from "./packets.js";
 import { PROPERTY_BY_ID, PROPERTY_BY_NAME, REPEATABLE } from "./properties.js";
 import { topicFilterProblem, topicNameProblem } from "./topic.js";
+import type { PublishPacket } from "./packets.js";
 
 /** A packet the peer got wrong. `reasonCode` is the MQTT 5 DISCONNECT reason to send before closing. */
 export class MqttProtocolError extends ProtocolError {
@@ -33,6 +34,7 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Encodes a packet for `version`. Throws a `TypeError` naming what is wrong with it. */
 export function encodePacket(packet: MqttPacket, version: ProtocolVersion): Uint8Array {
+  if (packet.type === "publish" && (version === 4 || !hasProperties(packet.properties))) return encodePublish(packet, version);
   const w = new Writer();
   const v5 = version === 5;
   let flags = 0;
@@ -154,6 +156,61 @@ export function encodePacket(packet: MqttPacket, version: ProtocolVersion): Uint
   return header;
 }
 
+/**
+ * PUBLISH without properties, the hot path: sized exactly and written once
+ * (the general path builds a body and copies it behind the header).
+ */
+function encodePublish(packet: PublishPacket, version: ProtocolVersion): Uint8Array {
+  const { topic, payload } = packet;
+  const qos = checkQos(packet.qos);
+  if (qos === 0 && packet.dup) throw new TypeError("a QoS 0 message cannot carry the DUP flag");
+  if (!(payload instanceof Uint8Array)) throw new TypeError("a payload must be a Uint8Array");
+  const packetId = qos > 0 ? checkPacketId(packet.packetId) : 0;
+  const topicBytes = topicUtf8(topic);
+  const remaining = 2 + topicBytes.length + (qos > 0 ? 2 : 0) + (version === 5 ? 1 : 0) + payload.length;
+  if (remaining > MAX_REMAINING_LENGTH) throw new TypeError(`the packet is ${remaining} bytes, more than MQTT's ${MAX_REMAINING_LENGTH}`);
+  const out = new Uint8Array(1 + varintLength(remaining) + remaining);
+  out[0] = 0x30 | (packet.dup ? 8 : 0) | (qos << 1) | (packet.retain ? 1 : 0);
+  let i = writeVarint(out, 1, remaining);
+  out[i++] = topicBytes.length >> 8;
+  out[i++] = topicBytes.length & 255;
+  out.set(topicBytes, i);
+  i += topicBytes.length;
+  if (qos > 0) {
+    out[i++] = packetId >> 8;
+    out[i++] = packetId & 255;
+  }
+  if (version === 5) out[i++] = 0; // no properties
+  out.set(payload, i);
+  return out;
+}
+
+/** A topic name's UTF-8 bytes, checked in one pass (the rules of topicNameProblem). */
+function topicUtf8(topic: unknown): Uint8Array {
+  if (typeof topic !== "string" || topic.length === 0 || topic.length > 65535) {
+    const problem = topicNameProblem(topic);
+    throw new TypeError(problem ?? "a topic is at most 65535 bytes");
+  }
+  let ascii = true;
+  for (let i = 0; i < topic.length; i++) {
+    const c = topic.charCodeAt(i);
+    if (c === 0 || c === 0x23 || c === 0x2b || c > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) {
+    const bytes = new Uint8Array(topic.length);
+    for (let i = 0; i < topic.length; i++) bytes[i] = topic.charCodeAt(i);
+    return bytes;
+  }
+  const problem = topicNameProblem(topic);
+  if (problem) throw new TypeError(problem);
+  const bytes = utf8.encode(topic);
+  if (bytes.length > 65535) throw new TypeError(`an MQTT string is at most 65535 bytes, got ${bytes.length}`);
+  return bytes;
+}
+
 function subscriptionOptions(s: Subscription, v5: boolean): number {
   const qos = checkQos(s.qos);
   if (!v5) {
@@ -193,6 +250,16 @@ function checkTopicFilter(filter: string): void {
 
 function hasProperties(properties: MqttProperties | undefined): boolean {
   return properties !== undefined && Object.values(properties).some((v) => v !== undefined);
+}
+
+function hasLoneSurrogate(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++;
+    else return true;
+  }
+  return false;
 }
 
 export function varintLength(n: number): number {
@@ -257,7 +324,7 @@ class Writer {
   string(text: string): void {
     if (typeof text !== "string") throw new TypeError(`expected a string, got ${typeof text}`);
     if (text.includes("\u0000")) throw new TypeError("an MQTT string cannot hold U+0000");
-    if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text)) throw new TypeError("an MQTT string cannot hold a lone surrogate");
+    if (hasLoneSurrogate(text)) throw new TypeError("an MQTT string cannot hold a lone surrogate");
     const bytes = utf8.encode(text);
     if (bytes.length > 65535) throw new TypeError(`an MQTT string is at most 65535 bytes, got ${bytes.length}`);
     this.u16(bytes.length);
