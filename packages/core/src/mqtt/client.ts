@@ -142,6 +142,8 @@ export class MqttClient {
   #writing = false;
   #flushQueued = false;
   #connectAbort: AbortController | undefined;
+  /** The broker accepted the connection (CONNACK 0). */
+  #connacked = false;
   #maxOutgoing = Infinity;
   /** Resolves once the connection is gone (closed, lost or failed). */
   readonly closed: Promise<void> = new Promise((resolve) => (this.#closedResolve = resolve));
@@ -182,9 +184,11 @@ export class MqttClient {
     if (problem && !(topic === "" && packet.properties?.topicAlias !== undefined)) throw new TypeError(problem);
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new TypeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
     if (!(packet.payload instanceof Uint8Array)) throw new TypeError("a payload must be a string or a Uint8Array");
-    await this.connect();
+    if (!this.#connacked || this.#failure) await this.connect();
     if (qos === 0) return this.#send(packet);
-    await this.#acquireWindow();
+    // The common case, a free slot, takes no extra turn of the event loop.
+    if (this.#inFlight < this.#window && !this.#failure) this.#inFlight++;
+    else await this.#acquireWindow();
     const packetId = this.#allocateId();
     try {
       await this.#exchange({ ...packet, packetId }, qos === 1 ? "qos1" : "qos2");
@@ -194,15 +198,17 @@ export class MqttClient {
   }
 
   /** Sends a packet and waits for its acknowledgement; a failed send frees its packet id at once. */
-  async #exchange(packet: MqttPacket & { packetId: number }, kind: Flow["kind"]): Promise<unknown> {
+  #exchange(packet: MqttPacket & { packetId: number }, kind: Flow["kind"]): Promise<unknown> {
     const done = this.#expect(packet.packetId, kind);
-    done.catch(() => {}); // observed below; a send failure must not leave it unhandled
-    try {
-      await this.#send(packet);
-    } catch (error) {
+    done.catch(() => {}); // the caller observes it; a send failure must not leave it unhandled
+    // No wait for the write: the acknowledgement cannot come before it. A failed send
+    // settles the flow at once and frees its identifier.
+    this.#send(packet).catch((error: unknown) => {
+      const flow = this.#flows.get(packet.packetId);
+      if (flow === undefined) return;
       this.#flows.delete(packet.packetId);
-      throw error;
-    }
+      flow.reject(error);
+    });
     return done;
   }
 
@@ -396,6 +402,7 @@ export class MqttClient {
       this.#maxOutgoing = packet.properties?.maximumPacketSize ?? Infinity;
       const keepalive = packet.properties?.serverKeepAlive ?? o.keepalive;
       if (keepalive > 0) this.#startKeepalive(keepalive * 1000);
+      this.#connacked = true;
       return { sessionPresent: packet.sessionPresent, ...(packet.properties ? { properties: packet.properties } : {}) };
     } catch (error) {
       this.#fail(error as Error);
