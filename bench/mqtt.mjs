@@ -2,15 +2,14 @@
 // against MQTT.js on one Mosquitto started here, alternated, median of RUNS;
 // and our codec against mqtt-packet on the same packets. Targets (issue #6):
 // >= 1.0x MQTT.js on every row, ahead of mqtt-packet.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import mqttPacket from "mqtt-packet";
 import { createConnect } from "@sockkit/adapter-node";
 import { MqttDecoder, createMqttClient, encodePacket } from "@sockkit/core/mqtt";
+import { freePort, spawnServer } from "./servers.mjs";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const QOS0 = 50_000;
@@ -20,8 +19,7 @@ const LATENCY = 2_000;
 const port = await freePort();
 const dir = mkdtempSync(join(os.tmpdir(), "sockkit-bench-mosquitto-"));
 writeFileSync(join(dir, "m.conf"), [`listener ${port} 127.0.0.1`, "allow_anonymous true", "max_inflight_messages 0", "max_queued_messages 0", ...(process.getuid?.() === 0 ? ["user root"] : [])].join("\n") + "\n");
-const broker = spawn("mosquitto", ["-c", join(dir, "m.conf")], { stdio: "ignore" });
-await waitForPort(port);
+const broker = await spawnServer("mosquitto", ["-c", join(dir, "m.conf")], port);
 
 const payload = new Uint8Array(64).fill(120);
 const contenders = {
@@ -135,24 +133,3 @@ for (const [row, byName] of Object.entries(results)) {
 const cs = median(codecResults.sockkit);
 const cp = median(codecResults["mqtt-packet"]);
 console.log(`\nCodec, 20,000 PUBLISH packets encoded then decoded: sockkit ${cs.toFixed(0)}/s, mqtt-packet ${cp.toFixed(0)}/s, ratio ${(cs / cp).toFixed(2)}`);
-
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((resolve) => s.listen(0, "127.0.0.1", resolve));
-  const { port: p } = s.address();
-  await new Promise((resolve) => s.close(resolve));
-  return p;
-}
-
-async function waitForPort(p) {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((resolve) => {
-      const socket = net.connect(p, "127.0.0.1");
-      socket.once("connect", () => (socket.destroy(), resolve(true)));
-      socket.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error("mosquitto did not start");
-}

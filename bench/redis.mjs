@@ -3,22 +3,20 @@
 // started here, alternated, median of RUNS; and our RESP decoder against
 // redis-parser on the same bytes. Targets (issue #5): >= 1.0x ioredis on
 // every row, ahead of redis-parser.
-import { spawn } from "node:child_process";
-import net from "node:net";
 import os from "node:os";
 import Redis from "ioredis";
 import { createClient } from "redis";
 import RedisParser from "redis-parser";
 import { createConnect } from "@sockkit/adapter-node";
 import { RespDecoder, createRedisClient } from "@sockkit/core/redis";
+import { startRedisServer } from "./servers.mjs";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SEQUENTIAL = Number(process.env.BENCH_REDIS_SEQUENTIAL ?? 10_000);
 const CONCURRENT = Number(process.env.BENCH_REDIS_CONCURRENT ?? 200_000);
 
-const port = await freePort();
-const server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"], { stdio: "ignore" });
-await waitForPort(port);
+const server = await startRedisServer();
+const { port } = server;
 
 const contenders = {
   async sockkit() {
@@ -142,7 +140,7 @@ for (let run = -1; run < RUNS * 3; run++) {
   }
 }
 
-server.kill("SIGKILL");
+server.stop();
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`\nRedis, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, median of ${RUNS} alternated runs (ops/s)\n`);
@@ -155,24 +153,3 @@ for (const [row, byName] of Object.entries(results)) {
 const ds = median(decodeResults.sockkit);
 const dp = median(decodeResults["redis-parser"]);
 console.log(`\nDecoder, ${(wire.length / 1024 / 1024).toFixed(1)} MiB of mixed replies in 64 KiB chunks: sockkit ${ds.toFixed(0)} MiB/s, redis-parser ${dp.toFixed(0)} MiB/s, ratio ${(ds / dp).toFixed(2)}`);
-
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((resolve) => s.listen(0, "127.0.0.1", resolve));
-  const { port: p } = s.address();
-  await new Promise((resolve) => s.close(resolve));
-  return p;
-}
-
-async function waitForPort(p) {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((resolve) => {
-      const socket = net.connect(p, "127.0.0.1");
-      socket.once("connect", () => (socket.destroy(), resolve(true)));
-      socket.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error("redis-server did not start");
-}

@@ -1,11 +1,12 @@
 // MQTT brokers for the suites: Aedes in-process (MQTT 3.1.1) and a Mosquitto
 // started here on a free port (3.1.1 and 5.0). No broker → the suite fails
 // and says how to get one.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, spawnListening } from "./processes.js";
 
 export interface MqttTestEnv {
   /** Aedes 1.x in the harness process: MQTT 3.1.1 only. */
@@ -57,45 +58,18 @@ export async function startMosquitto(): Promise<{ port: number; process: ChildPr
     ...(process.getuid?.() === 0 ? ["user root"] : []),
   ];
   writeFileSync(config, `${lines.join("\n")}\n`);
-  const child = spawn("mosquitto", ["-c", config], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr!.on("data", (data: Buffer) => (stderr += data.toString()));
-  let exited = false;
-  const exit = new Promise<void>((resolve) => child.once("exit", () => ((exited = true), resolve())));
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (exited) throw new Error(`mosquitto exited at start: ${stderr.trim()}`);
-    if (await canConnect(port)) break;
-    if (Date.now() > deadline) throw new Error(`mosquitto did not listen within 10 s: ${stderr.trim()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const server = await spawnListening("mosquitto", ["-c", config], port).catch((error: Error) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  });
   return {
     port,
-    process: child,
+    process: server.process,
     async close() {
-      if (!exited) {
-        child.kill("SIGTERM");
-        await exit;
-      }
+      await server.stop("SIGTERM");
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1");
-    socket.once("connect", () => (socket.destroy(), resolve(true)));
-    socket.once("error", () => resolve(false));
-  });
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Fake brokers for fault tests: CONNACK, then silence, garbage, or a 200 MB packet header. */

@@ -2,8 +2,9 @@
 // user provides: non-destructive tests only), a container through
 // testcontainers when a container runtime answers, or a `redis-server`
 // binary started here on a free port. None → fail, saying how to get one.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import net from "node:net";
+import { freePort, spawnListening } from "./processes.js";
 
 export interface RedisTarget {
   hostname: string;
@@ -75,53 +76,12 @@ function hasRedisBinary(): boolean {
 export async function startRedisServer(extraArgs: string[] = [], fixedPort?: number): Promise<RedisServer & { process: ChildProcess }> {
   if (!hasRedisBinary()) throw new Error(HOW_TO);
   const port = fixedPort ?? (await freePort());
-  const child = spawn(
+  const server = await spawnListening(
     "redis-server",
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--enable-debug-command", "yes", "--loglevel", "warning", ...extraArgs],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    port,
   );
-  let stderr = "";
-  child.stderr!.on("data", (data: Buffer) => (stderr += data.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-  await waitForPort(port, exited, () => stderr);
-  return {
-    process: child,
-    target: { hostname: "127.0.0.1", port, source: "redis-server" },
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGKILL");
-        await exited;
-      }
-    },
-  };
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-async function waitForPort(port: number, exited: Promise<number | null>, stderr: () => string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  let gone = false;
-  void exited.then(() => (gone = true));
-  while (Date.now() < deadline) {
-    if (gone) throw new Error(`redis-server exited at start: ${stderr().trim()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`redis-server did not listen on port ${port} within 10 s: ${stderr().trim()}`);
+  return { process: server.process, target: { hostname: "127.0.0.1", port, source: "redis-server" }, stop: () => server.stop() };
 }
 
 /**

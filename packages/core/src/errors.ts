@@ -158,6 +158,18 @@ export class AllAttemptsFailedError extends SockkitError {
 }
 
 /**
+ * `cause` as an error with a code: sockkit errors and synchronous `TypeError`s
+ * (bad input) pass unchanged; anything else (the runtime's code-less connect
+ * failure, e.g. workerd's "proxy request failed") becomes a `ConnectError`.
+ * For clients that promise coded errors; `connectWithTimeout` itself passes
+ * the runtime's error through.
+ */
+export function asConnectError(cause: unknown, address: string, what = "connecting"): Error {
+  if (isSockkitError(cause) || cause instanceof TypeError) return cause as Error;
+  return new ConnectError(address, `${what} failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+}
+
+/**
  * True when `error` is a sockkit error (from any build of this package),
  * optionally with the given code.
  */

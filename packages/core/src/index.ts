@@ -13,6 +13,7 @@ export {
   SockkitError,
   TimeoutError,
   TlsError,
+  asConnectError,
   isSockkitError,
 } from "./errors.js";
 export type { SockkitErrorCode, SockkitErrorOptions } from "./errors.js";

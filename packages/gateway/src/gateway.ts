@@ -1,7 +1,6 @@
 import {
-  ConnectError,
+  asConnectError,
   connectWithTimeout,
-  isSockkitError,
   createDestinationPolicy,
   guardConnect,
   pipeToSocket,
@@ -174,8 +173,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     try {
       return await connectWithTimeout(connect, at(target), target.tls ? { secureTransport: "on" } : undefined, { timeoutMs: limits.connectTimeoutMs });
     } catch (error) {
-      if (isSockkitError(error) || error instanceof TypeError) throw error;
-      throw new ConnectError(`${target.host}:${target.port}`, `connecting failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      throw asConnectError(error, `${target.host}:${target.port}`);
     }
   }
 

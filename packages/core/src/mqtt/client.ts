@@ -1,6 +1,6 @@
 import { parseSocketAddress } from "../address.js";
 import { connectWithTimeout } from "../connect-with-timeout.js";
-import { ClosedError, ConnectError, SockkitError, TimeoutError, TooLargeError, isSockkitError } from "../errors.js";
+import { ClosedError, SockkitError, TimeoutError, TooLargeError, asConnectError, isSockkitError } from "../errors.js";
 import { timer, type Timer } from "../timer.js";
 import type { Connect, SocketAddress, SocketLike } from "../types.js";
 import { MqttDecoder, MqttProtocolError, encodePacket } from "./codec.js";
@@ -179,12 +179,15 @@ export class MqttClient {
       dup: false,
       ...(this.#o.protocolVersion === 5 && options.properties ? { properties: options.properties } : {}),
     };
-    // A bad topic, QoS or payload is a TypeError before anything is sent (the rest is checked when encoding).
-    const problem = topicNameProblem(topic);
-    if (problem && !(topic === "" && packet.properties?.topicAlias !== undefined)) throw new TypeError(problem);
-    if (qos !== 0 && qos !== 1 && qos !== 2) throw new TypeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
-    if (!(packet.payload instanceof Uint8Array)) throw new TypeError("a payload must be a string or a Uint8Array");
-    if (!this.#connacked || this.#failure) await this.connect();
+    if (!this.#connacked || this.#failure) {
+      // Before connecting, a bad topic, QoS or payload must be a TypeError, not a connection.
+      // Once connected, encoding checks the same in its single pass.
+      const problem = topicNameProblem(topic);
+      if (problem && !(topic === "" && packet.properties?.topicAlias !== undefined)) throw new TypeError(problem);
+      if (qos !== 0 && qos !== 1 && qos !== 2) throw new TypeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
+      if (!(packet.payload instanceof Uint8Array)) throw new TypeError("a payload must be a string or a Uint8Array");
+      await this.connect();
+    }
     if (qos === 0) return this.#send(packet);
     // The common case, a free slot, takes no extra turn of the event loop.
     if (this.#inFlight < this.#window && !this.#failure) this.#inFlight++;
@@ -357,9 +360,7 @@ export class MqttClient {
           signal: deadline.signal,
         });
       } catch (cause) {
-        throw isSockkitError(cause) || cause instanceof TypeError
-          ? cause
-          : new ConnectError(`${o.hostname}:${o.port}`, `connecting to the MQTT broker failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+        throw asConnectError(cause, `${o.hostname}:${o.port}`, "connecting to the MQTT broker");
       }
       if (this.#failure) {
         // destroy() or end() came while connecting: this socket is not wanted.

@@ -10,7 +10,7 @@ import {
   type Subscription,
 } from "./packets.js";
 import { PROPERTY_BY_ID, PROPERTY_BY_NAME, REPEATABLE } from "./properties.js";
-import { topicFilterProblem, topicNameProblem } from "./topic.js";
+import { hasLoneSurrogate, topicFilterProblem, topicNameProblem } from "./topic.js";
 import type { PublishPacket } from "./packets.js";
 
 /** A packet the peer got wrong. `reasonCode` is the MQTT 5 DISCONNECT reason to send before closing. */
@@ -250,16 +250,6 @@ function checkTopicFilter(filter: string): void {
 
 function hasProperties(properties: MqttProperties | undefined): boolean {
   return properties !== undefined && Object.values(properties).some((v) => v !== undefined);
-}
-
-function hasLoneSurrogate(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0xd800 || c > 0xdfff) continue;
-    if (c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++;
-    else return true;
-  }
-  return false;
 }
 
 export function varintLength(n: number): number {

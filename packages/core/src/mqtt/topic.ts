@@ -43,7 +43,7 @@ export function topicFilterProblem(filter: unknown): string | undefined {
 
 function commonProblem(text: string): string | undefined {
   if (text.includes("\u0000")) return "a topic cannot hold U+0000";
-  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text)) return "a topic cannot hold a lone surrogate";
+  if (hasLoneSurrogate(text)) return "a topic cannot hold a lone surrogate";
   if (text.length * 3 > MAX_TOPIC_BYTES && encoder.encode(text).length > MAX_TOPIC_BYTES) return `a topic is at most ${MAX_TOPIC_BYTES} bytes`;
   return undefined;
 }
@@ -88,4 +88,15 @@ function indexOrEnd(text: string, from: number): number {
 
 function cut(text: string): string {
   return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}
+
+/** Whether `text` holds a UTF-16 surrogate without its pair (not encodable as UTF-8). */
+export function hasLoneSurrogate(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++;
+    else return true;
+  }
+  return false;
 }

@@ -1,5 +1,5 @@
 import { connectWithTimeout } from "../connect-with-timeout.js";
-import { ClosedError, ConnectError, ProtocolError, ReplyError, TimeoutError, isSockkitError } from "../errors.js";
+import { ClosedError, ProtocolError, ReplyError, TimeoutError, asConnectError } from "../errors.js";
 import { onAbort, sleep, timer, type Timer } from "../timer.js";
 import type { Connect, SocketAddress, SocketLike } from "../types.js";
 import { RespDecoder, type RespLimits, type RespValue } from "./resp/decoder.js";
@@ -179,11 +179,7 @@ export class RedisConnection {
       if (delayMs) await sleep(delayMs, this.#stop.signal); // a reconnection's backoff; destroy() cuts it short
       socket = await connectWithTimeout(connect, address, tls ? { secureTransport: "on" } : undefined, { timeoutMs: connectTimeoutMs, signal: this.#stop.signal });
     } catch (cause) {
-      // The runtime's own connect (workerd) fails without a code: give it one.
-      const error =
-        isSockkitError(cause) || cause instanceof TypeError
-          ? (cause as Error)
-          : new ConnectError(`${address.hostname}:${address.port}`, `connecting to Redis failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+      const error = asConnectError(cause, `${address.hostname}:${address.port}`, "connecting to Redis");
       this.#fail(error);
       throw error;
     }
