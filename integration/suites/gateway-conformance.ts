@@ -16,12 +16,14 @@ export interface GatewayConformanceOptions {
   sockets: SocketTestEnv;
   redis: RedisTestEnv;
   mqtt: MqttTestEnv;
+  /** Sees every request and response (Node checks them against openapi.yaml). */
+  observe?: (request: Request, response: Response) => Promise<void>;
 }
 
-export function gatewayConformance({ runtime, connect, sockets, redis, mqtt }: GatewayConformanceOptions): void {
+export function gatewayConformance({ runtime, connect, sockets, redis, mqtt, observe }: GatewayConformanceOptions): void {
   const TOKEN = "test-token";
   const local = "127.0.0.1";
-  const gateway = createGateway({
+  const handler = createGateway({
     connect,
     token: TOKEN,
     // The operator names these; the echo server on 127.0.0.1 is deliberately left out.
@@ -31,6 +33,13 @@ export function gatewayConformance({ runtime, connect, sockets, redis, mqtt }: G
     ],
     limits: { connectTimeoutMs: 2000, operationTimeoutMs: 500, maxBodyBytes: 1024, maxResponseBytes: 4096, maxConcurrentPerClient: 1 },
   });
+  const gateway = {
+    async fetch(request: Request, info?: { clientAddress: string }): Promise<Response> {
+      const response = await handler.fetch(request, info);
+      await observe?.(request, response);
+      return response;
+    },
+  };
   const auth = { authorization: `Bearer ${TOKEN}` };
   const call = (path: string, init: RequestInit = {}, client = "tester") =>
     gateway.fetch(new Request(`http://gateway.test${path}`, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } }), { clientAddress: client });
@@ -113,7 +122,7 @@ export function gatewayConformance({ runtime, connect, sockets, redis, mqtt }: G
       ["a port out of range", { host: local, port: 0, command: ["PING"] }, 400, "port"],
       ["a merely public destination", { host: "8.8.8.8", port: 6379, command: ["PING"] }, 403, undefined],
       ["a private destination", { host: "10.1.2.3", port: 6379, command: ["PING"] }, 403, undefined],
-    ] as const)("POST /redis with %s → %i", async (_name, body, status, field) => {
+    ] as const)("POST /redis with %s (%j) → %i", async (_name, body, status, field) => {
       const response = await post("/redis", body);
       expect(response.status).toBe(status);
       const payload = (await response.json()) as { error: { field?: string } };
@@ -146,6 +155,29 @@ export function gatewayConformance({ runtime, connect, sockets, redis, mqtt }: G
       const refused = await call(`/probe/tcp?host=${local}&port=${sockets.refused}`);
       expect(refused.status).toBe(502);
       expect(JSON.stringify(await refused.json())).not.toMatch(/ at /);
+    });
+
+    it("every operation's failures: 400, 413, 415, 502, 504 on /probe/mqtt, /mqtt/publish and /tcp; /health needs no token", async () => {
+      const cases: Array<[() => Promise<Response>, number, string]> = [
+        [() => call(`/probe/mqtt?host=${local}&port=${sockets.refused}`), 502, "ECONNECT"],
+        [() => call(`/probe/mqtt?host=${local}&port=${redis.fakes.silent}`), 504, "ETIMEDOUT"],
+        [() => call(`/probe/mqtt?port=1883`), 400, "EBADREQUEST"],
+        [() => post("/mqtt/publish", { host: local, port: sockets.refused, topic: "t", payload: "x" }), 502, "ECONNECT"],
+        [() => post("/mqtt/publish", { host: local, port: mqtt.mosquitto, topic: "t", payload: "x".repeat(2000) }), 413, "ETOOLARGE"],
+        [() => call("/mqtt/publish", { method: "POST", body: "x", headers: { "content-type": "text/plain" } }), 415, "EUNSUPPORTED_MEDIA_TYPE"],
+        [() => post("/mqtt/publish", { host: local, port: mqtt.mosquitto, topic: "t", payload: "x", qos: 3 }), 400, "EBADREQUEST"],
+        [() => call(`/tcp?host=::1`, { method: "POST", body: "x" }), 400, "EBADREQUEST"],
+        [() => call(`/tcp?host=${local}&port=${sockets.refused}`, { method: "POST", body: "x" }), 502, "ECONNECT"],
+        [() => post("/redis", { host: local, port: redis.shared.port, command: ["NO-SUCH-COMMAND"] }), 502, "EREPLY"],
+      ];
+      // One at a time: this client may hold one upstream connection.
+      for (const [request, status, code] of cases) {
+        const response = await request();
+        expect(response.status, code).toBe(status);
+        expect(await response.json()).toMatchObject({ error: { code } });
+      }
+      const health = await gateway.fetch(new Request("http://gateway.test/health"));
+      expect(await health.json()).toEqual({ ok: true });
     });
 
     it("the cap on a Redis reply is on the whole reply: a long list is a 502 ETOOLARGE", async () => {

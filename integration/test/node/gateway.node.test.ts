@@ -1,5 +1,12 @@
-import { inject } from "vitest";
+import { afterAll, expect, inject } from "vitest";
 import { createConnect } from "@sockkit/adapter-node";
+import { loadSpecChecker } from "../../harness/openapi.js";
 import { gatewayConformance } from "../../suites/gateway-conformance.js";
 
-gatewayConformance({ runtime: "node", connect: createConnect(), sockets: inject("sockets"), redis: inject("redis"), mqtt: inject("mqtt") });
+// Every response of the suite is checked against packages/gateway/openapi.yaml.
+const spec = await loadSpecChecker();
+afterAll(() => {
+  expect(spec.unexercised(), "documented operations the suite never called").toEqual([]);
+});
+
+gatewayConformance({ runtime: "node", connect: createConnect(), sockets: inject("sockets"), redis: inject("redis"), mqtt: inject("mqtt"), observe: spec.check });
