@@ -1,9 +1,11 @@
 // The gateway served on Node over HTTP (load and shutdown), and the sockkit CLI's commands and exit codes.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { serveGateway } from "@sockkit/cli";
+import { freePort } from "../../harness/processes.js";
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL("../../../packages/cli/dist/bin.js", import.meta.url));
@@ -93,3 +95,48 @@ describe("the sockkit CLI", () => {
     expect(await sockkit("mqtt", "pub", "--url", broker, topic, "x", "--qos", "3")).toMatchObject({ code: 2 });
   });
 });
+
+describe("sockkit gateway --demo (what npm start runs)", () => {
+  it("prints curl lines that work as printed, and SIGTERM shuts it down with its broker and redis-server", async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [bin, "gateway", "--demo", "--port", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 15_000;
+      while (!/refused: 403/.test(output)) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the demo did not start:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const curls = output.split("\n").map((line) => line.trim()).filter((line) => line.startsWith("curl "));
+      // The broker and redis-server are on the machine (the suite's prerequisites): all five lines.
+      expect(curls).toHaveLength(5);
+      const upstreamPorts = new Set<number>();
+      for (const line of curls) {
+        const [command, comment] = line.split("   # ");
+        const { stdout } = await run("sh", ["-c", `${command} -w '\\n%{http_code}'`], { timeout: 10_000 });
+        const status = Number(stdout.trim().split("\n").pop());
+        expect(status, line).toBe(comment?.includes("403") ? 403 : 200);
+        for (const match of command!.matchAll(/port[=":]+(\d+)/g)) upstreamPorts.add(Number(match[1]));
+      }
+      expect(upstreamPorts.size).toBe(2);
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(output).toContain("shutting down");
+      // Nothing of the demo is left listening: the gateway, the broker, redis-server.
+      for (const closed of [port, ...upstreamPorts]) expect(await listening(closed), `port ${closed}`).toBe(false);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  });
+});
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("error", () => resolve(false));
+  });
+}
