@@ -1,5 +1,7 @@
 import type { TestProject } from "vitest/node";
 import { startAedes, startMosquitto, startMqttFakes, type MqttTestEnv } from "./mqtt.js";
+import { startMqttSessionFake } from "./mqtt-session-fake.js";
+import { startAedesVictim, startMosquittoVictim } from "./mqtt-victims.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -12,8 +14,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const aedes = await startAedes();
   const mosquitto = await startMosquitto();
   const fakes = await startMqttFakes();
-  project.provide("mqtt", { aedes: aedes.port, mosquitto: mosquitto.port, fakes: fakes.ports });
+  const aedesVictim = await startAedesVictim();
+  const mosquittoVictim = await startMosquittoVictim();
+  const sessionFake = await startMqttSessionFake();
+  project.provide("mqtt", {
+    aedes: aedes.port,
+    mosquitto: mosquitto.port,
+    fakes: fakes.ports,
+    victims: { aedes: aedesVictim.victim, mosquitto: mosquittoVictim.victim },
+    sessionFake: { port: sessionFake.port, control: sessionFake.control },
+  });
   return async () => {
-    await Promise.all([aedes.close(), mosquitto.close(), fakes.close()]);
+    await Promise.all([aedes.close(), mosquitto.close(), fakes.close(), aedesVictim.close(), mosquittoVictim.close(), sessionFake.close()]);
   };
 }

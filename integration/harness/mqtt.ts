@@ -15,6 +15,10 @@ export interface MqttTestEnv {
   mosquitto: number;
   /** Fake brokers: each accepts CONNECT, answers CONNACK (MQTT 3.1.1), then misbehaves. */
   fakes: { silent: number; garbage: number; huge: number };
+  /** Brokers the suites may break (see mqtt-victims.ts): `port` for clients, `control` to drop, stop, start or restart them. */
+  victims: { aedes: { port: number; control: number }; mosquitto: { port: number; control: number } };
+  /** The scripted broker of mqtt-session-fake.ts: `control` answers "log <clientId>". */
+  sessionFake: { port: number; control: number };
 }
 
 const HOW_TO =
@@ -40,10 +44,16 @@ export async function startAedes(): Promise<{ port: number; close(): Promise<voi
   };
 }
 
-export async function startMosquitto(): Promise<{ port: number; process: ChildProcess; close(): Promise<void> }> {
+/**
+ * Mosquitto on a free port (or `port`), persisting to a new directory (or
+ * `dir`, to start again with what an earlier instance saved).
+ */
+export async function startMosquitto(
+  reuse: { port?: number; dir?: string } = {},
+): Promise<{ port: number; dir: string; process: ChildProcess; close(options?: { keepData?: boolean }): Promise<void> }> {
   if (spawnSync("mosquitto", ["-h"], { stdio: "ignore" }).error) throw new Error(HOW_TO);
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "sockkit-mosquitto-"));
+  const port = reuse.port ?? (await freePort());
+  const dir = reuse.dir ?? mkdtempSync(join(tmpdir(), "sockkit-mosquitto-"));
   const config = join(dir, "mosquitto.conf");
   const lines = [
     `listener ${port} 127.0.0.1`,
@@ -54,6 +64,9 @@ export async function startMosquitto(): Promise<{ port: number; process: ChildPr
     // Debian's Mosquitto 2.0.11 stops releasing queued QoS 1/2 messages to a subscriber once its
     // 20-message in-flight window has been full (MQTT.js to MQTT.js shows the same): no window.
     "max_inflight_messages 0",
+    // Its default drops messages past 1,000 queued for one client (silently, for QoS 1/2 too): the
+    // restart tests queue more than that for a subscriber that is itself reconnecting.
+    "max_queued_messages 0",
     // Run as root (CI containers), Mosquitto drops to user "mosquitto" unless told otherwise.
     ...(process.getuid?.() === 0 ? ["user root"] : []),
   ];
@@ -64,10 +77,11 @@ export async function startMosquitto(): Promise<{ port: number; process: ChildPr
   });
   return {
     port,
+    dir,
     process: server.process,
-    async close() {
+    async close({ keepData = false } = {}) {
       await server.stop("SIGTERM");
-      rmSync(dir, { recursive: true, force: true });
+      if (!keepData) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

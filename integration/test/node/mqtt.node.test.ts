@@ -3,6 +3,7 @@ import mqttjs from "mqtt";
 import { createConnect } from "@sockkit/adapter-node";
 import { createMqttClient } from "@sockkit/core/mqtt";
 import { mqttConformance } from "../../suites/mqtt-conformance.js";
+import { mqttReconnectConformance } from "../../suites/mqtt-reconnect-conformance.js";
 
 // Registered first so it runs last (after hooks run in reverse): after the suite has ended its clients.
 afterAll(async () => {
@@ -13,6 +14,7 @@ afterAll(async () => {
 
 const env = inject("mqtt");
 mqttConformance({ runtime: "node", connect: createConnect(), mqtt: env });
+mqttReconnectConformance({ runtime: "node", connect: createConnect(), mqtt: env });
 
 describe("interop with MQTT.js on the same broker (Node)", () => {
   for (const protocolVersion of [4, 5] as const) {

@@ -5,6 +5,7 @@ import { timer, type Timer } from "../timer.js";
 import type { Connect, SocketAddress, SocketLike } from "../types.js";
 import { MqttDecoder, MqttProtocolError, encodePacket } from "./codec.js";
 import type { MqttPacket, MqttProperties, ProtocolVersion, PublishPacket, QoS, Subscription } from "./packets.js";
+import type { MqttStore, StoredPacket } from "./store.js";
 import { topicMatches, topicNameProblem } from "./topic.js";
 
 /** Options for {@link createMqttClient}. */
@@ -44,7 +45,48 @@ export interface MqttClientOptions {
    * @default 100
    */
   maxInFlight?: number;
+  /**
+   * Reconnect after the connection is lost (not after end(), nor when the
+   * broker refuses the credentials), with capped exponential backoff and
+   * jitter. Unacknowledged QoS 1/2 messages are sent again with the DUP flag
+   * and their packet identifiers (a QoS 2 message past PUBREC gets only its
+   * PUBREL again); publish() promises stay pending across the gap. When the
+   * broker has lost the session (`clean: true`, or it expired) every
+   * subscription is made again. Messages published while offline wait in a
+   * bounded queue. For long-lived Node processes and Durable Objects; a
+   * Worker request wants a client of its own, ended at the end.
+   * @default false
+   */
+  reconnect?: boolean | MqttReconnectOptions;
+  /**
+   * Keeps unacknowledged QoS 1/2 messages outside the client, so that a new
+   * client with the same `clientId` (and `clean: false`) resends what an
+   * earlier one left. Without one they live in the client's memory.
+   */
+  store?: MqttStore;
 }
+
+/** Reconnection settings (see {@link MqttClientOptions.reconnect}). */
+export interface MqttReconnectOptions {
+  /** Consecutive failed attempts before the client gives up and closes. @default Infinity */
+  retries?: number;
+  /** First backoff, in milliseconds. @default 100 */
+  baseDelayMs?: number;
+  /** Longest backoff, in milliseconds. @default 5000 */
+  maxDelayMs?: number;
+  /**
+   * Publishes that may wait while the client is offline (QoS 0 ones, and
+   * QoS 1/2 ones past the in-flight window); past it they reject at once
+   * with `ECLOSED`.
+   * @default 1000
+   */
+  maxOfflineMessages?: number;
+}
+
+/** A change of the connection, for {@link MqttClient.onConnection}. */
+export type MqttConnectionEvent =
+  | { type: "connected"; sessionPresent: boolean; /** true from the second connection on */ reconnected: boolean }
+  | { type: "disconnected"; error: Error; /** false when the client is finished */ willReconnect: boolean };
 
 /** A message the client received. */
 export interface MqttMessage {
@@ -54,6 +96,12 @@ export interface MqttMessage {
   readonly text: string;
   qos: QoS;
   retain: boolean;
+  /**
+   * The broker's DUP flag: it may have sent this message before. A QoS 2
+   * message the client already has is never delivered twice; a broker that
+   * forgot it had completed one (Mosquitto after a restart) may still send it again.
+   */
+  dup: boolean;
   properties?: MqttProperties;
 }
 
@@ -97,6 +145,10 @@ interface Flow {
   kind: "qos1" | "qos2" | "suback" | "unsuback";
   /** For outbound QoS 2: PUBREC seen, waiting for PUBCOMP. */
   released?: boolean;
+  /** What to send again after a reconnection. */
+  packet: MqttPacket & { packetId: number };
+  /** Written at least once (a PUBLISH sent again then carries DUP). */
+  sent: boolean;
 }
 
 /** Bytes of queued output (acknowledgements, mostly) past which the client stops reading. */
@@ -105,47 +157,70 @@ const MAX_OUTPUT_BACKLOG = 1024 * 1024;
 type ClientSettings = Required<
   Pick<MqttClientOptions, "connect" | "clientId" | "protocolVersion" | "keepalive" | "clean" | "connectTimeoutMs" | "maxPacketSize" | "maxBufferedMessages" | "maxInFlight">
 > &
-  MqttClientOptions & { hostname: string; port: number; tls: boolean };
+  Omit<MqttClientOptions, "reconnect"> & { hostname: string; port: number; tls: boolean; reconnect: Required<MqttReconnectOptions> | undefined };
+
+type ConnackInfo = { sessionPresent: boolean; properties?: MqttProperties };
+
+/** CONNACK refusals worth another attempt: the broker is busy or down, not saying no to us. */
+const RETRYABLE_CONNACK = new Set([3, 0x88, 0x89, 0x97, 0x9f]);
 
 const CONNACK_V4 = ["accepted", "unacceptable protocol version", "identifier rejected", "server unavailable", "bad user name or password", "not authorized"];
 
 /**
  * An MQTT 3.1.1 / 5.0 client over any `Connect`: QoS 0, 1 and 2 both ways
  * (inbound QoS 2 delivered exactly once), keepalive that also notices a
- * silent broker, a receive-maximum window, and `end()` that lets QoS flows
- * finish. One connection: reconnection is not built in yet.
+ * silent broker, a receive-maximum window, `end()` that lets QoS flows
+ * finish, and opt-in reconnection that resumes the session.
  */
 export class MqttClient {
   readonly #o: ClientSettings;
+  // ---- the current connection (replaced on each reconnection)
   #socket: SocketLike | undefined;
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
-  #connecting: Promise<{ sessionPresent: boolean; properties?: MqttProperties }> | undefined;
+  /** Bumped per connection: a late packet or write result of an old one is ignored. */
+  #generation = 0;
+  /** The current connection failed (it is being closed, or replaced). */
   #failure: Error | undefined;
-  #ended = false;
-  readonly #operations = new Set<Promise<unknown>>();
-  readonly #flows = new Map<number, Flow>(); // outbound QoS 1/2 and SUBSCRIBE/UNSUBSCRIBE, by packet id
-  readonly #inboundQos2 = new Set<number>();
-  #nextId = 1;
-  #window = 65535;
-  #inFlight = 0;
-  readonly #windowWaiters: Array<() => void> = [];
-  readonly #listeners = new Set<(message: MqttMessage) => void>();
+  /** The broker accepted the current connection (CONNACK 0). */
+  #connacked = false;
+  #connectAbort: AbortController | undefined;
+  #lost: { promise: Promise<void>; resolve(): void; reject(error: unknown): void } | undefined;
+  #socketClosed: Promise<unknown> = Promise.resolve();
   #onConnack: ((packet: MqttPacket) => void) | undefined;
   #keepalive: Timer | undefined;
   #lastSent = 0;
   #lastReceived = 0;
   #pingSentAt = 0;
-  #closedResolve!: () => void;
   #batch: Uint8Array[] = [];
   #batchBytes = 0;
   #batchWritten: { promise: Promise<void>; resolve(): void; reject(error: unknown): void } | undefined;
   #writing = false;
   #flushQueued = false;
-  #connectAbort: AbortController | undefined;
-  /** The broker accepted the connection (CONNACK 0). */
-  #connacked = false;
   #maxOutgoing = Infinity;
-  /** Resolves once the connection is gone (closed, lost or failed). */
+  // ---- the client (outlives connections)
+  /** The attempt to be connected: the first one, or the reconnection under way. */
+  #connecting: Promise<ConnackInfo> | undefined;
+  /** The client is finished: ended, destroyed, refused, or out of retries. */
+  #fatal: Error | undefined;
+  #ended = false;
+  #everConnected = false;
+  #storeLoaded = false;
+  #offlineWaiting = 0;
+  #wakeBackoff: ((error: Error) => void) | undefined;
+  readonly #operations = new Set<Promise<unknown>>();
+  readonly #flows = new Map<number, Flow>(); // outbound QoS 1/2 and SUBSCRIBE/UNSUBSCRIBE, by packet id
+  /** Inbound QoS 2 messages delivered and awaiting PUBREL, by packet id. */
+  readonly #inboundQos2 = new Map<number, PublishPacket>();
+  /** What the client subscribed to (granted), made again when the broker lost the session. */
+  readonly #subscriptions = new Map<string, { subscription: Subscription; properties?: MqttProperties }>();
+  #nextId = 1;
+  #window = 65535;
+  #inFlight = 0;
+  readonly #windowWaiters: Array<() => void> = [];
+  readonly #listeners = new Set<(message: MqttMessage) => void>();
+  readonly #connectionListeners = new Set<(event: MqttConnectionEvent) => void>();
+  #closedResolve!: () => void;
+  /** Resolves once the client is finished (ended, destroyed, or the connection lost without `reconnect`). */
   readonly closed: Promise<void> = new Promise((resolve) => (this.#closedResolve = resolve));
 
   /** @internal use {@link createMqttClient} */
@@ -153,10 +228,27 @@ export class MqttClient {
     this.#o = options;
   }
 
-  /** Connects and waits for CONNACK; later calls return the same promise. */
-  connect(): Promise<{ sessionPresent: boolean; properties?: MqttProperties }> {
-    this.#connecting ??= this.#open();
+  /** True while the broker has accepted the current connection. */
+  get connected(): boolean {
+    return this.#connacked && !this.#failure;
+  }
+
+  /**
+   * Connects and waits for CONNACK (with `reconnect`, through failed attempts
+   * too); while connected, returns the current connection's answer.
+   */
+  connect(): Promise<ConnackInfo> {
+    if (this.#fatal) return Promise.reject(this.#fatal);
+    if (this.#ended) return Promise.reject(new ClosedError("the MQTT client was ended"));
+    this.#connecting ??= this.#establish(0);
     return this.#connecting;
+  }
+
+  /** Calls `listener` on every connection and disconnection; returns the function that stops it. */
+  onConnection(listener: (event: MqttConnectionEvent) => void): () => void {
+    if (typeof listener !== "function") throw new TypeError("onConnection expects a function");
+    this.#connectionListeners.add(listener);
+    return () => this.#connectionListeners.delete(listener);
   }
 
   /**
@@ -186,33 +278,102 @@ export class MqttClient {
       if (problem && !(topic === "" && packet.properties?.topicAlias !== undefined)) throw new TypeError(problem);
       if (qos !== 0 && qos !== 1 && qos !== 2) throw new TypeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
       if (!(packet.payload instanceof Uint8Array)) throw new TypeError("a payload must be a string or a Uint8Array");
-      await this.connect();
+      encodePacket({ ...packet, packetId: 1 }, this.#o.protocolVersion); // a message that can never be sent is refused now
+      // Reconnecting, a QoS 1/2 message takes its identifier (and its place in the store) now, and
+      // goes out on reconnection; anything else waits to be connected.
+      if (qos === 0 || !this.#o.reconnect || !this.#everConnected) await this.#whenOnline();
+      else if (this.#fatal) throw this.#fatal;
     }
     if (qos === 0) return this.#send(packet);
     // The common case, a free slot, takes no extra turn of the event loop.
-    if (this.#inFlight < this.#window && !this.#failure) this.#inFlight++;
+    if (this.#inFlight < this.#window && !this.#fatal) this.#inFlight++;
     else await this.#acquireWindow();
-    const packetId = this.#allocateId();
     try {
-      await this.#exchange({ ...packet, packetId }, qos === 1 ? "qos1" : "qos2");
+      await this.#exchange({ ...packet, packetId: this.#allocateId() }, qos === 1 ? "qos1" : "qos2");
     } finally {
       this.#releaseWindow();
     }
   }
 
-  /** Sends a packet and waits for its acknowledgement; a failed send frees its packet id at once. */
+  /** Waits until connected: connecting if need be; with `reconnect`, through the reconnection (bounded). */
+  async #whenOnline(): Promise<void> {
+    for (;;) {
+      if (this.#fatal) throw this.#fatal;
+      if (this.#connacked && !this.#failure) return;
+      const reconnect = this.#o.reconnect;
+      if (reconnect && this.#everConnected && this.#offlineWaiting >= reconnect.maxOfflineMessages) {
+        throw new ClosedError(`MQTT is reconnecting and ${reconnect.maxOfflineMessages} messages are already waiting (maxOfflineMessages)`);
+      }
+      this.#offlineWaiting++;
+      try {
+        await this.connect();
+      } finally {
+        this.#offlineWaiting--;
+      }
+    }
+  }
+
+  /**
+   * Sends a packet (now if connected, else on reconnection) and waits for its
+   * acknowledgement. A store, if any, has the message before it is sent.
+   */
   #exchange(packet: MqttPacket & { packetId: number }, kind: Flow["kind"]): Promise<unknown> {
-    const done = this.#expect(packet.packetId, kind);
+    const id = packet.packetId;
+    const done = new Promise((resolve, reject) => this.#flows.set(id, { resolve, reject, kind, packet, sent: false }));
     done.catch(() => {}); // the caller observes it; a send failure must not leave it unhandled
-    // No wait for the write: the acknowledgement cannot come before it. A failed send
-    // settles the flow at once and frees its identifier.
-    this.#send(packet).catch((error: unknown) => {
-      const flow = this.#flows.get(packet.packetId);
-      if (flow === undefined) return;
-      this.#flows.delete(packet.packetId);
-      flow.reject(error);
-    });
+    const store = this.#o.store;
+    if (store && (kind === "qos1" || kind === "qos2")) {
+      let saved: void | Promise<void>;
+      try {
+        saved = store.put(packet as StoredPacket);
+      } catch (error) {
+        this.#abandon(id, error);
+        return done;
+      }
+      if (saved && typeof saved.then === "function") {
+        saved.then(
+          () => this.#transmit(id),
+          (error: unknown) => this.#abandon(id, error),
+        );
+        return done;
+      }
+    }
+    this.#transmit(id);
     return done;
+  }
+
+  /** Writes a flow's packet if connected (no wait for the write: the acknowledgement cannot come before it). */
+  #transmit(id: number): void {
+    const flow = this.#flows.get(id);
+    if (!flow || !this.#connacked || this.#failure) return; // sent on reconnection
+    const packet = flow.kind === "qos2" && flow.released ? { type: "pubrel" as const, packetId: id } : flow.sent && flow.packet.type === "publish" ? { ...flow.packet, dup: true } : flow.packet;
+    flow.sent = true;
+    this.#send(packet).catch((error: unknown) => {
+      // A lost connection (its failure is recorded by now) keeps the flow for the next one;
+      // a packet that cannot be sent at all (too large for the broker) ends it.
+      if (this.#o.reconnect && !this.#fatal && this.#failure) return;
+      this.#abandon(id, error);
+    });
+  }
+
+  /** Ends a flow with an error and frees its identifier (and its stored copy). */
+  #abandon(id: number, error: unknown): void {
+    const flow = this.#flows.get(id);
+    if (flow === undefined) return;
+    this.#flows.delete(id);
+    this.#forget(flow, id);
+    flow.reject(error);
+  }
+
+  #forget(flow: Flow, id: number): void {
+    if (!this.#o.store || (flow.kind !== "qos1" && flow.kind !== "qos2")) return;
+    try {
+      const removed = this.#o.store.delete(id);
+      // A failed delete means a duplicate after a restart at worst (QoS 1/2 allow it); not a reason to fail the flow.
+      if (removed && typeof removed.then === "function") removed.then(undefined, () => {});
+    } catch {
+      // as above
+    }
   }
 
   /**
@@ -235,10 +396,15 @@ export class MqttClient {
           }
         : f,
     );
-    const packet = { type: "subscribe" as const, packetId: 1, subscriptions: list, ...(this.#o.protocolVersion === 5 && options.properties ? { properties: options.properties } : {}) };
+    const properties = this.#o.protocolVersion === 5 ? options.properties : undefined;
+    const packet = { type: "subscribe" as const, packetId: 1, subscriptions: list, ...(properties ? { properties } : {}) };
     encodePacket(packet, this.#o.protocolVersion); // validates filters and options first
-    await this.connect();
-    return (await this.#exchange({ ...packet, packetId: this.#allocateId() }, "suback")) as number[];
+    await this.#whenOnline();
+    const codes = (await this.#exchange({ ...packet, packetId: this.#allocateId() }, "suback")) as number[];
+    list.forEach((subscription, i) => {
+      if ((codes[i] ?? 0x80) < 0x80) this.#subscriptions.set(subscription.topic, { subscription, ...(properties ? { properties } : {}) });
+    });
+    return codes;
   }
 
   /** Unsubscribes; resolves with MQTT 5 reason codes (empty on 3.1.1). */
@@ -250,7 +416,7 @@ export class MqttClient {
   #track<T>(operation: Promise<T>): Promise<T> {
     if (this.#ended) {
       operation.catch(() => {});
-      return Promise.reject(this.#failure ?? new ClosedError("the MQTT client was ended"));
+      return Promise.reject(this.#fatal ?? new ClosedError("the MQTT client was ended"));
     }
     this.#operations.add(operation);
     const forget = () => this.#operations.delete(operation);
@@ -261,7 +427,9 @@ export class MqttClient {
   async #unsubscribe(filters: string | readonly string[]): Promise<number[]> {
     const topics = typeof filters === "string" ? [filters] : [...filters];
     encodePacket({ type: "unsubscribe", packetId: 1, topics }, this.#o.protocolVersion);
-    await this.connect();
+    await this.#whenOnline();
+    // Not made again after a reconnection, whatever the broker answers.
+    for (const topic of topics) this.#subscriptions.delete(topic);
     return (await this.#exchange({ type: "unsubscribe", packetId: this.#allocateId(), topics }, "unsuback")) as number[];
   }
 
@@ -299,7 +467,7 @@ export class MqttClient {
       buffered.push(message);
     });
     // The connection going away ends the iterator: cleanly after end(), with the reason otherwise.
-    void this.closed.then(() => finish(this.#ended ? undefined : this.#failure));
+    void this.closed.then(() => finish(this.#ended ? undefined : this.#fatal));
     const iterator: AsyncIterableIterator<MqttMessage> = {
       next: () => {
         if (buffered.length > 0) return Promise.resolve({ done: false, value: buffered.shift()! });
@@ -317,26 +485,27 @@ export class MqttClient {
 
   /**
    * Lets QoS flows in progress finish (up to `timeoutMs`), sends DISCONNECT
-   * and closes. Flows still open at the deadline reject with `ECLOSED`.
+   * and closes. Flows still open at the deadline reject with `ECLOSED`; so
+   * do they at once when the client is offline (no reconnection after end()).
    */
   async end({ timeoutMs = 5000 }: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#ended) return this.closed;
     this.#ended = true;
-    if ((this.#socket || this.#connecting) && !this.#failure) {
-      const deadline = timer(timeoutMs, () => this.#fail(new ClosedError(`end(): QoS flows still open after ${timeoutMs} ms`)));
+    if (this.#connacked && !this.#failure) {
+      const deadline = timer(timeoutMs, () => this.#finish(new ClosedError(`end(): QoS flows still open after ${timeoutMs} ms`)));
       deadline.start();
       await Promise.allSettled([...this.#operations]);
       deadline.cancel();
-      if (!this.#failure && this.#socket) await this.#send({ type: "disconnect" }).catch(() => {});
+      if (!this.#fatal && this.#connacked && !this.#failure) await this.#send({ type: "disconnect" }).catch(() => {});
     }
-    this.#fail(new ClosedError("the MQTT client was ended"));
+    this.#finish(new ClosedError("the MQTT client was ended"));
     return this.closed;
   }
 
   /** Closes at once; open flows reject with `ECLOSED`. */
   destroy(): void {
     this.#ended = true;
-    this.#fail(new ClosedError("the MQTT client was destroyed"));
+    this.#finish(new ClosedError("the MQTT client was destroyed"));
   }
 
   async [((Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("Symbol.asyncDispose")) as typeof Symbol.asyncDispose](): Promise<void> {
@@ -345,9 +514,57 @@ export class MqttClient {
 
   // ---- connection --------------------------------------------------------
 
-  async #open(): Promise<{ sessionPresent: boolean; properties?: MqttProperties }> {
+  /** Connects, and with `reconnect` tries again after a backoff until it succeeds, is refused, or runs out of retries. */
+  async #establish(firstDelayMs: number): Promise<ConnackInfo> {
+    const reconnect = this.#o.reconnect;
+    let delay = firstDelayMs;
+    for (let failures = 0; ; ) {
+      if (delay > 0) await this.#backoff(delay);
+      try {
+        return await this.#open();
+      } catch (error) {
+        failures++;
+        const refused = error instanceof MqttReasonError && !RETRYABLE_CONNACK.has(error.reasonCode);
+        if (!reconnect || this.#ended || this.#fatal || refused || error instanceof TypeError || failures > reconnect.retries) {
+          this.#finish(error as Error);
+          throw this.#fatal ?? error;
+        }
+        const step = Math.min(reconnect.maxDelayMs, reconnect.baseDelayMs * 2 ** Math.min(failures, 20));
+        delay = Math.max(1, Math.round(step / 2 + (Math.random() * step) / 2));
+      }
+    }
+  }
+
+  /** Waits out a backoff; end() and destroy() cut it short. */
+  #backoff(ms: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const wait = timer(ms, () => {
+        this.#wakeBackoff = undefined;
+        resolve();
+      });
+      this.#wakeBackoff = (error) => {
+        wait.cancel();
+        this.#wakeBackoff = undefined;
+        reject(error);
+      };
+      wait.start();
+    });
+  }
+
+  async #open(): Promise<ConnackInfo> {
     const o = this.#o;
+    if (this.#fatal) throw this.#fatal;
     if (this.#ended) throw new ClosedError("the MQTT client was ended");
+    // A fresh connection: nothing of the last one's state carries over.
+    const generation = ++this.#generation;
+    this.#failure = undefined;
+    this.#connacked = false;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    this.#batchWritten = undefined;
+    this.#writing = false;
+    this.#pingSentAt = 0;
+    const lost = (this.#lost = deferred());
     const deadline = new AbortController();
     this.#connectAbort = deadline;
     const giveUp = timer(o.connectTimeoutMs, () => deadline.abort(new TimeoutError(`no CONNACK within ${o.connectTimeoutMs} ms`, o.connectTimeoutMs)));
@@ -362,10 +579,10 @@ export class MqttClient {
       } catch (cause) {
         throw asConnectError(cause, `${o.hostname}:${o.port}`, "connecting to the MQTT broker");
       }
-      if (this.#failure) {
+      if (this.#failure || this.#fatal) {
         // destroy() or end() came while connecting: this socket is not wanted.
         await socket.close().catch(() => {});
-        throw this.#failure;
+        throw this.#failure ?? this.#fatal;
       }
       this.#socket = socket;
       this.#writer = socket.writable.getWriter();
@@ -373,7 +590,7 @@ export class MqttClient {
       this.#writer.closed.catch(() => {});
       this.#writer.ready.catch(() => {});
       const connack = new Promise<MqttPacket>((resolve) => (this.#onConnack = resolve));
-      void this.#readLoop(socket.readable.getReader());
+      void this.#readLoop(socket.readable.getReader(), generation);
       const will = o.will;
       await this.#send({
         type: "connect",
@@ -391,9 +608,12 @@ export class MqttClient {
       const aborted = new Promise<never>((_, reject) => {
         deadline.signal.addEventListener("abort", () => reject(deadline.signal.reason), { once: true });
       });
-      const closedEarly = this.closed.then(() => {
+      const closedEarly = lost.promise.then(() => {
         throw this.#failure ?? new ClosedError("the broker closed the connection before CONNACK");
       });
+      // Both outlive the race (the connection is lost or aborted later): their rejections are not unhandled.
+      aborted.catch(() => {});
+      closedEarly.catch(() => {});
       const packet = (await Promise.race([connack, aborted, closedEarly])) as MqttPacket & { type: "connack" };
       if (packet.reasonCode !== 0) {
         const text = o.protocolVersion === 4 ? CONNACK_V4[packet.reasonCode] ?? "refused" : packet.properties?.reasonString ?? "refused";
@@ -403,7 +623,16 @@ export class MqttClient {
       this.#maxOutgoing = packet.properties?.maximumPacketSize ?? Infinity;
       const keepalive = packet.properties?.serverKeepAlive ?? o.keepalive;
       if (keepalive > 0) this.#startKeepalive(keepalive * 1000);
+      const resubscribed = await this.#resume(packet.sessionPresent);
+      if (this.#failure || generation !== this.#generation) throw this.#failure ?? new ClosedError("the connection was replaced");
       this.#connacked = true;
+      const reconnected = this.#everConnected;
+      this.#everConnected = true;
+      // Every flow goes out again on a new connection (subscriptions first); a window that grew wakes its waiters.
+      for (const id of resubscribed) this.#transmit(id);
+      for (const id of [...this.#flows.keys()]) if (!resubscribed.includes(id)) this.#transmit(id);
+      for (let free = this.#window - this.#inFlight; free > 0 && this.#windowWaiters.length > 0; free--) this.#windowWaiters.shift()!();
+      this.#emit({ type: "connected", sessionPresent: packet.sessionPresent, reconnected });
       return { sessionPresent: packet.sessionPresent, ...(packet.properties ? { properties: packet.properties } : {}) };
     } catch (error) {
       this.#fail(error as Error);
@@ -413,29 +642,86 @@ export class MqttClient {
     }
   }
 
-  async #readLoop(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
-    const decoder = new MqttDecoder({ version: this.#o.protocolVersion, maxPacketSize: this.#o.maxPacketSize, onPacket: (p) => this.#onPacket(p) });
+  /**
+   * After CONNACK, before anything else is sent: what an earlier client left
+   * in the store, and the session state the broker no longer has.
+   */
+  async #resume(sessionPresent: boolean): Promise<number[]> {
+    const store = this.#o.store;
+    if (store && !this.#storeLoaded) {
+      this.#storeLoaded = true;
+      for (const stored of await store.list()) {
+        if (this.#flows.has(stored.packetId)) continue;
+        // Nobody waits on these: their publish() was another client's.
+        const kind = stored.type === "pubrel" || stored.qos === 2 ? "qos2" : "qos1";
+        this.#flows.set(stored.packetId, { resolve() {}, reject() {}, kind, packet: stored, released: stored.type === "pubrel", sent: true });
+      }
+    }
+    const resubscribed: number[] = [];
+    if (!sessionPresent) {
+      // (The broker forgot which QoS 2 messages it sent us: #onPacket cleared inboundQos2 at CONNACK.)
+      if (this.#everConnected && this.#subscriptions.size > 0) {
+        // Made again in one SUBSCRIBE per set of properties, sent ahead of everything else.
+        const groups = new Map<MqttProperties | undefined, Subscription[]>();
+        for (const { subscription, properties } of this.#subscriptions.values()) {
+          const group = groups.get(properties) ?? [];
+          group.push(subscription);
+          groups.set(properties, group);
+        }
+        for (const [properties, subscriptions] of groups) {
+          const packetId = this.#allocateId();
+          this.#flows.set(packetId, { resolve() {}, reject() {}, kind: "suback", packet: { type: "subscribe", packetId, subscriptions, ...(properties ? { properties } : {}) }, sent: false });
+          resubscribed.push(packetId);
+        }
+      }
+    }
+    return resubscribed;
+  }
+
+  #emit(event: MqttConnectionEvent): void {
+    for (const listener of [...this.#connectionListeners]) {
+      try {
+        listener(event);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  async #readLoop(reader: ReadableStreamDefaultReader<Uint8Array>, generation: number): Promise<void> {
+    const current = () => generation === this.#generation && !this.#failure;
+    const decoder = new MqttDecoder({
+      version: this.#o.protocolVersion,
+      maxPacketSize: this.#o.maxPacketSize,
+      onPacket: (p) => {
+        if (generation === this.#generation) this.#onPacket(p);
+      },
+    });
     try {
       for (;;) {
         // A broker that floods us while not reading our acknowledgements must not grow our
         // memory: past the backlog, stop reading until the acknowledgements are written.
-        while (this.#batchBytes > MAX_OUTPUT_BACKLOG && this.#batchWritten && !this.#failure) {
+        while (this.#batchBytes > MAX_OUTPUT_BACKLOG && this.#batchWritten && current()) {
           await this.#batchWritten.promise.catch(() => {});
         }
         const { done, value } = await reader.read();
         if (done) break;
+        if (!current()) return;
         this.#lastReceived = Date.now();
         decoder.feed(value);
-        if (this.#failure) return;
+        if (!current()) return;
       }
-      this.#fail(new ClosedError("the broker closed the connection"));
+      if (generation === this.#generation) this.#fail(new ClosedError("the broker closed the connection"));
     } catch (error) {
+      if (generation !== this.#generation) return;
       if (error instanceof MqttProtocolError || (isSockkitError(error, "ETOOLARGE") && "reasonCode" in (error as object))) {
         // Tell an MQTT 5 broker why before closing (§4.13).
         const reasonCode = (error as unknown as { reasonCode: number }).reasonCode;
         if (this.#o.protocolVersion === 5) await this.#send({ type: "disconnect", reasonCode }).catch(() => {});
       }
-      this.#fail(this.#failure ?? (error as Error));
+      if (generation === this.#generation) this.#fail(this.#failure ?? (error as Error));
     } finally {
       try {
         reader.releaseLock();
@@ -448,6 +734,8 @@ export class MqttClient {
   #onPacket(packet: MqttPacket): void {
     switch (packet.type) {
       case "connack":
+        // Now, not after an await: the broker's next packets (in the same read) belong to the new session.
+        if (packet.reasonCode === 0 && !packet.sessionPresent) this.#inboundQos2.clear();
         this.#onConnack?.(packet);
         this.#onConnack = undefined;
         return;
@@ -460,8 +748,17 @@ export class MqttClient {
         const flow = this.#flows.get(packet.packetId);
         if (flow && flow.kind !== "qos2") throw new MqttProtocolError(`PUBREC for packet ${packet.packetId}, which is not a QoS 2 message`, 0x82);
         if (packet.reasonCode !== undefined && packet.reasonCode >= 0x80) return this.#settle(packet.packetId, packet.reasonCode, undefined, "pubrec");
-        if (flow) flow.released = true;
-        void this.#send({ type: "pubrel", packetId: packet.packetId }).catch(() => {});
+        if (!flow) {
+          // Not ours (any more): release it so the broker can forget it too.
+          void this.#send({ type: "pubrel", packetId: packet.packetId }).catch(() => {});
+          return;
+        }
+        flow.released = true;
+        const pubrel = { type: "pubrel" as const, packetId: packet.packetId };
+        // The store learns of PUBREC before the broker gets PUBREL: after a restart, only PUBREL is sent again.
+        const saved = this.#o.store?.put(pubrel);
+        if (saved && typeof saved.then === "function") saved.then(() => this.#transmit(packet.packetId), (error: unknown) => this.#abandon(packet.packetId, error));
+        else void this.#send(pubrel).catch(() => {});
         return;
       }
       case "pubrel":
@@ -488,9 +785,12 @@ export class MqttClient {
     const { qos, packetId } = packet;
     if (qos === 2) {
       // Exactly once: deliver on the first PUBLISH with this id, only acknowledge a repeat.
-      const repeat = this.#inboundQos2.has(packetId!);
-      if (!repeat) {
-        this.#inboundQos2.add(packetId!);
+      // A repeat is the same message: brokers resend without DUP (Aedes), and after a restart
+      // reuse an id whose PUBREL never came (Mosquitto); by DUP or id alone one of them would
+      // lose or duplicate messages. The bytes are compared only when an id is still held.
+      const held = this.#inboundQos2.get(packetId!);
+      if (held === undefined || !sameMessage(held, packet)) {
+        this.#inboundQos2.set(packetId!, packet);
         this.#deliver(packet);
       }
       void this.#send({ type: "pubrec", packetId: packetId! }).catch(() => {});
@@ -509,6 +809,7 @@ export class MqttClient {
       },
       qos: packet.qos,
       retain: packet.retain,
+      dup: packet.dup,
       ...(packet.properties ? { properties: packet.properties } : {}),
     };
     for (const listener of [...this.#listeners]) {
@@ -523,10 +824,6 @@ export class MqttClient {
     }
   }
 
-  #expect(packetId: number, kind: Flow["kind"]): Promise<unknown> {
-    return new Promise((resolve, reject) => this.#flows.set(packetId, { resolve, reject, kind }));
-  }
-
   #settle(packetId: number, reasonCode: number | undefined, value: unknown, ack: "puback" | "pubcomp" | "pubrec" | "suback" | "unsuback"): void {
     const flow = this.#flows.get(packetId);
     if (!flow) return; // an acknowledgement for nothing we sent: ignore, as brokers resend
@@ -537,6 +834,7 @@ export class MqttClient {
       (ack === "pubcomp" && flow.kind === "qos2" && flow.released === true);
     if (!fits) throw new MqttProtocolError(`${ack.toUpperCase()} for packet ${packetId}, which awaits something else`, 0x82);
     this.#flows.delete(packetId);
+    this.#forget(flow, packetId);
     if (reasonCode !== undefined && reasonCode >= 0x80) flow.reject(new MqttReasonError(`the broker refused: reason 0x${reasonCode.toString(16)}`, reasonCode));
     else flow.resolve(value);
   }
@@ -552,10 +850,14 @@ export class MqttClient {
 
   async #acquireWindow(): Promise<void> {
     while (this.#inFlight >= this.#window) {
-      if (this.#failure) throw this.#failure;
+      if (this.#fatal) throw this.#fatal;
+      const reconnect = this.#o.reconnect;
+      if (reconnect && !this.connected && this.#windowWaiters.length >= reconnect.maxOfflineMessages) {
+        throw new ClosedError(`MQTT is reconnecting and ${reconnect.maxOfflineMessages} messages are already waiting (maxOfflineMessages)`);
+      }
       await new Promise<void>((resolve) => this.#windowWaiters.push(resolve));
     }
-    if (this.#failure) throw this.#failure;
+    if (this.#fatal) throw this.#fatal;
     this.#inFlight++;
   }
 
@@ -607,21 +909,25 @@ export class MqttClient {
     this.#batch = [];
     this.#batchBytes = 0;
     this.#batchWritten = undefined;
-    if (this.#failure || !this.#writer) {
+    const writer = this.#writer;
+    if (this.#failure || !writer) {
       written.reject(this.#failure ?? new ClosedError("the MQTT connection is not open"));
       return;
     }
     this.#writing = true;
-    this.#writer.write(out).then(
+    writer.write(out).then(
       () => {
-        this.#writing = false;
         written.resolve();
+        if (writer !== this.#writer) return; // an old connection's write
+        this.#writing = false;
         if (this.#batch.length > 0) this.#flush();
       },
       (error: unknown) => {
+        const failure = new ClosedError("writing to the MQTT broker failed", { cause: error });
+        written.reject(failure);
+        if (writer !== this.#writer) return;
         this.#writing = false;
-        written.reject(error);
-        this.#fail(new ClosedError("writing to the MQTT broker failed", { cause: error }));
+        this.#fail(failure);
       },
     );
   }
@@ -651,23 +957,64 @@ export class MqttClient {
     this.#keepalive.start();
   }
 
+  /**
+   * The current connection failed. With `reconnect` (and not ending) the
+   * client keeps its flows and connects again; otherwise it is finished.
+   */
   #fail(error: Error): void {
     if (this.#failure) return;
     this.#failure = error;
+    const wasUp = this.#connacked;
+    this.#connacked = false;
     this.#connectAbort?.abort(error); // a connection still being made stops now
-    this.#batchWritten?.reject(error);
+    this.#batchWritten?.reject(error); // QoS 0 messages not yet written are lost: their publish() says so
     this.#batchWritten = undefined;
     this.#batch = [];
+    this.#batchBytes = 0;
     this.#keepalive?.cancel();
     this.#onConnack = undefined;
-    for (const flow of this.#flows.values()) flow.reject(error);
+    this.#lost?.resolve();
+    const socket = this.#socket;
+    this.#socket = undefined;
+    this.#writer = undefined;
+    this.#socketClosed = socket ? socket.close().catch(() => {}) : Promise.resolve();
+    if (this.#o.reconnect && !this.#ended && !this.#fatal) {
+      if (wasUp) {
+        this.#emit({ type: "disconnected", error, willReconnect: true });
+        const reconnect = this.#o.reconnect;
+        const first = Math.max(1, Math.round(reconnect.baseDelayMs / 2 + (Math.random() * reconnect.baseDelayMs) / 2));
+        this.#connecting = this.#establish(first);
+        this.#connecting.catch(() => {}); // its failure finishes the client, which everyone waiting sees
+      }
+      // Not yet up: #establish is deciding whether to try again.
+      return;
+    }
+    this.#finish(error);
+  }
+
+  /** The client is finished: every flow and waiter gets `error`, and `closed` resolves once the socket is closed. */
+  #finish(error: Error): void {
+    if (this.#fatal) return;
+    const wasUp = this.#connacked && !this.#failure;
+    this.#fatal = error;
+    this.#wakeBackoff?.(error);
+    if (!this.#failure) this.#fail(error);
+    for (const [id, flow] of this.#flows) {
+      // A store keeps its messages for the next client with this id; only memory is cleared.
+      if (!this.#o.store) this.#forget(flow, id);
+      flow.reject(error);
+    }
     this.#flows.clear();
     for (const wake of this.#windowWaiters.splice(0)) wake();
-    const socket = this.#socket;
-    const done = () => this.#closedResolve();
-    if (socket) socket.close().then(done, done);
-    else done();
+    if (wasUp || this.#everConnected) this.#emit({ type: "disconnected", error, willReconnect: false });
+    void this.#socketClosed.then(() => this.#closedResolve());
   }
+}
+
+function sameMessage(a: PublishPacket, b: PublishPacket): boolean {
+  if (a.topic !== b.topic || a.payload.length !== b.payload.length) return false;
+  for (let i = 0; i < a.payload.length; i++) if (a.payload[i] !== b.payload[i]) return false;
+  return true;
 }
 
 function deferred(): { promise: Promise<void>; resolve(): void; reject(error: unknown): void } {
@@ -707,6 +1054,9 @@ export function createMqttClient(options: MqttClientOptions): MqttClient {
   if (options.address !== undefined) ({ hostname, port } = parseSocketAddress(options.address));
   const protocolVersion = options.protocolVersion ?? 4;
   if (protocolVersion !== 4 && protocolVersion !== 5) throw new TypeError(`protocolVersion must be 4 (MQTT 3.1.1) or 5, got ${String(protocolVersion)}`);
+  if (options.store !== undefined && (typeof options.store !== "object" || options.store === null || ["put", "delete", "list"].some((m) => typeof (options.store as unknown as Record<string, unknown>)[m] !== "function"))) {
+    throw new TypeError("store must have put(), delete() and list() methods");
+  }
   const keepalive = options.keepalive ?? 60;
   if (!Number.isInteger(keepalive) || keepalive < 0 || keepalive > 65535) throw new TypeError(`keepalive must be an integer number of seconds from 0 to 65535, got ${String(keepalive)}`);
   return new MqttClient({
@@ -724,5 +1074,23 @@ export function createMqttClient(options: MqttClientOptions): MqttClient {
     maxPacketSize: options.maxPacketSize ?? 16 * 1024 * 1024,
     maxBufferedMessages: options.maxBufferedMessages ?? 10_000,
     maxInFlight: options.maxInFlight ?? 100,
+    reconnect: options.reconnect === undefined || options.reconnect === false ? undefined : reconnectSettings(options.reconnect),
   });
+}
+
+function reconnectSettings(value: true | MqttReconnectOptions): Required<MqttReconnectOptions> {
+  const given = value === true ? {} : value;
+  if (typeof given !== "object" || given === null) throw new TypeError("reconnect must be true, false or an options object");
+  const settings = {
+    retries: given.retries ?? Infinity,
+    baseDelayMs: given.baseDelayMs ?? 100,
+    maxDelayMs: given.maxDelayMs ?? 5000,
+    maxOfflineMessages: given.maxOfflineMessages ?? 1000,
+  };
+  for (const [key, number] of Object.entries(settings)) {
+    if (typeof number !== "number" || Number.isNaN(number) || number < 0 || (key !== "retries" && key !== "maxOfflineMessages" && !Number.isFinite(number))) {
+      throw new TypeError(`reconnect.${key} must be a non-negative number, got ${String(number)}`);
+    }
+  }
+  return settings;
 }

@@ -1,0 +1,129 @@
+// Brokers the MQTT suites may drop, stop and restart (never the shared ones), driven through a
+// control port (see line-control.ts) so that workerd tests can drive them too:
+//   drop           cut every client connection (the broker lives on)
+//   stop / start   stop listening (cutting every connection) / listen again on the same port
+//   restart MS     stop, wait MS milliseconds, start
+// Aedes keeps its sessions in memory, so "stop" closes its listener, not the broker object.
+// Mosquitto is stopped with SIGTERM (it saves its persistence file) and started again.
+import net from "node:net";
+import { type ListeningProcess } from "./processes.js";
+import { startMosquitto } from "./mqtt.js";
+
+export interface MqttVictim {
+  port: number;
+  control: number;
+}
+
+interface Breakable {
+  port: number;
+  drop(): Promise<void>;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startAedesVictim(): Promise<{ victim: MqttVictim; close(): Promise<void> }> {
+  const { Aedes } = (await import("aedes")) as unknown as { Aedes: { createBroker(): Promise<{ handle: (socket: net.Socket) => void; close(cb: () => void): void }> } };
+  const broker = await Aedes.createBroker();
+  const sockets = new Set<net.Socket>();
+  let server: net.Server | undefined;
+  let port = 0;
+  const listen = async () => {
+    const next = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+      broker.handle(socket);
+    });
+    await new Promise<void>((resolve, reject) => {
+      next.once("error", reject);
+      next.listen(port, "127.0.0.1", resolve);
+    });
+    server = next;
+    port = (next.address() as net.AddressInfo).port;
+  };
+  const drop = async () => {
+    for (const socket of sockets) socket.destroy();
+  };
+  const stop = async () => {
+    const current = server;
+    server = undefined;
+    await drop();
+    if (current) await new Promise((resolve) => current.close(resolve));
+  };
+  await listen();
+  return serveBreakable({
+    port,
+    drop,
+    stop,
+    start: async () => {
+      if (!server) await listen();
+    },
+    close: async () => {
+      await stop();
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+    },
+  });
+}
+
+export async function startMosquittoVictim(): Promise<{ victim: MqttVictim; close(): Promise<void> }> {
+  const first = await startMosquitto();
+  let running: { process: ListeningProcess["process"]; close(options?: { keepData?: boolean }): Promise<void> } | undefined = first;
+  const stop = async () => {
+    // SIGTERM: Mosquitto writes its persistence file on the way out.
+    if (running) await running.close({ keepData: true });
+    running = undefined;
+  };
+  return serveBreakable({
+    port: first.port,
+    drop: async () => {
+      throw new Error("Mosquitto cannot drop connections and live on: use restart");
+    },
+    stop,
+    start: async () => {
+      running ??= await startMosquitto({ port: first.port, dir: first.dir });
+    },
+    close: async () => {
+      await stop();
+      await first.close();
+    },
+  });
+}
+
+async function serveBreakable(target: Breakable): Promise<{ victim: MqttVictim; close(): Promise<void> }> {
+  let queue = Promise.resolve();
+  const control = net.createServer((socket) => {
+    socket.on("error", () => {});
+    let line = "";
+    socket.on("data", (data) => {
+      line += data.toString();
+      const end = line.indexOf("\n");
+      if (end === -1) return;
+      const [command, arg] = line.slice(0, end).trim().split(" ");
+      line = "";
+      // One command at a time, in the order they came.
+      queue = queue.then(async () => {
+        try {
+          if (command === "drop") await target.drop();
+          else if (command === "stop") await target.stop();
+          else if (command === "start") await target.start();
+          else if (command === "restart") {
+            await target.stop();
+            await new Promise((resolve) => setTimeout(resolve, Number(arg ?? 0)));
+            await target.start();
+          } else throw new Error(`unknown command ${command}`);
+          socket.end("ok\n");
+        } catch (error) {
+          socket.end(`error ${(error as Error).message}\n`);
+        }
+      });
+    });
+  });
+  await new Promise<void>((resolve) => control.listen(0, "127.0.0.1", resolve));
+  return {
+    victim: { port: target.port, control: (control.address() as net.AddressInfo).port },
+    async close() {
+      await new Promise((resolve) => control.close(resolve));
+      await target.close();
+    },
+  };
+}
