@@ -5,7 +5,11 @@ export default defineConfig({
   plugins: [
     // A function: the pool calls it after globalSetup, so the test CA made there can be trusted here.
     cloudflareTest(({ inject }) => ({
+      // The test worker's main module exports the Durable Object of examples/mqtt-durable-object.
+      main: "../examples/mqtt-durable-object/src/index.ts",
       miniflare: {
+        durableObjects: { BRIDGE: "MqttBridge" },
+        bindings: { MQTT_URL: `mqtt://127.0.0.1:${inject("mqtt").aedes}` },
         // Explicit: the default is today's date, which can be newer than the bundled workerd supports.
         compatibilityDate: "2026-04-01",
         compatibilityFlags: ["nodejs_compat"],
