@@ -26,7 +26,7 @@ export interface MqttStore {
   list(): Iterable<StoredPacket> | Promise<Iterable<StoredPacket>>;
 }
 
-/** A store in memory, for sharing between client instances in one process (and for tests). */
+/** A store in memory, shared by client instances in one isolate (and for tests). */
 export function createMemoryStore(): MqttStore & { readonly size: number } {
   const packets = new Map<number, StoredPacket>();
   return {
