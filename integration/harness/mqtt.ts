@@ -14,7 +14,7 @@ export interface MqttTestEnv {
   /** Mosquitto: MQTT 3.1.1 and 5.0. */
   mosquitto: number;
   /** Fake brokers: each accepts CONNECT, answers CONNACK (MQTT 3.1.1), then misbehaves. */
-  fakes: { silent: number; garbage: number; huge: number };
+  fakes: { silent: number; garbage: number; huge: number; stalled: number };
   /** Brokers the suites may break (see mqtt-victims.ts): `port` for clients, `control` to drop, stop, start or restart them. */
   victims: { aedes: { port: number; control: number }; mosquitto: { port: number; control: number } };
   /** The scripted broker of mqtt-session-fake.ts: `control` answers "log <clientId>". */
@@ -86,13 +86,14 @@ export async function startMosquitto(
   };
 }
 
-/** Fake brokers for fault tests: CONNACK, then silence, garbage, or a 200 MB packet header. */
+/** Fake brokers for fault tests: CONNACK, then silence, garbage, a 200 MB packet header, or no more reading. */
 export async function startMqttFakes(): Promise<{ ports: MqttTestEnv["fakes"]; close(): Promise<void> }> {
   const CONNACK = Buffer.from([0x20, 0x02, 0x00, 0x00]);
   const after: Record<keyof MqttTestEnv["fakes"], Buffer | undefined> = {
     silent: undefined,
     garbage: Buffer.from([0x00, 0x00]), // packet type 0 does not exist
     huge: Buffer.from([0x30, 0x80, 0x80, 0x80, 0x60]), // a PUBLISH declaring ~200 MB
+    stalled: undefined, // and stops reading: the client's writes back up
   };
   const servers: net.Server[] = [];
   const sockets = new Set<net.Socket>();
@@ -104,6 +105,7 @@ export async function startMqttFakes(): Promise<{ ports: MqttTestEnv["fakes"]; c
       socket.once("close", () => sockets.delete(socket));
       socket.once("data", () => {
         socket.write(CONNACK);
+        if (name === "stalled") socket.pause();
         if (tail) setTimeout(() => socket.write(tail), 20);
       });
     });

@@ -173,6 +173,20 @@ export function mqttConformance({ runtime, connect, mqtt }: MqttConformanceOptio
       return client;
     };
 
+    it("a broker that stops reading: destroy() rejects the backed-up QoS 0 publishes and closes at once", async () => {
+      const client = fake(mqtt.fakes.stalled, { keepalive: 0 });
+      await client.connect();
+      const payload = new Uint8Array(64 * 1024);
+      const backlog = Array.from({ length: 400 }, () => client.publish("stalled", payload));
+      for (const pending of backlog) pending.catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      client.destroy();
+      const settled = await Promise.allSettled(backlog);
+      expect(settled.filter((s) => s.status === "rejected").length).toBeGreaterThan(0);
+      for (const s of settled) if (s.status === "rejected") expect(s.reason).toMatchObject({ code: "ECLOSED" });
+      await client.closed;
+    });
+
     it("a broker that goes silent is noticed within 1.5× the keepalive, even while publishing QoS 0", async () => {
       const client = fake(mqtt.fakes.silent, { keepalive: 1 });
       await client.connect();

@@ -180,6 +180,22 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
         expect(store.size).toBe(0);
       });
 
+      it("a store whose first read fails is read again on the next attempt: what it held is still sent", async () => {
+        const subscriber = open({ clean: false });
+        await subscriber.subscribe(topic("reread"), { qos: 1 });
+        const arrived = collect(subscriber, ["from the store"]);
+        const memory = createMemoryStore();
+        await memory.put({ type: "publish", topic: topic("reread"), payload: new TextEncoder().encode("from the store"), qos: 1, retain: false, dup: false, packetId: 1 });
+        let failures = 0;
+        const store = { ...memory, list: () => (failures++ === 0 ? Promise.reject(new Error("storage unavailable")) : memory.list()) };
+        const client = open({ clean: false, store });
+        await client.connect();
+        // The new client's own first message takes id 1 too: it must not overwrite the stored one.
+        await client.publish(topic("reread"), "new", { qos: 1 });
+        expect((await arrived).get("from the store")).toBeGreaterThanOrEqual(1);
+        expect(failures).toBe(2);
+      });
+
       it("bounded: past maxOfflineMessages a publish rejects at once; out of retries, everything rejects and closed resolves", async () => {
         const client = open({ reconnect: { baseDelayMs: 50, maxDelayMs: 200, retries: 5, maxOfflineMessages: 2 } });
         await client.connect();

@@ -149,6 +149,14 @@ interface Flow {
   packet: MqttPacket & { packetId: number };
   /** Written at least once (a PUBLISH sent again then carries DUP). */
   sent: boolean;
+  /** The connection it was last written on. */
+  generation?: number;
+  /** The store has not saved it yet: it is not sent (again) before it is. */
+  saving?: Promise<void>;
+  /** Loaded from the store: it holds a window slot no publish() releases. */
+  orphan?: boolean;
+  /** A SUBSCRIBE the client made again itself after the broker lost the session. */
+  resubscribe?: boolean;
 }
 
 /** Bytes of queued output (acknowledgements, mostly) past which the client stops reading. */
@@ -163,6 +171,12 @@ type ConnackInfo = { sessionPresent: boolean; properties?: MqttProperties };
 
 /** CONNACK refusals worth another attempt: the broker is busy or down, not saying no to us. */
 const RETRYABLE_CONNACK = new Set([3, 0x88, 0x89, 0x97, 0x9f]);
+
+/**
+ * A broker's DISCONNECT after which reconnecting would only repeat it: our
+ * packets were malformed, over its limits, or another client took the session.
+ */
+const FINAL_DISCONNECT = new Set([0x81, 0x82, 0x8e, 0x93, 0x94, 0x95]);
 
 const CONNACK_V4 = ["accepted", "unacceptable protocol version", "identifier rejected", "server unavailable", "bad user name or password", "not authorized"];
 
@@ -205,6 +219,10 @@ export class MqttClient {
   #ended = false;
   #everConnected = false;
   #storeLoaded = false;
+  /** Flows wait for the receive maximum to let them out on this connection. */
+  #backlog = false;
+  /** The batch being written: failed with the connection, not left to a write that may never end. */
+  #writingBatch: { promise: Promise<void>; resolve(): void; reject(error: unknown): void } | undefined;
   #offlineWaiting = 0;
   #wakeBackoff: ((error: Error) => void) | undefined;
   readonly #operations = new Set<Promise<unknown>>();
@@ -319,7 +337,8 @@ export class MqttClient {
    */
   #exchange(packet: MqttPacket & { packetId: number }, kind: Flow["kind"]): Promise<unknown> {
     const id = packet.packetId;
-    const done = new Promise((resolve, reject) => this.#flows.set(id, { resolve, reject, kind, packet, sent: false }));
+    let flow!: Flow;
+    const done = new Promise((resolve, reject) => this.#flows.set(id, (flow = { resolve, reject, kind, packet, sent: false })));
     done.catch(() => {}); // the caller observes it; a send failure must not leave it unhandled
     const store = this.#o.store;
     if (store && (kind === "qos1" || kind === "qos2")) {
@@ -331,8 +350,13 @@ export class MqttClient {
         return done;
       }
       if (saved && typeof saved.then === "function") {
-        saved.then(
-          () => this.#transmit(id),
+        // Not sent, not even by a reconnection, before the store has it: a message the broker
+        // may have seen is always in the store.
+        flow.saving = saved.then(
+          () => {
+            flow.saving = undefined;
+            this.#transmit(id);
+          },
           (error: unknown) => this.#abandon(id, error),
         );
         return done;
@@ -345,15 +369,49 @@ export class MqttClient {
   /** Writes a flow's packet if connected (no wait for the write: the acknowledgement cannot come before it). */
   #transmit(id: number): void {
     const flow = this.#flows.get(id);
-    if (!flow || !this.#connacked || this.#failure) return; // sent on reconnection
+    if (!flow || flow.saving || !this.#connacked || this.#failure) return; // sent once saved, or on reconnection
+    const generation = this.#generation;
+    if (flow.generation === generation) return; // already written on this connection
+    if (flow.generation !== undefined && flow.packet.type === "publish" && flow.packet.properties?.topicAlias !== undefined) {
+      // Topic aliases end with their connection: send the full topic name again, or give up.
+      const { topicAlias: _, ...properties } = flow.packet.properties;
+      if (flow.packet.topic === "") {
+        this.#abandon(id, new ClosedError("a PUBLISH sent with only a topic alias cannot be sent again on a new connection"));
+        return;
+      }
+      flow.packet = { ...flow.packet, properties };
+    }
     const packet = flow.kind === "qos2" && flow.released ? { type: "pubrel" as const, packetId: id } : flow.sent && flow.packet.type === "publish" ? { ...flow.packet, dup: true } : flow.packet;
     flow.sent = true;
+    flow.generation = generation;
     this.#send(packet).catch((error: unknown) => {
-      // A lost connection (its failure is recorded by now) keeps the flow for the next one;
-      // a packet that cannot be sent at all (too large for the broker) ends it.
-      if (this.#o.reconnect && !this.#fatal && this.#failure) return;
+      // A lost connection (its failure is recorded by now, or a newer one is up) keeps the flow
+      // for the next one; a packet that cannot be sent at all (too large for the broker) ends it.
+      if (this.#o.reconnect && !this.#fatal && (this.#failure || generation !== this.#generation)) return;
       this.#abandon(id, error);
     });
+  }
+
+  /**
+   * Writes the flows not yet written on this connection, oldest first, while
+   * the broker's receive maximum allows (a reconnection may find it smaller).
+   */
+  #pump(): void {
+    if (!this.#connacked || this.#failure) return;
+    const generation = this.#generation;
+    let outstanding = 0;
+    for (const flow of this.#flows.values()) if (flow.generation === generation && (flow.kind === "qos1" || flow.kind === "qos2")) outstanding++;
+    this.#backlog = false;
+    for (const [id, flow] of this.#flows) {
+      if (flow.generation === generation || flow.saving) continue;
+      const counted = flow.kind === "qos1" || flow.kind === "qos2";
+      if (counted && outstanding >= this.#window) {
+        this.#backlog = true;
+        continue;
+      }
+      if (counted) outstanding++;
+      this.#transmit(id);
+    }
   }
 
   /** Ends a flow with an error and frees its identifier (and its stored copy). */
@@ -365,15 +423,25 @@ export class MqttClient {
     flow.reject(error);
   }
 
+  /** A flow is over: its stored copy goes (after a save still under way), and an orphan frees its slot. */
   #forget(flow: Flow, id: number): void {
-    if (!this.#o.store || (flow.kind !== "qos1" && flow.kind !== "qos2")) return;
-    try {
-      const removed = this.#o.store.delete(id);
-      // A failed delete means a duplicate after a restart at worst (QoS 1/2 allow it); not a reason to fail the flow.
-      if (removed && typeof removed.then === "function") removed.then(undefined, () => {});
-    } catch {
-      // as above
+    if (flow.orphan) {
+      flow.orphan = false;
+      this.#releaseWindow();
     }
+    const store = this.#o.store;
+    if (!store || (flow.kind !== "qos1" && flow.kind !== "qos2")) return;
+    const remove = () => {
+      try {
+        const removed = store.delete(id);
+        // A failed delete means a duplicate after a restart at worst (QoS 1/2 allow it); not a reason to fail the flow.
+        if (removed && typeof removed.then === "function") removed.then(undefined, () => {});
+      } catch {
+        // as above
+      }
+    };
+    if (flow.saving) void flow.saving.then(remove, remove);
+    else remove();
   }
 
   /**
@@ -496,9 +564,17 @@ export class MqttClient {
       deadline.start();
       await Promise.allSettled([...this.#operations]);
       deadline.cancel();
-      if (!this.#fatal && this.#connacked && !this.#failure) await this.#send({ type: "disconnect" }).catch(() => {});
+      if (!this.#fatal && this.#connacked && !this.#failure) {
+        // A broker that stopped reading must not hold end() on this write.
+        let stop!: () => void;
+        const bounded = new Promise<void>((resolve) => (stop = resolve));
+        const waited = timer(Math.min(timeoutMs, 1000), stop);
+        waited.start();
+        await Promise.race([this.#send({ type: "disconnect" }).catch(() => {}), bounded]);
+        waited.cancel();
+      }
     }
-    this.#finish(new ClosedError("the MQTT client was ended"));
+    this.#finish(new ClosedError("the MQTT client was ended"), true);
     return this.closed;
   }
 
@@ -623,14 +699,16 @@ export class MqttClient {
       this.#maxOutgoing = packet.properties?.maximumPacketSize ?? Infinity;
       const keepalive = packet.properties?.serverKeepAlive ?? o.keepalive;
       if (keepalive > 0) this.#startKeepalive(keepalive * 1000);
-      const resubscribed = await this.#resume(packet.sessionPresent);
+      // A store that never answers must not hold the connection past its deadline, nor past its loss.
+      const resubscribed = await Promise.race([this.#resume(packet.sessionPresent), aborted, closedEarly]);
       if (this.#failure || generation !== this.#generation) throw this.#failure ?? new ClosedError("the connection was replaced");
       this.#connacked = true;
       const reconnected = this.#everConnected;
       this.#everConnected = true;
-      // Every flow goes out again on a new connection (subscriptions first); a window that grew wakes its waiters.
+      // Every flow goes out again on a new connection (subscriptions first, then oldest first,
+      // within the receive maximum); a window that grew wakes its waiters.
       for (const id of resubscribed) this.#transmit(id);
-      for (const id of [...this.#flows.keys()]) if (!resubscribed.includes(id)) this.#transmit(id);
+      this.#pump();
       for (let free = this.#window - this.#inFlight; free > 0 && this.#windowWaiters.length > 0; free--) this.#windowWaiters.shift()!();
       this.#emit({ type: "connected", sessionPresent: packet.sessionPresent, reconnected });
       return { sessionPresent: packet.sessionPresent, ...(packet.properties ? { properties: packet.properties } : {}) };
@@ -649,17 +727,28 @@ export class MqttClient {
   async #resume(sessionPresent: boolean): Promise<number[]> {
     const store = this.#o.store;
     if (store && !this.#storeLoaded) {
+      const stored = [...(await store.list())]; // read again on the next connection if this fails
       this.#storeLoaded = true;
-      for (const stored of await store.list()) {
-        if (this.#flows.has(stored.packetId)) continue;
-        // Nobody waits on these: their publish() was another client's.
-        const kind = stored.type === "pubrel" || stored.qos === 2 ? "qos2" : "qos1";
-        this.#flows.set(stored.packetId, { resolve() {}, reject() {}, kind, packet: stored, released: stored.type === "pubrel", sent: true });
+      for (const packet of stored) {
+        if (this.#flows.has(packet.packetId)) continue;
+        // Nobody waits on these: their publish() was another client's. Each holds a window slot.
+        const kind = packet.type === "pubrel" || packet.qos === 2 ? "qos2" : "qos1";
+        this.#flows.set(packet.packetId, { resolve() {}, reject() {}, kind, packet, released: packet.type === "pubrel", sent: true, orphan: true });
+        this.#inFlight++;
       }
     }
     const resubscribed: number[] = [];
     if (!sessionPresent) {
       // (The broker forgot which QoS 2 messages it sent us: #onPacket cleared inboundQos2 at CONNACK.)
+      // Nor does it have our unfinished flows (MQTT 5 §4.1: that state is discarded). A QoS 2
+      // message past PUBREC may or may not have been delivered: its publish() says so rather than
+      // guess. The others are published again as new messages (at least once).
+      for (const [id, flow] of [...this.#flows]) {
+        if (flow.resubscribe) this.#flows.delete(id);
+        else if (flow.kind === "qos2" && flow.released) {
+          this.#abandon(id, new ClosedError("the broker lost the session after PUBREC: whether the QoS 2 message was delivered is unknown"));
+        } else if (flow.packet.type === "publish") flow.sent = false;
+      }
       if (this.#everConnected && this.#subscriptions.size > 0) {
         // Made again in one SUBSCRIBE per set of properties, sent ahead of everything else.
         const groups = new Map<MqttProperties | undefined, Subscription[]>();
@@ -670,7 +759,7 @@ export class MqttClient {
         }
         for (const [properties, subscriptions] of groups) {
           const packetId = this.#allocateId();
-          this.#flows.set(packetId, { resolve() {}, reject() {}, kind: "suback", packet: { type: "subscribe", packetId, subscriptions, ...(properties ? { properties } : {}) }, sent: false });
+          this.#flows.set(packetId, { resolve() {}, reject() {}, kind: "suback", packet: { type: "subscribe", packetId, subscriptions, ...(properties ? { properties } : {}) }, sent: false, resubscribe: true });
           resubscribed.push(packetId);
         }
       }
@@ -754,11 +843,33 @@ export class MqttClient {
           return;
         }
         flow.released = true;
-        const pubrel = { type: "pubrel" as const, packetId: packet.packetId };
-        // The store learns of PUBREC before the broker gets PUBREL: after a restart, only PUBREL is sent again.
-        const saved = this.#o.store?.put(pubrel);
-        if (saved && typeof saved.then === "function") saved.then(() => this.#transmit(packet.packetId), (error: unknown) => this.#abandon(packet.packetId, error));
-        else void this.#send(pubrel).catch(() => {});
+        const id = packet.packetId;
+        const pubrel = { type: "pubrel" as const, packetId: id };
+        const release = () => {
+          if (this.#flows.get(id) !== flow) return;
+          // On this connection PUBREL answers PUBREC now; a newer connection sends it as a resend.
+          if (flow.generation === this.#generation) void this.#send(pubrel).catch(() => {});
+          else this.#transmit(id);
+        };
+        // The store learns of PUBREC before the broker gets PUBREL: after a restart, only PUBREL is
+        // sent again. A store that fails here leaves the PUBLISH saved: a duplicate after a restart
+        // at worst, while the broker, which holds the message, still gets its PUBREL.
+        let saved: void | Promise<void>;
+        try {
+          saved = this.#o.store?.put(pubrel);
+        } catch {
+          saved = undefined;
+        }
+        if (saved && typeof saved.then === "function") {
+          const saving: Promise<void> = saved.then(
+            () => undefined,
+            () => undefined,
+          );
+          flow.saving = saving.then(() => {
+            if (flow.saving === saving) flow.saving = undefined;
+            release();
+          });
+        } else release();
         return;
       }
       case "pubrel":
@@ -773,9 +884,12 @@ export class MqttClient {
       case "pingresp":
         this.#pingSentAt = 0;
         return;
-      case "disconnect":
-        this.#fail(new MqttReasonError(`the broker disconnected: reason 0x${(packet.reasonCode ?? 0).toString(16)}${packet.properties?.reasonString ? ` (${packet.properties.reasonString})` : ""}`, packet.reasonCode ?? 0));
+      case "disconnect": {
+        const error = new MqttReasonError(`the broker disconnected: reason 0x${(packet.reasonCode ?? 0).toString(16)}${packet.properties?.reasonString ? ` (${packet.properties.reasonString})` : ""}`, packet.reasonCode ?? 0);
+        if (FINAL_DISCONNECT.has(packet.reasonCode ?? 0)) this.#finish(error);
+        else this.#fail(error);
         return;
+      }
       default:
         throw new MqttProtocolError(`a client does not expect ${packet.type.toUpperCase()}`, 0x82);
     }
@@ -837,6 +951,7 @@ export class MqttClient {
     this.#forget(flow, packetId);
     if (reasonCode !== undefined && reasonCode >= 0x80) flow.reject(new MqttReasonError(`the broker refused: reason 0x${reasonCode.toString(16)}`, reasonCode));
     else flow.resolve(value);
+    if (this.#backlog) this.#pump();
   }
 
   #allocateId(): number {
@@ -915,14 +1030,17 @@ export class MqttClient {
       return;
     }
     this.#writing = true;
+    this.#writingBatch = written;
     writer.write(out).then(
       () => {
+        if (this.#writingBatch === written) this.#writingBatch = undefined;
         written.resolve();
         if (writer !== this.#writer) return; // an old connection's write
         this.#writing = false;
         if (this.#batch.length > 0) this.#flush();
       },
       (error: unknown) => {
+        if (this.#writingBatch === written) this.#writingBatch = undefined;
         const failure = new ClosedError("writing to the MQTT broker failed", { cause: error });
         written.reject(failure);
         if (writer !== this.#writer) return;
@@ -961,26 +1079,39 @@ export class MqttClient {
    * The current connection failed. With `reconnect` (and not ending) the
    * client keeps its flows and connects again; otherwise it is finished.
    */
-  #fail(error: Error): void {
+  #fail(error: Error, graceful = false): void {
     if (this.#failure) return;
     this.#failure = error;
     const wasUp = this.#connacked;
     this.#connacked = false;
+    this.#backlog = false;
     this.#connectAbort?.abort(error); // a connection still being made stops now
-    this.#batchWritten?.reject(error); // QoS 0 messages not yet written are lost: their publish() says so
+    // QoS 0 messages not yet written are lost: their publish() says so, also for a write in progress
+    // (a broker that stopped reading would otherwise hold it forever).
+    this.#batchWritten?.reject(error);
     this.#batchWritten = undefined;
+    this.#writingBatch?.reject(error);
+    this.#writingBatch = undefined;
     this.#batch = [];
     this.#batchBytes = 0;
     this.#keepalive?.cancel();
     this.#onConnack = undefined;
     this.#lost?.resolve();
     const socket = this.#socket;
+    const writer = this.#writer;
     this.#socket = undefined;
     this.#writer = undefined;
-    this.#socketClosed = socket ? socket.close().catch(() => {}) : Promise.resolve();
+    // close() flushes first (Node's adapter waits for the peer to take the bytes): a broker that
+    // stopped reading gets a second after end()'s DISCONNECT, and a failed connection 50 ms,
+    // before the write side is aborted. (Aborting first would leave workerd's socket open.)
+    const hardClose = () => void writer?.abort(error).catch(() => {});
+    const flushing = socket ? timer(graceful ? 1000 : 50, hardClose) : undefined;
+    flushing?.start();
+    this.#socketClosed = socket ? socket.close().catch(() => {}).finally(() => flushing?.cancel()) : Promise.resolve();
     if (this.#o.reconnect && !this.#ended && !this.#fatal) {
       if (wasUp) {
         this.#emit({ type: "disconnected", error, willReconnect: true });
+        if (this.#ended || this.#fatal) return; // a listener ended or destroyed the client
         const reconnect = this.#o.reconnect;
         const first = Math.max(1, Math.round(reconnect.baseDelayMs / 2 + (Math.random() * reconnect.baseDelayMs) / 2));
         this.#connecting = this.#establish(first);
@@ -993,12 +1124,12 @@ export class MqttClient {
   }
 
   /** The client is finished: every flow and waiter gets `error`, and `closed` resolves once the socket is closed. */
-  #finish(error: Error): void {
+  #finish(error: Error, graceful = false): void {
     if (this.#fatal) return;
     const wasUp = this.#connacked && !this.#failure;
     this.#fatal = error;
     this.#wakeBackoff?.(error);
-    if (!this.#failure) this.#fail(error);
+    if (!this.#failure) this.#fail(error, graceful);
     for (const [id, flow] of this.#flows) {
       // A store keeps its messages for the next client with this id; only memory is cleared.
       if (!this.#o.store) this.#forget(flow, id);
