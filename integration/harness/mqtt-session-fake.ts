@@ -9,6 +9,7 @@
 //   connection 2: CONNACK (session present 1); sends "once" again (DUP, id 7: the client must
 //     not deliver it twice), then PUBREL 7; answers PUBLISH QoS 1 with PUBACK and PUBREL with
 //     PUBCOMP.
+// A client id starting "lost-" gets session present 0 on connection 2 and nothing unasked for.
 // The control port answers "log <clientId>" with every packet received, per connection, as JSON.
 import net from "node:net";
 import mqttPacket from "mqtt-packet";
@@ -41,7 +42,10 @@ export async function startMqttSessionFake(): Promise<{ port: number; control: n
         logs.set(p.clientId!, entry);
         entry.connections.push((log = []));
         connection = entry.connections.length;
-        send({ cmd: "connack", returnCode: 0, sessionPresent: connection > 1 });
+        // A client id starting "lost-" finds its session gone on connection 2 (as after a broker restart without persistence).
+        const lost = p.clientId!.startsWith("lost-") && connection > 1;
+        send({ cmd: "connack", returnCode: 0, sessionPresent: connection > 1 && !lost });
+        if (lost) return;
         send({ cmd: "publish", topic: "fake/once", payload: Buffer.from("once"), qos: 2, messageId: 7, dup: connection > 1, retain: false });
         if (connection > 1) send({ cmd: "pubrel", messageId: 7 });
         return;

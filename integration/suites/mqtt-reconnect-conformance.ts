@@ -273,5 +273,22 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       // Nothing else: no second PUBLISH of "b" (the broker has it), nothing new.
       expect(resent).toHaveLength(4);
     });
+
+    it("after a lost connection to a broker that lost the session: the QoS 2 message past PUBREC rejects (delivery unknown); the QoS 1 one is published again as new", async () => {
+      const clientId = `lost-${run}-${runtime}`;
+      const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.sessionFake.port }, clientId, clean: false, reconnect: fast });
+      clients.push(client);
+      const reconnected = new Promise<MqttConnectionEvent>((resolve) => client.onConnection((e) => e.type === "connected" && e.reconnected && resolve(e)));
+      await client.connect();
+      const a = client.publish("fake/a", "a", { qos: 1 });
+      const b = client.publish("fake/b", "b", { qos: 2 });
+      b.catch(() => {});
+      expect(await reconnected).toMatchObject({ sessionPresent: false });
+      await a;
+      expect(await rejection(b)).toMatchObject({ code: "ECLOSED", message: expect.stringContaining("unknown") });
+      const log = JSON.parse(await queryControl(connect, mqtt.sessionFake.control, `log ${clientId}`)) as SessionFakeLog;
+      const resent = log.connections[1]!.filter((p) => p.cmd !== "pingreq");
+      expect(resent).toEqual([{ cmd: "publish", messageId: expect.any(Number), qos: 1, dup: false, payload: "a" }]);
+    });
   });
 }
