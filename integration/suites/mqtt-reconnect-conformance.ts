@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import type { Connect } from "@sockkit/core";
-import { createMemoryStore, createMqttClient, type MqttClient, type MqttClientOptions, type MqttConnectionEvent, type MqttMessage, type ProtocolVersion } from "@sockkit/core/mqtt";
+import { createMemoryStore, createMqttClient, type MqttClient, type MqttClientOptions, type MqttConnectionEvent, type MqttMessage, type MqttStore, type ProtocolVersion, type StoredPacket } from "@sockkit/core/mqtt";
 import { queryControl, sendControl } from "../harness/line-control.js";
 import type { SessionFakeLog } from "../harness/mqtt-session-fake.js";
 import type { MqttTestEnv } from "../harness/mqtt.js";
@@ -236,9 +236,19 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
   }
 
   describe(`MQTT session resumption, packet by packet, against a scripted broker (${runtime})`, () => {
-    it("after a lost connection: a QoS 2 repeat before PUBREL is acknowledged, not delivered; unacknowledged QoS 1 goes again with DUP and its id; a PUBREC'd QoS 2 gets only its PUBREL", async () => {
-      const clientId = `sk-fake-${run}-${runtime}`;
-      const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.sessionFake.port }, clientId, clean: false, reconnect: fast });
+    // Also with a store that answers later (as Durable Object storage does): nothing is sent before it is saved.
+    const slowStore = (): MqttStore => {
+      const memory = createMemoryStore();
+      const later = <T>(value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), 5));
+      return {
+        put: async (p: StoredPacket) => void (await later(memory.put(p))),
+        delete: async (id: number) => void (await later(memory.delete(id))),
+        list: async () => later(await memory.list()),
+      };
+    };
+    it.each([["in memory"], ["with a store that answers later"]])("after a lost connection (%s): a QoS 2 repeat before PUBREL is acknowledged, not delivered; unacknowledged QoS 1 goes again with DUP and its id; a PUBREC'd QoS 2 gets only its PUBREL", async (variant) => {
+      const clientId = `sk-fake-${run}-${runtime}-${variant === "in memory" ? "m" : "s"}`;
+      const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.sessionFake.port }, clientId, clean: false, reconnect: fast, ...(variant === "in memory" ? {} : { store: slowStore() }) });
       clients.push(client);
       const delivered: string[] = [];
       client.onMessage((m) => delivered.push(m.text));

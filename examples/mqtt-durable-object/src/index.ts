@@ -16,7 +16,8 @@ export class MqttBridge extends DurableObject<Env> {
   #client: MqttClient | undefined;
 
   #mqtt(): MqttClient {
-    this.#client ??= createMqttClient({
+    if (this.#client) return this.#client;
+    const client = createMqttClient({
       connect,
       url: this.env.MQTT_URL,
       // One session per object: the same id after every restart, so the broker keeps it.
@@ -25,7 +26,12 @@ export class MqttBridge extends DurableObject<Env> {
       reconnect: true,
       store: durableObjectStore(this.ctx.storage),
     });
-    return this.#client;
+    // A client the broker ended for good (refused, session taken over) is replaced on the next call.
+    void client.closed.then(() => {
+      if (this.#client === client) this.#client = undefined;
+    });
+    this.#client = client;
+    return client;
   }
 
   /** Publishes and resolves when the QoS flow completes (for QoS 1/2, after the broker acknowledged it). */

@@ -176,7 +176,7 @@ const RETRYABLE_CONNACK = new Set([3, 0x88, 0x89, 0x97, 0x9f]);
  * A broker's DISCONNECT after which reconnecting would only repeat it: our
  * packets were malformed, over its limits, or another client took the session.
  */
-const FINAL_DISCONNECT = new Set([0x81, 0x82, 0x8e, 0x93, 0x94, 0x95]);
+const FINAL_DISCONNECT = new Set([0x81, 0x82, 0x8e, 0x90, 0x93, 0x94, 0x95, 0x99, 0x9a, 0x9b]);
 
 const CONNACK_V4 = ["accepted", "unacceptable protocol version", "identifier rejected", "server unavailable", "bad user name or password", "not authorized"];
 
@@ -297,14 +297,16 @@ export class MqttClient {
       if (qos !== 0 && qos !== 1 && qos !== 2) throw new TypeError(`QoS must be 0, 1 or 2, got ${String(qos)}`);
       if (!(packet.payload instanceof Uint8Array)) throw new TypeError("a payload must be a string or a Uint8Array");
       encodePacket({ ...packet, packetId: 1 }, this.#o.protocolVersion); // a message that can never be sent is refused now
+      // An alias names a topic for one connection: a message by alias alone cannot wait for another.
+      if (topic === "") throw new TypeError("a PUBLISH with only a topic alias needs the connection that set the alias up, and the client is not connected");
       // Reconnecting, a QoS 1/2 message takes its identifier (and its place in the store) now, and
       // goes out on reconnection; anything else waits to be connected.
       if (qos === 0 || !this.#o.reconnect || !this.#everConnected) await this.#whenOnline();
       else if (this.#fatal) throw this.#fatal;
     }
     if (qos === 0) return this.#send(packet);
-    // The common case, a free slot, takes no extra turn of the event loop.
-    if (this.#inFlight < this.#window && !this.#fatal) this.#inFlight++;
+    // The common case, a free slot, takes no extra turn of the event loop (nor overtakes a waiter).
+    if (this.#inFlight < this.#window && this.#windowWaiters.length === 0 && !this.#fatal) this.#inFlight++;
     else await this.#acquireWindow();
     try {
       await this.#exchange({ ...packet, packetId: this.#allocateId() }, qos === 1 ? "qos1" : "qos2");
@@ -355,7 +357,7 @@ export class MqttClient {
         flow.saving = saved.then(
           () => {
             flow.saving = undefined;
-            this.#transmit(id);
+            this.#pump(); // within the receive maximum, like every other flow
           },
           (error: unknown) => this.#abandon(id, error),
         );
@@ -372,7 +374,8 @@ export class MqttClient {
     if (!flow || flow.saving || !this.#connacked || this.#failure) return; // sent once saved, or on reconnection
     const generation = this.#generation;
     if (flow.generation === generation) return; // already written on this connection
-    if (flow.generation !== undefined && flow.packet.type === "publish" && flow.packet.properties?.topicAlias !== undefined) {
+    const released = flow.kind === "qos2" && flow.released === true; // only its PUBREL goes out
+    if ((flow.generation !== undefined || flow.orphan) && !released && flow.packet.type === "publish" && flow.packet.properties?.topicAlias !== undefined) {
       // Topic aliases end with their connection: send the full topic name again, or give up.
       const { topicAlias: _, ...properties } = flow.packet.properties;
       if (flow.packet.topic === "") {
@@ -381,7 +384,7 @@ export class MqttClient {
       }
       flow.packet = { ...flow.packet, properties };
     }
-    const packet = flow.kind === "qos2" && flow.released ? { type: "pubrel" as const, packetId: id } : flow.sent && flow.packet.type === "publish" ? { ...flow.packet, dup: true } : flow.packet;
+    const packet = released ? { type: "pubrel" as const, packetId: id } : flow.sent && flow.packet.type === "publish" ? { ...flow.packet, dup: true } : flow.packet;
     flow.sent = true;
     flow.generation = generation;
     this.#send(packet).catch((error: unknown) => {
@@ -700,7 +703,9 @@ export class MqttClient {
       const keepalive = packet.properties?.serverKeepAlive ?? o.keepalive;
       if (keepalive > 0) this.#startKeepalive(keepalive * 1000);
       // A store that never answers must not hold the connection past its deadline, nor past its loss.
-      const resubscribed = await Promise.race([this.#resume(packet.sessionPresent), aborted, closedEarly]);
+      const resuming = this.#resume(packet.sessionPresent, generation);
+      resuming.catch(() => {}); // observed by the race, or outlived by it
+      const resubscribed = await Promise.race([resuming, aborted, closedEarly]);
       if (this.#failure || generation !== this.#generation) throw this.#failure ?? new ClosedError("the connection was replaced");
       this.#connacked = true;
       const reconnected = this.#everConnected;
@@ -724,10 +729,12 @@ export class MqttClient {
    * After CONNACK, before anything else is sent: what an earlier client left
    * in the store, and the session state the broker no longer has.
    */
-  async #resume(sessionPresent: boolean): Promise<number[]> {
+  async #resume(sessionPresent: boolean, generation: number): Promise<number[]> {
     const store = this.#o.store;
     if (store && !this.#storeLoaded) {
       const stored = [...(await store.list())]; // read again on the next connection if this fails
+      // A read that outlived its connection (given up at the deadline) must not touch the next one.
+      if (generation !== this.#generation || this.#failure) throw this.#failure ?? new ClosedError("the connection was replaced");
       this.#storeLoaded = true;
       for (const packet of stored) {
         if (this.#flows.has(packet.packetId)) continue;
@@ -785,7 +792,8 @@ export class MqttClient {
       version: this.#o.protocolVersion,
       maxPacketSize: this.#o.maxPacketSize,
       onPacket: (p) => {
-        if (generation === this.#generation) this.#onPacket(p);
+        // Nothing after the connection failed (a final DISCONNECT, a protocol error) reaches the application.
+        if (generation === this.#generation && !this.#failure) this.#onPacket(p);
       },
     });
     try {
@@ -849,7 +857,7 @@ export class MqttClient {
           if (this.#flows.get(id) !== flow) return;
           // On this connection PUBREL answers PUBREC now; a newer connection sends it as a resend.
           if (flow.generation === this.#generation) void this.#send(pubrel).catch(() => {});
-          else this.#transmit(id);
+          else this.#pump();
         };
         // The store learns of PUBREC before the broker gets PUBREL: after a restart, only PUBREL is
         // sent again. A store that fails here leaves the PUBLISH saved: a duplicate after a restart
@@ -861,14 +869,16 @@ export class MqttClient {
           saved = undefined;
         }
         if (saved && typeof saved.then === "function") {
-          const saving: Promise<void> = saved.then(
-            () => undefined,
-            () => undefined,
-          );
-          flow.saving = saving.then(() => {
-            if (flow.saving === saving) flow.saving = undefined;
-            release();
-          });
+          const saving: Promise<void> = saved
+            .then(
+              () => undefined,
+              () => undefined,
+            )
+            .then(() => {
+              if (flow.saving === saving) flow.saving = undefined;
+              release();
+            });
+          flow.saving = saving;
         } else release();
         return;
       }
@@ -974,11 +984,15 @@ export class MqttClient {
     }
     if (this.#fatal) throw this.#fatal;
     this.#inFlight++;
+    // A slot may be left for the next waiter too (a window that grew).
+    if (this.#inFlight < this.#window) this.#windowWaiters.shift()?.();
   }
 
   #releaseWindow(): void {
     this.#inFlight--;
-    this.#windowWaiters.shift()?.();
+    // Only a free slot wakes a waiter (store-loaded messages or a smaller receive maximum can
+    // keep the window over-full), so waiters go out in the order they came.
+    if (this.#inFlight < this.#window) this.#windowWaiters.shift()?.();
   }
 
   /**
