@@ -1,9 +1,10 @@
-// Runtime-neutral client for the test servers' control port (used from workerd and Node).
+// Runtime-neutral client for the harness's control ports (used from workerd and Node): the test
+// writes "command [arg]\n" and reads the whole answer.
 import type { Connect } from "@sockkit/core";
 import type { ControlStats } from "./servers.js";
 
-/** Sends one command ("stats", or "drain" to make the sink read) and returns the servers' stats. */
-export async function controlCommand(connect: Connect, port: number, command = "stats"): Promise<ControlStats> {
+/** Sends one command and returns the whole answer. */
+export async function queryControl(connect: Connect, port: number, command: string): Promise<string> {
   const socket = connect({ hostname: "127.0.0.1", port });
   try {
     const writer = socket.writable.getWriter();
@@ -12,8 +13,19 @@ export async function controlCommand(connect: Connect, port: number, command = "
     let text = "";
     const decoder = new TextDecoder();
     for await (const chunk of socket.readable) text += decoder.decode(chunk, { stream: true });
-    return JSON.parse(text) as ControlStats;
+    return text;
   } finally {
     await socket.close();
   }
+}
+
+/** Sends one command to a server the tests break on purpose; resolves once it answered "ok". */
+export async function sendControl(connect: Connect, port: number, command: string): Promise<void> {
+  const text = await queryControl(connect, port, command);
+  if (text !== "ok\n") throw new Error(`control "${command}" answered ${JSON.stringify(text)}`);
+}
+
+/** Sends one command to the test servers ("stats", or "drain" to make the sink read) and returns their stats. */
+export async function controlCommand(connect: Connect, port: number, command = "stats"): Promise<ControlStats> {
+  return JSON.parse(await queryControl(connect, port, command)) as ControlStats;
 }

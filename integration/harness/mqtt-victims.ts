@@ -1,5 +1,5 @@
 // Brokers the MQTT suites may drop, stop and restart (never the shared ones), driven through a
-// control port (see line-control.ts) so that workerd tests can drive them too:
+// control port (control-server.ts) so that workerd tests can drive them too:
 //   drop           cut every client connection (the broker lives on)
 //   stop / start   stop listening (cutting every connection) / listen again on the same port
 //   restart MS     stop, wait MS milliseconds, start
@@ -7,6 +7,7 @@
 // Mosquitto is stopped with SIGTERM (it saves its persistence file) and started again.
 import net from "node:net";
 import { type ListeningProcess } from "./processes.js";
+import { serveControl } from "./control-server.js";
 import { startMosquitto } from "./mqtt.js";
 
 export interface MqttVictim {
@@ -90,39 +91,20 @@ export async function startMosquittoVictim(): Promise<{ victim: MqttVictim; clos
 }
 
 async function serveBreakable(target: Breakable): Promise<{ victim: MqttVictim; close(): Promise<void> }> {
-  let queue = Promise.resolve();
-  const control = net.createServer((socket) => {
-    socket.on("error", () => {});
-    let line = "";
-    socket.on("data", (data) => {
-      line += data.toString();
-      const end = line.indexOf("\n");
-      if (end === -1) return;
-      const [command, arg] = line.slice(0, end).trim().split(" ");
-      line = "";
-      // One command at a time, in the order they came.
-      queue = queue.then(async () => {
-        try {
-          if (command === "drop") await target.drop();
-          else if (command === "stop") await target.stop();
-          else if (command === "start") await target.start();
-          else if (command === "restart") {
-            await target.stop();
-            await new Promise((resolve) => setTimeout(resolve, Number(arg ?? 0)));
-            await target.start();
-          } else throw new Error(`unknown command ${command}`);
-          socket.end("ok\n");
-        } catch (error) {
-          socket.end(`error ${(error as Error).message}\n`);
-        }
-      });
-    });
+  const control = await serveControl(async (command, arg) => {
+    if (command === "drop") await target.drop();
+    else if (command === "stop") await target.stop();
+    else if (command === "start") await target.start();
+    else if (command === "restart") {
+      await target.stop();
+      await new Promise((resolve) => setTimeout(resolve, Number(arg ?? 0)));
+      await target.start();
+    } else throw new Error(`unknown command ${command}`);
   });
-  await new Promise<void>((resolve) => control.listen(0, "127.0.0.1", resolve));
   return {
-    victim: { port: target.port, control: (control.address() as net.AddressInfo).port },
+    victim: { port: target.port, control: control.port },
     async close() {
-      await new Promise((resolve) => control.close(resolve));
+      await control.close();
       await target.close();
     },
   };

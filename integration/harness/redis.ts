@@ -3,7 +3,7 @@
 // testcontainers when a container runtime answers, or a `redis-server`
 // binary started here on a free port. None → fail, saying how to get one.
 import { spawnSync, type ChildProcess } from "node:child_process";
-import net from "node:net";
+import { serveControl } from "./control-server.js";
 import { freePort, spawnListening } from "./processes.js";
 
 export interface RedisTarget {
@@ -94,15 +94,6 @@ export async function startVictim(): Promise<{ target: RedisTarget; control: num
   let server = await startRedisServer();
   const { port } = server.target;
   let running = true;
-  const queue: Array<() => Promise<void>> = [];
-  let busy = false;
-  const run = async (task: () => Promise<void>) => {
-    queue.push(task);
-    if (busy) return;
-    busy = true;
-    while (queue.length > 0) await queue.shift()!();
-    busy = false;
-  };
   const kill = async () => {
     if (running) await server.stop();
     running = false;
@@ -111,36 +102,19 @@ export async function startVictim(): Promise<{ target: RedisTarget; control: num
     if (!running) server = await startRedisServer([], port);
     running = true;
   };
-  const control = net.createServer((socket) => {
-    socket.on("error", () => {});
-    let line = "";
-    socket.on("data", (data) => {
-      line += data.toString();
-      const end = line.indexOf("\n");
-      if (end === -1) return;
-      const command = line.slice(0, end).trim();
-      line = "";
-      void run(async () => {
-        try {
-          if (command === "kill") await kill();
-          else if (command === "start") await start();
-          else if (command === "restart") {
-            await kill();
-            await start();
-          } else throw new Error(`unknown command ${command}`);
-          socket.end("ok\n");
-        } catch (error) {
-          socket.end(`error ${(error as Error).message}\n`);
-        }
-      });
-    });
+  const control = await serveControl(async (command) => {
+    if (command === "kill") await kill();
+    else if (command === "start") await start();
+    else if (command === "restart") {
+      await kill();
+      await start();
+    } else throw new Error(`unknown command ${command}`);
   });
-  await new Promise<void>((resolve) => control.listen(0, "127.0.0.1", resolve));
   return {
     target: server.target,
-    control: (control.address() as net.AddressInfo).port,
+    control: control.port,
     async stop() {
-      await new Promise((resolve) => control.close(resolve));
+      await control.close();
       await kill();
     },
   };

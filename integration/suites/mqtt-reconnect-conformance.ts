@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { Connect } from "@sockkit/core";
 import { createMemoryStore, createMqttClient, type MqttClient, type MqttClientOptions, type MqttConnectionEvent, type MqttMessage, type MqttStore, type ProtocolVersion, type StoredPacket } from "@sockkit/core/mqtt";
-import { queryControl, sendControl } from "../harness/line-control.js";
+import { queryControl, sendControl } from "../harness/control-client.js";
 import type { SessionFakeLog } from "../harness/mqtt-session-fake.js";
 import type { MqttTestEnv } from "../harness/mqtt.js";
 import { rejection } from "../harness/promises.js";

@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { Connect } from "@sockkit/core";
 import { createRedisClient, ReplyError, type RedisClient, type RedisClientOptions } from "@sockkit/core/redis";
+import { sendControl } from "../harness/control-client.js";
 import { rejection } from "../harness/promises.js";
 import type { RedisTestEnv } from "../harness/redis-setup.js";
 
@@ -368,19 +369,7 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
   describe(`Redis client when the server dies (${runtime})`, () => {
     const { victim } = redis;
     const at = { address: { hostname: victim.hostname, port: victim.port } };
-    const control = async (command: "kill" | "start" | "restart") => {
-      const socket = connect({ hostname: "127.0.0.1", port: victim.control });
-      try {
-        const writer = socket.writable.getWriter();
-        await writer.write(new TextEncoder().encode(`${command}\n`));
-        writer.releaseLock();
-        let text = "";
-        for await (const chunk of socket.readable) text += new TextDecoder().decode(chunk);
-        expect(text).toBe("ok\n");
-      } finally {
-        await socket.close();
-      }
-    };
+    const control = (command: "kill" | "start" | "restart") => sendControl(connect, victim.control, command);
 
     it("killed mid-pipeline of 10,000: each command either has its own reply or rejects with ECLOSED, none hangs", async () => {
       const client = open(at);
