@@ -5,10 +5,9 @@
 //   restart MS     stop, wait MS milliseconds, start
 // Aedes keeps its sessions in memory, so "stop" closes its listener, not the broker object.
 // Mosquitto is stopped with SIGTERM (it saves its persistence file) and started again.
-import net from "node:net";
 import { type ListeningProcess } from "./processes.js";
 import { serveControl } from "./control-server.js";
-import { startMosquitto } from "./mqtt.js";
+import { startAedes, startMosquitto } from "./mqtt.js";
 
 export interface MqttVictim {
   port: number;
@@ -24,46 +23,7 @@ interface Breakable {
 }
 
 export async function startAedesVictim(): Promise<{ victim: MqttVictim; close(): Promise<void> }> {
-  const { Aedes } = (await import("aedes")) as unknown as { Aedes: { createBroker(): Promise<{ handle: (socket: net.Socket) => void; close(cb: () => void): void }> } };
-  const broker = await Aedes.createBroker();
-  const sockets = new Set<net.Socket>();
-  let server: net.Server | undefined;
-  let port = 0;
-  const listen = async () => {
-    const next = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.once("close", () => sockets.delete(socket));
-      broker.handle(socket);
-    });
-    await new Promise<void>((resolve, reject) => {
-      next.once("error", reject);
-      next.listen(port, "127.0.0.1", resolve);
-    });
-    server = next;
-    port = (next.address() as net.AddressInfo).port;
-  };
-  const drop = async () => {
-    for (const socket of sockets) socket.destroy();
-  };
-  const stop = async () => {
-    const current = server;
-    server = undefined;
-    await drop();
-    if (current) await new Promise((resolve) => current.close(resolve));
-  };
-  await listen();
-  return serveBreakable({
-    port,
-    drop,
-    stop,
-    start: async () => {
-      if (!server) await listen();
-    },
-    close: async () => {
-      await stop();
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-    },
-  });
+  return serveBreakable(await startAedes());
 }
 
 export async function startMosquittoVictim(): Promise<{ victim: MqttVictim; close(): Promise<void> }> {

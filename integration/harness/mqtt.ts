@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startFakeServers } from "./fake-servers.js";
 import { freePort, spawnListening } from "./processes.js";
 
 export interface MqttTestEnv {
@@ -24,21 +25,47 @@ export interface MqttTestEnv {
 const HOW_TO =
   "The MQTT suites need the mosquitto binary (Debian/Ubuntu: apt-get install -y mosquitto; macOS: brew install mosquitto).";
 
-export async function startAedes(): Promise<{ port: number; close(): Promise<void> }> {
+/**
+ * Aedes in this process on a free port. Its listener can be stopped and started again on the same
+ * port while the broker object, and the sessions it keeps in memory, live on.
+ */
+export async function startAedes(): Promise<{ port: number; drop(): Promise<void>; stop(): Promise<void>; start(): Promise<void>; close(): Promise<void> }> {
   const { Aedes } = (await import("aedes")) as unknown as { Aedes: { createBroker(): Promise<{ handle: (socket: net.Socket) => void; close(cb: () => void): void }> } };
   const broker = await Aedes.createBroker();
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-    broker.handle(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  let server: net.Server | undefined;
+  let port = 0;
+  const start = async () => {
+    if (server) return;
+    const next = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+      broker.handle(socket);
+    });
+    await new Promise<void>((resolve, reject) => {
+      next.once("error", reject);
+      next.listen(port, "127.0.0.1", resolve);
+    });
+    server = next;
+    port = (next.address() as net.AddressInfo).port;
+  };
+  const drop = async () => {
+    for (const socket of sockets) socket.destroy();
+  };
+  const stop = async () => {
+    const current = server;
+    server = undefined;
+    await drop();
+    if (current) await new Promise((resolve) => current.close(resolve));
+  };
+  await start();
   return {
-    port: (server.address() as net.AddressInfo).port,
+    port,
+    drop,
+    stop,
+    start,
     async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
+      await stop();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
     },
   };
@@ -87,7 +114,7 @@ export async function startMosquitto(
 }
 
 /** Fake brokers for fault tests: CONNACK, then silence, garbage, a 200 MB packet header, or no more reading. */
-export async function startMqttFakes(): Promise<{ ports: MqttTestEnv["fakes"]; close(): Promise<void> }> {
+export function startMqttFakes(): Promise<{ ports: MqttTestEnv["fakes"]; close(): Promise<void> }> {
   const CONNACK = Buffer.from([0x20, 0x02, 0x00, 0x00]);
   const after: Record<keyof MqttTestEnv["fakes"], Buffer | undefined> = {
     silent: undefined,
@@ -95,29 +122,14 @@ export async function startMqttFakes(): Promise<{ ports: MqttTestEnv["fakes"]; c
     huge: Buffer.from([0x30, 0x80, 0x80, 0x80, 0x60]), // a PUBLISH declaring ~200 MB
     stalled: undefined, // and stops reading: the client's writes back up
   };
-  const servers: net.Server[] = [];
-  const sockets = new Set<net.Socket>();
-  const ports = {} as MqttTestEnv["fakes"];
+  const handlers = {} as Record<keyof MqttTestEnv["fakes"], (socket: net.Socket) => void>;
   for (const [name, tail] of Object.entries(after) as Array<[keyof MqttTestEnv["fakes"], Buffer | undefined]>) {
-    const server = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on("error", () => {});
-      socket.once("close", () => sockets.delete(socket));
+    handlers[name] = (socket) =>
       socket.once("data", () => {
         socket.write(CONNACK);
         if (name === "stalled") socket.pause();
         if (tail) setTimeout(() => socket.write(tail), 20);
       });
-    });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    ports[name] = (server.address() as net.AddressInfo).port;
   }
-  return {
-    ports,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-    },
-  };
+  return startFakeServers(handlers);
 }

@@ -1,6 +1,7 @@
 // Misbehaving "Redis servers" for the client's fault tests: each answers the
 // first bytes it gets (the client's HELLO) in its own wrong way.
-import net from "node:net";
+import type net from "node:net";
+import { startFakeServers } from "./fake-servers.js";
 
 export interface RedisFakes {
   /** Answers with a type byte RESP does not have. */
@@ -31,27 +32,13 @@ const behaviours: Record<keyof RedisFakes, Behaviour> = {
   silent: () => {},
 };
 
-export async function startRedisFakes(): Promise<{ ports: RedisFakes; close(): Promise<void> }> {
-  const servers: net.Server[] = [];
-  const sockets = new Set<net.Socket>();
-  const ports = {} as RedisFakes;
+export function startRedisFakes(): Promise<{ ports: RedisFakes; close(): Promise<void> }> {
+  const handlers = {} as Record<keyof RedisFakes, (socket: net.Socket) => void>;
   for (const [name, behave] of Object.entries(behaviours) as Array<[keyof RedisFakes, Behaviour]>) {
-    const server = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on("error", () => {});
-      socket.once("close", () => sockets.delete(socket));
+    handlers[name] = (socket) => {
       let requests = 0;
       socket.on("data", () => behave(socket, requests++));
-    });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    ports[name] = (server.address() as net.AddressInfo).port;
+    };
   }
-  return {
-    ports,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-    },
-  };
+  return startFakeServers(handlers);
 }
