@@ -1,9 +1,9 @@
 // `npm run bench` (gateway part): the gateway served on Node (@sockkit/cli's
 // serveGateway), 1,000 GET /probe/redis at concurrency 50 against a
 // redis-server started here; reports throughput and p50/p99 latency.
-import os from "node:os";
 import { serveGateway } from "@sockkit/cli";
 import { startRedisServer } from "./servers.mjs";
+import { machine, median } from "./stats.mjs";
 
 const REQUESTS = Number(process.env.BENCH_GATEWAY_REQUESTS ?? 1000);
 const CONCURRENCY = 50;
@@ -39,7 +39,6 @@ for (let run = -1; run < RUNS; run++) {
 await gateway.close();
 redis.stop();
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-console.log(`\nGateway, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, median of ${RUNS} runs`);
+console.log(`\nGateway, ${machine()}, median of ${RUNS} runs`);
 console.log(`${REQUESTS} GET /probe/redis at concurrency ${CONCURRENCY} (each opens, PINGs and closes a Redis connection):`);
 console.log(`  ${median(runs.map((r) => r.rps)).toFixed(0)} requests/s, p50 ${median(runs.map((r) => r.p50)).toFixed(1)} ms, p99 ${median(runs.map((r) => r.p99)).toFixed(1)} ms, errors ${runs.reduce((n, r) => n + r.errors, 0)}`);

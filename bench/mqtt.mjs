@@ -10,6 +10,7 @@ import mqttPacket from "mqtt-packet";
 import { createConnect } from "@sockkit/adapter-node";
 import { MqttDecoder, createMqttClient, encodePacket } from "@sockkit/core/mqtt";
 import { freePort, spawnServer } from "./servers.mjs";
+import { alternate, machine, median } from "./stats.mjs";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const QOS0 = 50_000;
@@ -111,18 +112,13 @@ const codecs = {
     return n;
   },
 };
-const codecResults = {};
-for (let run = -1; run < RUNS * 3; run++) {
-  for (const [name, fn] of Object.entries(codecs)) {
-    const t0 = process.hrtime.bigint();
-    if (fn() !== packets.length) throw new Error(`${name} lost packets`);
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (run >= 0) (codecResults[name] ??= []).push(packets.length / seconds);
-  }
-}
+const codecResults = alternate(codecs, RUNS * 3, (name, fn) => {
+  const t0 = process.hrtime.bigint();
+  if (fn() !== packets.length) throw new Error(`${name} lost packets`);
+  return packets.length / (Number(process.hrtime.bigint() - t0) / 1e9);
+});
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-console.log(`\nMQTT, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, Mosquitto, median of ${RUNS} alternated runs\n`);
+console.log(`\nMQTT, ${machine()}, Mosquitto, median of ${RUNS} alternated runs\n`);
 console.log("| row | sockkit | MQTT.js | sockkit ÷ MQTT.js |");
 console.log("|---|---:|---:|---:|");
 for (const [row, byName] of Object.entries(results)) {

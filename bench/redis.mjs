@@ -3,13 +3,13 @@
 // started here, alternated, median of RUNS; and our RESP decoder against
 // redis-parser on the same bytes. Targets (issue #5): >= 1.0x ioredis on
 // every row, ahead of redis-parser.
-import os from "node:os";
 import Redis from "ioredis";
 import { createClient } from "redis";
 import RedisParser from "redis-parser";
 import { createConnect } from "@sockkit/adapter-node";
 import { RespDecoder, createRedisClient } from "@sockkit/core/redis";
 import { startRedisServer } from "./servers.mjs";
+import { alternate, machine, median } from "./stats.mjs";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SEQUENTIAL = Number(process.env.BENCH_REDIS_SEQUENTIAL ?? 10_000);
@@ -128,22 +128,18 @@ const decoders = {
     return n;
   },
 };
-const decodeResults = {};
-for (let run = -1; run < RUNS * 3; run++) {
-  for (const [name, fn] of Object.entries(decoders)) {
-    const t0 = process.hrtime.bigint();
-    let replies = 0;
-    for (let i = 0; i < 20; i++) replies += fn();
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (replies !== 20 * 20_000) throw new Error(`${name} decoded ${replies} replies`);
-    if (run >= 0) (decodeResults[name] ??= []).push((wire.length * 20) / 1024 / 1024 / seconds);
-  }
-}
+const decodeResults = alternate(decoders, RUNS * 3, (name, fn) => {
+  const t0 = process.hrtime.bigint();
+  let replies = 0;
+  for (let i = 0; i < 20; i++) replies += fn();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (replies !== 20 * 20_000) throw new Error(`${name} decoded ${replies} replies`);
+  return (wire.length * 20) / 1024 / 1024 / seconds;
+});
 
 server.stop();
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-console.log(`\nRedis, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, median of ${RUNS} alternated runs (ops/s)\n`);
+console.log(`\nRedis, ${machine()}, median of ${RUNS} alternated runs (ops/s)\n`);
 console.log(`| row | sockkit | ioredis | node-redis | sockkit ÷ ioredis | sockkit ÷ node-redis |`);
 console.log(`|---|---:|---:|---:|---:|---:|`);
 for (const [row, byName] of Object.entries(results)) {
