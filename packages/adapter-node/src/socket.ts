@@ -36,7 +36,11 @@ export const CONNECT_FAILED = "proxy request failed, cannot connect to the speci
 // Bytes the readable side queues before the Node socket stops reading from the
 // kernel: large enough to keep loopback busy, small enough that a slow reader
 // leaves the rest of the peer's output in the kernel and the peer blocked.
-const READABLE_HIGH_WATER_MARK = 256 * 1024;
+// The stream's own high-water mark stays 0 and this limit is checked by hand:
+// with a positive mark the byte stream calls pull() after every enqueue as
+// well as on every read, each call a promise and its reaction (client CPU per
+// 16-byte round trip fell by about 3 µs of 55 on Node 20 without them).
+const READABLE_QUEUE_LIMIT = 256 * 1024;
 
 /**
  * A `SocketLike` over a Node `net.Socket` (or `tls.TLSSocket`) that follows
@@ -102,7 +106,7 @@ export class NodeSocket implements SocketLike {
           this.#raw?.pause();
         },
       },
-      { highWaterMark: READABLE_HIGH_WATER_MARK },
+      { highWaterMark: 0 },
     );
 
     this.writable = new WritableStream<Uint8Array>(
@@ -247,7 +251,8 @@ export class NodeSocket implements SocketLike {
   #handleData(chunk: Buffer): void {
     if (this.#readDone) return;
     this.#rc.enqueue(ownedView(chunk));
-    if ((this.#rc.desiredSize ?? 0) <= 0) this.#raw?.pause();
+    // desiredSize is minus the queued bytes; pull() resumes once a reader waits on an empty queue.
+    if (-(this.#rc.desiredSize ?? 0) >= READABLE_QUEUE_LIMIT) this.#raw?.pause();
   }
 
   #handleEnd(): void {
