@@ -229,6 +229,8 @@ describe("MQTT codec", () => {
       ["a string that is not UTF-8", 4, "30 05 00 02 c3 28 00", "EPROTOCOL", 0x81],
       ["a string with U+0000", 4, "30 05 00 02 61 00 00", "EPROTOCOL", 0x81],
       ["a wildcard in a PUBLISH topic", 4, "30 05 00 03 61 2f 23", "EPROTOCOL", 0x90],
+      ["a + wildcard in a PUBLISH topic", 5, "30 04 00 01 2b 00", "EPROTOCOL", 0x90],
+      ["a surrogate encoded as UTF-8 in a topic", 4, "30 05 00 03 ed a0 80", "EPROTOCOL", 0x81],
       ["SUBSCRIBE without a filter", 4, "82 02 00 01", "EPROTOCOL", 0x82],
       ["SUBSCRIBE with reserved option bits (v3.1.1)", 4, "82 06 00 01 00 01 61 04", "EPROTOCOL", 0x81],
       ["a bad topic filter", 4, "82 07 00 01 00 02 61 23 00", "EPROTOCOL", 0x8f],
@@ -250,6 +252,12 @@ describe("MQTT codec", () => {
       }
       expect(error).toMatchObject({ code, reasonCode });
       expect(() => decoder.feed(hex("d0 00"))).toThrow(); // stays failed
+    });
+
+    it("a leading U+FEFF in a string is kept, not stripped as a byte order mark (MQTT-1.5.4-3)", () => {
+      const packets: MqttPacket[] = [];
+      new MqttDecoder({ version: 4, onPacket: (p) => packets.push(p) }).feed(hex("30 06 00 04 ef bb bf 61"));
+      expect(packets).toMatchObject([{ type: "publish", topic: "\ufeffa" }]);
     });
 
     it("a packet over maxPacketSize is refused from its header, before its body is buffered", () => {

@@ -236,6 +236,7 @@ export class MqttClient {
   #inFlight = 0;
   readonly #windowWaiters: Array<() => void> = [];
   readonly #listeners = new Set<(message: MqttMessage) => void>();
+  #listenerList: ((message: MqttMessage) => void)[] | undefined;
   readonly #connectionListeners = new Set<(event: MqttConnectionEvent) => void>();
   #closedResolve!: () => void;
   /** Resolves once the client is finished (ended, destroyed, or the connection lost without `reconnect`). */
@@ -508,7 +509,11 @@ export class MqttClient {
   onMessage(listener: (message: MqttMessage) => void): () => void {
     if (typeof listener !== "function") throw new TypeError("onMessage expects a function");
     this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    this.#listenerList = undefined;
+    return () => {
+      this.#listenerList = undefined;
+      return this.#listeners.delete(listener);
+    };
   }
 
   /**
@@ -925,18 +930,11 @@ export class MqttClient {
   }
 
   #deliver(packet: PublishPacket): void {
-    const message: MqttMessage = {
-      topic: packet.topic,
-      payload: packet.payload,
-      get text() {
-        return new TextDecoder().decode(packet.payload);
-      },
-      qos: packet.qos,
-      retain: packet.retain,
-      dup: packet.dup,
-      ...(packet.properties ? { properties: packet.properties } : {}),
-    };
-    for (const listener of [...this.#listeners]) {
+    const message = new Message(packet);
+    // A snapshot, so that a listener added while a message is delivered does not get it; kept
+    // until the listeners change rather than copied for every message.
+    const listeners = (this.#listenerList ??= [...this.#listeners]);
+    for (const listener of listeners) {
       // A listener's bug is its own: reported as an uncaught error, it never breaks the connection.
       try {
         listener(message);
@@ -1238,4 +1236,28 @@ function reconnectSettings(value: true | MqttReconnectOptions): Required<MqttRec
     }
   }
   return settings;
+}
+
+const utf8 = new TextDecoder();
+
+// A class, not an object literal with a getter: a literal with an accessor and a
+// conditional spread took about a tenth of a publish→receive round trip's CPU.
+class Message implements MqttMessage {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  readonly dup: boolean;
+  declare readonly properties?: MqttProperties;
+  constructor(packet: PublishPacket) {
+    this.topic = packet.topic;
+    this.payload = packet.payload;
+    this.qos = packet.qos;
+    this.retain = packet.retain;
+    this.dup = packet.dup;
+    if (packet.properties) (this as { properties?: MqttProperties }).properties = packet.properties;
+  }
+  get text(): string {
+    return utf8.decode(this.payload);
+  }
 }

@@ -28,7 +28,8 @@ export class MqttPacketTooLargeError extends TooLargeError {
 }
 
 const utf8 = new TextEncoder();
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the string and must not be stripped (MQTT-1.5.4-3).
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 // ---- encoding ---------------------------------------------------------------
 
@@ -166,16 +167,19 @@ function encodePublish(packet: PublishPacket, version: ProtocolVersion): Uint8Ar
   if (qos === 0 && packet.dup) throw new TypeError("a QoS 0 message cannot carry the DUP flag");
   if (!(payload instanceof Uint8Array)) throw new TypeError("a payload must be a Uint8Array");
   const packetId = qos > 0 ? checkPacketId(packet.packetId) : 0;
-  const topicBytes = topicUtf8(topic);
-  const remaining = 2 + topicBytes.length + (qos > 0 ? 2 : 0) + (version === 5 ? 1 : 0) + payload.length;
+  // An ASCII topic (the usual case) is copied straight into the packet; others are encoded first.
+  const topicBytes = isPlainAsciiTopic(topic) ? undefined : topicUtf8(topic);
+  const topicLength = topicBytes ? topicBytes.length : (topic as string).length;
+  const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + (version === 5 ? 1 : 0) + payload.length;
   if (remaining > MAX_REMAINING_LENGTH) throw new TypeError(`the packet is ${remaining} bytes, more than MQTT's ${MAX_REMAINING_LENGTH}`);
   const out = new Uint8Array(1 + varintLength(remaining) + remaining);
   out[0] = 0x30 | (packet.dup ? 8 : 0) | (qos << 1) | (packet.retain ? 1 : 0);
   let i = writeVarint(out, 1, remaining);
-  out[i++] = topicBytes.length >> 8;
-  out[i++] = topicBytes.length & 255;
-  out.set(topicBytes, i);
-  i += topicBytes.length;
+  out[i++] = topicLength >> 8;
+  out[i++] = topicLength & 255;
+  if (topicBytes) out.set(topicBytes, i);
+  else for (let k = 0; k < topicLength; k++) out[i + k] = topic.charCodeAt(k);
+  i += topicLength;
   if (qos > 0) {
     out[i++] = packetId >> 8;
     out[i++] = packetId & 255;
@@ -185,24 +189,34 @@ function encodePublish(packet: PublishPacket, version: ProtocolVersion): Uint8Ar
   return out;
 }
 
-/** A topic name's UTF-8 bytes, checked in one pass (the rules of topicNameProblem). */
+/**
+ * The part of topicNameProblem a decoded topic can still fail, in one pass: a
+ * wildcard or U+0000. Well-formed UTF-8 of at most 65,535 bytes (all string()
+ * returns) cannot hold a lone surrogate or be too long.
+ */
+function hasWildcardOrNul(topic: string): boolean {
+  for (let i = 0; i < topic.length; i++) {
+    const c = topic.charCodeAt(i);
+    if (c === 0x23 || c === 0x2b || c === 0) return true;
+  }
+  return false;
+}
+
+/** Whether `topic` is a valid topic name made of ASCII only (its UTF-8 is its char codes). */
+function isPlainAsciiTopic(topic: unknown): topic is string {
+  if (typeof topic !== "string" || topic.length === 0 || topic.length > 65535) return false;
+  for (let i = 0; i < topic.length; i++) {
+    const c = topic.charCodeAt(i);
+    if (c === 0 || c === 0x23 || c === 0x2b || c > 0x7f) return false;
+  }
+  return true;
+}
+
+/** A topic name's UTF-8 bytes, or a TypeError saying why it is not one (the rules of topicNameProblem). */
 function topicUtf8(topic: unknown): Uint8Array {
   if (typeof topic !== "string" || topic.length === 0 || topic.length > 65535) {
     const problem = topicNameProblem(topic);
     throw new TypeError(problem ?? "a topic is at most 65535 bytes");
-  }
-  let ascii = true;
-  for (let i = 0; i < topic.length; i++) {
-    const c = topic.charCodeAt(i);
-    if (c === 0 || c === 0x23 || c === 0x2b || c > 0x7f) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii) {
-    const bytes = new Uint8Array(topic.length);
-    for (let i = 0; i < topic.length; i++) bytes[i] = topic.charCodeAt(i);
-    return bytes;
   }
   const problem = topicNameProblem(topic);
   if (problem) throw new TypeError(problem);
@@ -662,7 +676,7 @@ function decodeBody(typeId: number, flags: number, r: Reader, version: ProtocolV
       const packetId = qos > 0 ? r.u16() : undefined;
       if (packetId === 0) throw new MqttProtocolError("packet identifier 0", ReasonCode.ProtocolError);
       const properties = v5 ? r.properties() : undefined;
-      if (topic === "" ? !(v5 && properties?.topicAlias) : topicNameProblem(topic)) {
+      if (topic === "" ? !(v5 && properties?.topicAlias) : hasWildcardOrNul(topic) && topicNameProblem(topic)) {
         throw new MqttProtocolError(`invalid topic name in PUBLISH: ${topic === "" ? "empty, without a topic alias" : topicNameProblem(topic)}`, 0x90);
       }
       const payload = r.bytes(r.left);
