@@ -65,10 +65,15 @@ const rows = {
   },
 };
 
+// Also the client's own CPU time per operation: the broker is another process, so this is
+// what each client costs, less disturbed by how the processes share the cores.
 async function time(operations, fn) {
+  const cpu = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await fn();
-  return operations / (Number(process.hrtime.bigint() - t0) / 1e9);
+  const rate = operations / (Number(process.hrtime.bigint() - t0) / 1e9);
+  const used = process.cpuUsage(cpu);
+  return { rate, cpu: (used.user + used.system) / operations };
 }
 
 const results = {};
@@ -82,8 +87,8 @@ for (let run = -1; run < RUNS; run++) {
         // A barrier, off the clock: the broker has handled everything the previous row sent
         // (a fast QoS 0 row would otherwise leave its backlog in front of the next row's acks).
         await client.publish("bench/barrier", 1);
-        const rate = await fn(client);
-        if (run >= 0) ((results[row] ??= {})[name] ??= []).push(rate);
+        const measured = await fn(client);
+        if (run >= 0) ((results[row] ??= {})[name] ??= []).push(measured);
       }
     } finally {
       await client.close();
@@ -119,12 +124,12 @@ const codecResults = alternate(codecs, RUNS * 3, (name, fn) => {
 });
 
 console.log(`\nMQTT, ${machine()}, Mosquitto, median of ${RUNS} alternated runs\n`);
-console.log("| row | sockkit | MQTT.js | sockkit ÷ MQTT.js |");
-console.log("|---|---:|---:|---:|");
+console.log("| row | sockkit | MQTT.js | sockkit ÷ MQTT.js | client CPU µs per op, sockkit / MQTT.js |");
+console.log("|---|---:|---:|---:|---:|");
 for (const [row, byName] of Object.entries(results)) {
-  const a = median(byName.sockkit);
-  const b = median(byName["MQTT.js"]);
-  console.log(`| ${row} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(a / b).toFixed(2)} |`);
+  const [a, b] = [byName.sockkit, byName["MQTT.js"]].map((xs) => median(xs.map((x) => x.rate)));
+  const [ca, cb] = [byName.sockkit, byName["MQTT.js"]].map((xs) => median(xs.map((x) => x.cpu)));
+  console.log(`| ${row} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(a / b).toFixed(2)} | ${ca.toFixed(1)} / ${cb.toFixed(1)} |`);
 }
 const cs = median(codecResults.sockkit);
 const cp = median(codecResults["mqtt-packet"]);

@@ -16,6 +16,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const rows = [
   ["sequential GET ×2000", "sequential", 2000],
   ["5000 concurrent GETs", "concurrent", 5000],
+  ["5000 GETs, 200 concurrent at a time", "batches", 5000],
   ["SET+GET 1 KiB ×1000 (sequential)", "kib", 1000],
   ["SET+GET 1 MiB ×20 (sequential)", "mib", 20],
 ].filter(([, row]) => !process.env.BENCH_ROWS || process.env.BENCH_ROWS.split(",").includes(row));
