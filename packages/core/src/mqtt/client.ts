@@ -92,7 +92,10 @@ export type MqttConnectionEvent =
 export interface MqttMessage {
   topic: string;
   payload: Uint8Array;
-  /** The payload as UTF-8 text. */
+  /**
+   * The payload as UTF-8 text, decoded when read. A getter on the message's
+   * prototype: spreading the message or `JSON.stringify` does not copy it.
+   */
   readonly text: string;
   qos: QoS;
   retain: boolean;
