@@ -102,6 +102,58 @@ describe("failure paths close everything", () => {
   });
 });
 
+describe("plain TCP reads into a buffer the adapter sizes", () => {
+  // Every chunk is kept until the end and only then checked: a read buffer reused while a
+  // chunk still points into it would show up as wrong bytes here.
+  it("a bulk download arrives in chunks larger than Node's 64 KiB, none sharing memory with a later read", async () => {
+    const socket = connect({ hostname: "127.0.0.1", port: env.big });
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of socket.readable) chunks.push(chunk);
+    await socket.close();
+    expect(chunks.reduce((n, c) => n + c.length, 0)).toBe(env.bigSize);
+    expect(Math.max(...chunks.map((c) => c.length))).toBeGreaterThan(64 * 1024);
+    let i = 0;
+    let wrong = 0;
+    for (const chunk of chunks) for (const byte of chunk) if (byte !== i++ % 251) wrong++;
+    expect(wrong).toBe(0);
+  });
+
+  it("small reads are copied out: 2,000 echoed pieces, all kept, all intact", async () => {
+    const socket = connect({ hostname: "127.0.0.1", port: env.echo });
+    const writer = socket.writable.getWriter();
+    const reader = socket.readable.getReader();
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    for (let k = 0; k < 2000; k++) {
+      const piece = new TextEncoder().encode(`piece ${k};`);
+      await writer.write(piece);
+      for (let got = 0; got < piece.length; ) {
+        const { value } = await reader.read();
+        chunks.push(value!);
+        got += value!.length;
+        received += value!.length;
+      }
+    }
+    writer.releaseLock();
+    reader.releaseLock();
+    await socket.close();
+    const text = new TextDecoder().decode(concat(chunks, received));
+    expect(text).toBe(Array.from({ length: 2000 }, (_, k) => `piece ${k};`).join(""));
+    // A copied chunk owns exactly its bytes, not a 16 KiB read buffer.
+    expect(chunks.every((c) => c.buffer.byteLength === c.length)).toBe(true);
+  });
+});
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
+
 describe("Node-only conveniences", () => {
   it("opened also reports the local address", async () => {
     const socket = connect({ hostname: "127.0.0.1", port: env.echo });
