@@ -44,9 +44,8 @@ const READABLE_QUEUE_LIMIT = 256 * 1024;
 // Plain TCP reads go into a buffer the adapter sizes (Node's `onread`) instead of
 // Node's fixed 64 KiB per read: a bulk transfer grows it to 1 MiB and crosses the
 // web stream in a sixteenth as many chunks (client CPU per downloaded MiB fell from
-// about 1.6x raw net's to par with it); a small read is copied out and the buffer
-// reused, and a buffer mostly idle shrinks again. Zeroed, not allocUnsafe: a
-// chunk's ArrayBuffer may be larger than the chunk, and its tail must not leak memory.
+// about 1.6x raw net's to par with it); a partial read is copied out and the buffer
+// shrunk to fit such reads.
 const MIN_READ_BUFFER = 16 * 1024;
 const MAX_READ_BUFFER = 1024 * 1024;
 
@@ -496,8 +495,8 @@ function noop(): void {}
 
 /**
  * The buffer Node reads plain TCP into (`net.connect({ onread })`), sized to
- * the traffic. Node reuses whatever buffer `onread.buffer()` returns next, so a
- * chunk that keeps the current buffer's memory gets a fresh buffer behind it.
+ * the traffic. Node reads into whatever buffer `onread.buffer()` returns next,
+ * so a buffer handed to the stream is replaced before that.
  */
 class ReadBuffer {
   #buf = new Uint8Array(MIN_READ_BUFFER);
@@ -506,18 +505,22 @@ class ReadBuffer {
   constructor(deliver: (chunk: Uint8Array<ArrayBuffer>) => void) {
     this.onread = {
       buffer: () => this.#buf,
-      callback: (n: number, buf: Uint8Array): boolean => {
+      callback: (n: number, buf: Uint8Array<ArrayBuffer>): boolean => {
         const size = buf.length;
-        if (n * 2 < size) {
-          // Mostly empty: copy the bytes out and read into the same buffer again,
-          // or into a smaller one if the reads stay small.
-          deliver(buf.slice(0, n));
-          if (n * 8 < size && size > MIN_READ_BUFFER) this.#buf = new Uint8Array(size / 2);
+        if (n === size) {
+          // Full: the stream takes this memory as it is (a chunk's buffer is exactly
+          // its bytes), and more is probably waiting, so the next read gets more room.
+          deliver(buf as Uint8Array<ArrayBuffer>);
+          this.#buf = new Uint8Array(Math.min(size * 2, MAX_READ_BUFFER));
         } else {
-          // Mostly full: the stream takes this memory as it is, and a read that
-          // filled it all asks for a larger one.
-          deliver(buf.subarray(0, n) as Uint8Array<ArrayBuffer>);
-          this.#buf = new Uint8Array(n === size ? Math.min(size * 2, MAX_READ_BUFFER) : size);
+          // The kernel had less: copy the bytes out, and keep a buffer no larger than
+          // such a read needs, so a connection that goes quiet holds little.
+          // Copied into its own ArrayBuffer: a small typed array from slice() lives on the
+          // JS heap, and the stream's first look at its .buffer would move it off again.
+          deliver(new Uint8Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + n)));
+          let fit = MIN_READ_BUFFER;
+          while (fit < n) fit *= 2;
+          if (fit < size) this.#buf = new Uint8Array(fit);
         }
         return true; // pausing goes through socket.pause(), as for the 'data' path
       },
