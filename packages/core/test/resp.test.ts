@@ -85,6 +85,31 @@ describe("RESP decoder", () => {
     );
   });
 
+  it.each([
+    ["1 MiB (assembled in one buffer sized from its header)", 1024 * 1024],
+    ["9 MiB (kept as its pieces until complete)", 9 * 1024 * 1024],
+  ])("a blob of %s, in 64 KiB pieces and in random pieces, comes out byte for byte", (_name, size) => {
+    const payload = new Uint8Array(size);
+    for (let i = 0; i < size; i++) payload[i] = (i * 7) % 251;
+    const header = enc.encode(`$${size}\r\n`);
+    const wire = new Uint8Array(header.length + size + 6);
+    wire.set(header);
+    wire.set(payload, header.length);
+    wire.set(enc.encode("\r\n:1\r\n"), header.length + size);
+    const pieces = (step: number) => Array.from({ length: Math.ceil(wire.length / step) }, (_, i) => wire.subarray(i * step, (i + 1) * step));
+    for (const chunks of [pieces(64 * 1024), splitAt(wire, [3, 5, 100_000, 777_777, size - 1, size + 6])]) {
+      const { out, idle } = decode(chunks, { returnBuffers: () => true, maxBulkLength: 16 * 1024 * 1024 });
+      expect(out).toHaveLength(2);
+      const got = (out[0] as { reply: Uint8Array }).reply;
+      expect(got.length).toBe(size);
+      let wrong = 0;
+      for (let i = 0; i < size; i++) if (got[i] !== payload[i]) wrong++;
+      expect(wrong).toBe(0);
+      expect(out[1]).toEqual({ reply: 1 });
+      expect(idle).toBe(true);
+    }
+  });
+
   it("push frames and attributes go to their own callbacks", () => {
     const wire = enc.encode(">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.19\r\n*1\r\n:1\r\n");
     const { out } = decode([wire]);

@@ -52,6 +52,8 @@ const LF = 10;
 // string we wait for; Redis's simple strings and errors are short.
 const MAX_LINE = 64 * 1024;
 const EMPTY = new Uint8Array(0);
+// Blobs up to this size (most values) are assembled in one buffer allocated from their header.
+const PREALLOCATE_BULK = 8 * 1024 * 1024;
 const utf8 = new TextDecoder();
 
 interface Frame {
@@ -80,6 +82,7 @@ export class RespDecoder {
   #binary = false;
   // A blob larger than what has arrived: its pieces, and its whole length with CRLF.
   #bulkParts: Uint8Array[] | undefined;
+  #bulkWhole: Uint8Array | undefined;
   #bulkLength = 0;
   #bulkFilled = 0;
   #bulkType = 0;
@@ -120,6 +123,7 @@ export class RespDecoder {
       this.#pos = 0;
       this.#stack.length = 0;
       this.#bulkParts = undefined;
+      this.#bulkWhole = undefined;
       throw error;
     }
     if (this.#pos >= this.#buf.length) {
@@ -170,10 +174,17 @@ export class RespDecoder {
             this.#pos = end + 2;
             this.#value(this.#blob(type, buf, this.#pos - length - 2, end));
           } else {
-            // Keep the pieces as they arrive: memory follows the bytes received,
-            // not the length a header claims.
-            this.#bulkParts = [buf.slice(this.#pos)];
+            // A blob up to 8 MiB gets its whole buffer now and each piece is copied
+            // in once; a larger one keeps its pieces as they arrive, so memory follows
+            // the bytes received, not the length a header claims.
             this.#bulkLength = length + 2;
+            if (this.#bulkLength <= PREALLOCATE_BULK) {
+              this.#bulkWhole = new Uint8Array(this.#bulkLength);
+              this.#bulkWhole.set(buf.subarray(this.#pos));
+              this.#bulkParts = [];
+            } else {
+              this.#bulkParts = [buf.slice(this.#pos)];
+            }
             this.#bulkType = type;
             this.#bulkFilled = buf.length - this.#pos;
             this.#pos = buf.length;
@@ -225,17 +236,25 @@ export class RespDecoder {
   /** Collects arriving bytes of a pending blob; true once it is complete. */
   #continueBulk(): boolean {
     const parts = this.#bulkParts!;
+    const whole = this.#bulkWhole;
     const take = Math.min(this.#bulkLength - this.#bulkFilled, this.#buf.length - this.#pos);
-    if (take > 0) parts.push(this.#buf.slice(this.#pos, this.#pos + take));
+    if (take > 0) {
+      if (whole) whole.set(this.#buf.subarray(this.#pos, this.#pos + take), this.#bulkFilled);
+      else parts.push(this.#buf.slice(this.#pos, this.#pos + take));
+    }
     this.#bulkFilled += take;
     this.#pos += take;
     if (this.#bulkFilled < this.#bulkLength) return false;
     this.#bulkParts = undefined;
-    const bulk = new Uint8Array(this.#bulkLength);
-    let offset = 0;
-    for (const part of parts) {
-      bulk.set(part, offset);
-      offset += part.length;
+    this.#bulkWhole = undefined;
+    let bulk = whole;
+    if (!bulk) {
+      bulk = new Uint8Array(this.#bulkLength);
+      let offset = 0;
+      for (const part of parts) {
+        bulk.set(part, offset);
+        offset += part.length;
+      }
     }
     const end = bulk.length - 2;
     if (bulk[end] !== CR || bulk[end + 1] !== LF) throw new ProtocolError("a blob string is not followed by CRLF");
