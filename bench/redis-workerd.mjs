@@ -43,12 +43,11 @@ const mf = new Miniflare({
   bindings: { REDIS_PORT: String(server.port) },
 });
 
-const setup = await mf.dispatchFetch(`http://bench/?client=sockkit&row=setup&n=5000`);
-if (setup.status !== 200) throw new Error(`setting the keys failed: ${await setup.text()}`);
-
 const results = {}; // row -> contender -> [ops/s]
 const failures = {}; // row -> contender -> first error
 try {
+  const setup = await mf.dispatchFetch(`http://bench/?client=sockkit&row=setup&n=5000`);
+  if (setup.status !== 200) throw new Error(`setting the keys failed: ${await setup.text()}`);
   for (let run = -1; run < RUNS; run++) {
     const order = names.map((_, i) => names[(i + Math.max(run, 0)) % names.length]);
     for (const name of order) {

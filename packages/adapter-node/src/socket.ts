@@ -510,7 +510,7 @@ class ReadBuffer {
         if (n === size) {
           // Full: the stream takes this memory as it is (a chunk's buffer is exactly
           // its bytes), and more is probably waiting, so the next read gets more room.
-          deliver(buf as Uint8Array<ArrayBuffer>);
+          deliver(buf);
           this.#buf = new Uint8Array(Math.min(size * 2, MAX_READ_BUFFER));
         } else {
           // The kernel had less: copy the bytes out, and keep a buffer no larger than

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { backoffDelay, reconnectSettings } from "../src/backoff.js";
 import { AllAttemptsFailedError, ConnectError, DestinationDeniedError, isSockkitError } from "../src/errors.js";
 import { connectWithFallback } from "../src/fallback.js";
 import { connectWithRetry } from "../src/retry.js";
@@ -151,4 +152,25 @@ describe("connectWithFallback", () => {
     await expect(connectWithFallback(s.connect, [])).rejects.toThrow(TypeError);
     await expect(connectWithFallback(s.connect, ["a:1"], undefined, { staggerMs: -1 })).rejects.toThrow(TypeError);
   });
+});
+
+describe("reconnect settings shared by the Redis and MQTT clients", () => {
+  it("fills the defaults, keeps the client's own offline limit, and bounds every backoff", () => {
+    expect(reconnectSettings(true, "maxOfflineMessages")).toEqual({ retries: Infinity, baseDelayMs: 100, maxDelayMs: 5000, maxOfflineMessages: 1000 });
+    expect(reconnectSettings({ baseDelayMs: 10, maxOfflineCommands: 5 }, "maxOfflineCommands")).toEqual({ retries: Infinity, baseDelayMs: 10, maxDelayMs: 5000, maxOfflineCommands: 5 });
+    const settings = { retries: Infinity, baseDelayMs: 100, maxDelayMs: 1000 };
+    for (let failures = 0; failures < 40; failures++) {
+      const delay = backoffDelay(settings, failures);
+      const step = Math.min(1000, 100 * 2 ** failures);
+      expect(delay).toBeGreaterThanOrEqual(Math.max(1, Math.round(step / 2)));
+      expect(delay).toBeLessThanOrEqual(step);
+    }
+  });
+
+  it.each([[null], ["yes"], [{ baseDelayMs: -1 }], [{ maxDelayMs: Infinity }], [{ maxOfflineMessages: Infinity }], [{ retries: Number.NaN }]])(
+    "refuses %j with a TypeError",
+    (value) => {
+      expect(() => reconnectSettings(value, "maxOfflineMessages")).toThrow(TypeError);
+    },
+  );
 });

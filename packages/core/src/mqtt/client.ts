@@ -1,4 +1,6 @@
 import { parseSocketAddress } from "../address.js";
+import { concat } from "../read-all.js";
+import { backoffDelay, reconnectSettings, type BackoffOptions } from "../backoff.js";
 import { connectWithTimeout } from "../connect-with-timeout.js";
 import { ClosedError, SockkitError, TimeoutError, TooLargeError, asConnectError, isSockkitError } from "../errors.js";
 import { timer, type Timer } from "../timer.js";
@@ -67,13 +69,7 @@ export interface MqttClientOptions {
 }
 
 /** Reconnection settings (see {@link MqttClientOptions.reconnect}). */
-export interface MqttReconnectOptions {
-  /** Consecutive failed attempts before the client gives up and closes. @default Infinity */
-  retries?: number;
-  /** First backoff, in milliseconds. @default 100 */
-  baseDelayMs?: number;
-  /** Longest backoff, in milliseconds. @default 5000 */
-  maxDelayMs?: number;
+export interface MqttReconnectOptions extends BackoffOptions {
   /**
    * Publishes that may wait while the client is offline (QoS 0 ones, and
    * QoS 1/2 ones past the in-flight window); past it they reject at once
@@ -616,8 +612,7 @@ export class MqttClient {
           this.#finish(error as Error);
           throw this.#fatal ?? error;
         }
-        const step = Math.min(reconnect.maxDelayMs, reconnect.baseDelayMs * 2 ** Math.min(failures, 20));
-        delay = Math.max(1, Math.round(step / 2 + (Math.random() * step) / 2));
+        delay = backoffDelay(reconnect, failures);
       }
     }
   }
@@ -1027,14 +1022,7 @@ export class MqttClient {
     this.#flushQueued = false;
     if (this.#writing || this.#batch.length === 0) return;
     const parts = this.#batch;
-    const out = parts.length === 1 ? parts[0]! : new Uint8Array(this.#batchBytes);
-    if (parts.length > 1) {
-      let offset = 0;
-      for (const part of parts) {
-        out.set(part, offset);
-        offset += part.length;
-      }
-    }
+    const out = concat(parts, this.#batchBytes);
     const written = this.#batchWritten!;
     this.#batch = [];
     this.#batchBytes = 0;
@@ -1127,9 +1115,7 @@ export class MqttClient {
       if (wasUp) {
         this.#emit({ type: "disconnected", error, willReconnect: true });
         if (this.#ended || this.#fatal) return; // a listener ended or destroyed the client
-        const reconnect = this.#o.reconnect;
-        const first = Math.max(1, Math.round(reconnect.baseDelayMs / 2 + (Math.random() * reconnect.baseDelayMs) / 2));
-        this.#connecting = this.#establish(first);
+        this.#connecting = this.#establish(backoffDelay(this.#o.reconnect, 0));
         this.#connecting.catch(() => {}); // its failure finishes the client, which everyone waiting sees
       }
       // Not yet up: #establish is deciding whether to try again.
@@ -1220,25 +1206,8 @@ export function createMqttClient(options: MqttClientOptions): MqttClient {
     maxPacketSize: options.maxPacketSize ?? 16 * 1024 * 1024,
     maxBufferedMessages: options.maxBufferedMessages ?? 10_000,
     maxInFlight: options.maxInFlight ?? 100,
-    reconnect: options.reconnect === undefined || options.reconnect === false ? undefined : reconnectSettings(options.reconnect),
+    reconnect: options.reconnect === undefined || options.reconnect === false ? undefined : reconnectSettings(options.reconnect, "maxOfflineMessages"),
   });
-}
-
-function reconnectSettings(value: true | MqttReconnectOptions): Required<MqttReconnectOptions> {
-  const given = value === true ? {} : value;
-  if (typeof given !== "object" || given === null) throw new TypeError("reconnect must be true, false or an options object");
-  const settings = {
-    retries: given.retries ?? Infinity,
-    baseDelayMs: given.baseDelayMs ?? 100,
-    maxDelayMs: given.maxDelayMs ?? 5000,
-    maxOfflineMessages: given.maxOfflineMessages ?? 1000,
-  };
-  for (const [key, number] of Object.entries(settings)) {
-    if (typeof number !== "number" || Number.isNaN(number) || number < 0 || (key !== "retries" && key !== "maxOfflineMessages" && !Number.isFinite(number))) {
-      throw new TypeError(`reconnect.${key} must be a non-negative number, got ${String(number)}`);
-    }
-  }
-  return settings;
 }
 
 const utf8 = new TextDecoder();

@@ -1,4 +1,5 @@
 import { parseSocketAddress } from "../address.js";
+import { backoffDelay, reconnectSettings, type BackoffOptions } from "../backoff.js";
 import { ClosedError, ReplyError } from "../errors.js";
 import type { Connect, SocketAddress } from "../types.js";
 import { RedisCommands } from "./commands.js";
@@ -57,13 +58,7 @@ export interface RedisClientOptions extends RespLimits {
 }
 
 /** Reconnection settings (see {@link RedisClientOptions.reconnect}). */
-export interface ReconnectOptions {
-  /** Consecutive failed attempts before the client gives up and closes. @default Infinity */
-  retries?: number;
-  /** First backoff, in milliseconds. @default 100 */
-  baseDelayMs?: number;
-  /** Longest backoff, in milliseconds. @default 5000 */
-  maxDelayMs?: number;
+export interface ReconnectOptions extends BackoffOptions {
   /** Commands that may wait while reconnecting; past it they reject at once with `ECLOSED`. @default 1000 */
   maxOfflineCommands?: number;
 }
@@ -389,9 +384,7 @@ export class RedisClient extends RedisCommands {
     }
     // Reconnect now only where subscriptions need it; otherwise the next command does.
     if (!carriedSubscriptions && !(connection.wasReady === false && this.#failures > 0)) return;
-    const step = Math.min(reconnect.maxDelayMs, reconnect.baseDelayMs * 2 ** Math.min(this.#failures, 20));
-    const delay = Math.max(1, Math.round(step / 2 + (Math.random() * step) / 2));
-    const next = this.#openConnection(subscriber, delay);
+    const next = this.#openConnection(subscriber, backoffDelay(reconnect, this.#failures));
     if (subscriber) this.#subscriber = next;
     else this.#connection = next;
   }
@@ -440,7 +433,7 @@ export function createRedisClient(options: RedisClientOptions): RedisClient {
     const value = options[key];
     if (value !== undefined && !(typeof value === "number" && value > 0)) throw new TypeError(`${key} must be a positive number, got ${String(value)}`);
   }
-  const reconnect = options.reconnect === undefined || options.reconnect === false ? undefined : reconnectSettings(options.reconnect);
+  const reconnect = options.reconnect === undefined || options.reconnect === false ? undefined : reconnectSettings(options.reconnect, "maxOfflineCommands");
   return new RedisClient({
     ...options,
     reconnect,
@@ -465,23 +458,6 @@ function bytesToText(value: RespValue): RespValue {
   if (value instanceof Map) return new Map([...value].map(([k, v]) => [bytesToText(k), bytesToText(v)]));
   if (value instanceof Set) return new Set([...value].map(bytesToText));
   return value;
-}
-
-function reconnectSettings(value: true | ReconnectOptions): Required<ReconnectOptions> {
-  const given = value === true ? {} : value;
-  if (typeof given !== "object" || given === null) throw new TypeError("reconnect must be a boolean or an options object");
-  const settings = {
-    retries: given.retries ?? Infinity,
-    baseDelayMs: given.baseDelayMs ?? 100,
-    maxDelayMs: given.maxDelayMs ?? 5000,
-    maxOfflineCommands: given.maxOfflineCommands ?? 1000,
-  };
-  for (const [name, n] of Object.entries(settings)) {
-    if (typeof n !== "number" || Number.isNaN(n) || n < 0 || (name !== "retries" && !Number.isFinite(n))) {
-      throw new TypeError(`reconnect.${name} must be a non-negative number, got ${String(n)}`);
-    }
-  }
-  return settings;
 }
 
 function closedClient(): Error {

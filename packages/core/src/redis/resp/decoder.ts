@@ -1,4 +1,5 @@
 import { ProtocolError, ReplyError, TooLargeError } from "../../errors.js";
+import { concat } from "../../read-all.js";
 
 /**
  * A decoded RESP value. Blob strings are `string` (UTF-8) or, for replies
@@ -247,15 +248,7 @@ export class RespDecoder {
     if (this.#bulkFilled < this.#bulkLength) return false;
     this.#bulkParts = undefined;
     this.#bulkWhole = undefined;
-    let bulk = whole;
-    if (!bulk) {
-      bulk = new Uint8Array(this.#bulkLength);
-      let offset = 0;
-      for (const part of parts) {
-        bulk.set(part, offset);
-        offset += part.length;
-      }
-    }
+    const bulk = whole ?? concat(parts, this.#bulkLength);
     const end = bulk.length - 2;
     if (bulk[end] !== CR || bulk[end + 1] !== LF) throw new ProtocolError("a blob string is not followed by CRLF");
     this.#value(this.#blob(this.#bulkType, bulk, 0, end));

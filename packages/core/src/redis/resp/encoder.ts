@@ -1,3 +1,5 @@
+import { concat } from "../../read-all.js";
+
 /** One argument of a command. Numbers are sent in their decimal form. */
 export type RedisArgument = string | number | bigint | Uint8Array;
 
@@ -65,7 +67,7 @@ export class CommandBatch {
   take(): Uint8Array {
     this.#flushText("");
     const parts = this.#parts;
-    const out = parts.length === 1 ? parts[0]! : concat(parts, this.#size);
+    const out = concat(parts, this.#size);
     this.#parts = [];
     this.#size = 0;
     this.#count = 0;
@@ -123,14 +125,4 @@ export function utf8Length(s: string): number {
     } else n += 2;
   }
   return n;
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
