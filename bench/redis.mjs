@@ -7,6 +7,7 @@ import Redis from "ioredis";
 import { createClient } from "redis";
 import RedisParser from "redis-parser";
 import { createConnect } from "@sockkit/adapter-node";
+import { utf8DecoderOf } from "@sockkit/core";
 import { RespDecoder, createRedisClient } from "@sockkit/core/redis";
 import { startRedisServer } from "./servers.mjs";
 import { alternate, machine, median } from "./stats.mjs";
@@ -107,17 +108,19 @@ const wire = Buffer.from(
 );
 const CHUNK = 64 * 1024;
 // Each decoder gets what its socket layer hands it: plain Uint8Arrays for
-// ours (the web-stream adapters), Buffers for redis-parser.
+// ours (the web-stream adapters), Buffers for redis-parser. Ours decodes
+// text as the client does on Node: with adapter-node's native UTF-8 decoder.
 const chunks = [];
 const bufferChunks = [];
 for (let i = 0; i < wire.length; i += CHUNK) {
   bufferChunks.push(wire.subarray(i, i + CHUNK));
   chunks.push(new Uint8Array(wire.subarray(i, i + CHUNK)));
 }
+const decodeUtf8 = utf8DecoderOf(createConnect());
 const decoders = {
   sockkit() {
     let n = 0;
-    const d = new RespDecoder({ onReply: () => n++ });
+    const d = new RespDecoder({ onReply: () => n++, decodeUtf8 });
     for (const c of chunks) d.feed(c);
     return n;
   },

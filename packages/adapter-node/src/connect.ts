@@ -7,6 +7,7 @@ import {
   ConnectError,
   DestinationDeniedError,
   parseSocketAddress,
+  utf8Decoder,
   withDestinationPolicy,
   type Connect,
   type DestinationPolicy,
@@ -15,9 +16,14 @@ import {
   type SocketAddress,
   type SocketLike,
   type SocketOptions,
+  type TextAwareConnect,
 } from "@sockkit/core";
 import { edgeRefusal } from "./edge-rules.js";
 import { CONNECT_FAILED, NodeSocket, type SocketPlan } from "./socket.js";
+import { nodeDecodeUtf8 } from "./text.js";
+
+/** What this adapter's `connect` is: `cloudflare:sockets`' signature plus two optional capabilities core's clients look for. */
+export type NodeConnect = PolicyAwareConnect & TextAwareConnect;
 
 /** Node-only settings for {@link createConnect}. */
 export interface NodeConnectOptions {
@@ -63,13 +69,13 @@ const DEFAULT_WRITABLE_HIGH_WATER_MARK = 1;
  * Builds a `connect()` with Node-only settings. The result has exactly the
  * signature of `connect` from `cloudflare:sockets`.
  */
-export function createConnect(settings: NodeConnectOptions = {}): PolicyAwareConnect {
+export function createConnect(settings: NodeConnectOptions = {}): NodeConnect {
   const tlsOptions = withExtraCa(settings.tls ?? {});
   const policies = settings.policy === undefined ? [] : [settings.policy];
   return connectWithChecks(settings, tlsOptions, policies);
 }
 
-function connectWithChecks(settings: NodeConnectOptions, tlsOptions: tls.ConnectionOptions, policies: DestinationPolicy[]): PolicyAwareConnect {
+function connectWithChecks(settings: NodeConnectOptions, tlsOptions: tls.ConnectionOptions, policies: DestinationPolicy[]): NodeConnect {
   for (const policy of policies) {
     if (typeof policy?.check !== "function") {
       throw new TypeError("policy must be a DestinationPolicy (createDestinationPolicy or createAllowlist from @sockkit/core)");
@@ -81,7 +87,7 @@ function connectWithChecks(settings: NodeConnectOptions, tlsOptions: tls.Connect
     resolve: settings.resolve ?? lookupAll,
   };
 
-  const connect: PolicyAwareConnect = function connect(address: string | SocketAddress, options?: SocketOptions): SocketLike {
+  const connect: NodeConnect = function connect(address: string | SocketAddress, options?: SocketOptions): SocketLike {
     const { hostname, port, display, unreachable } = parseSocketAddress(address);
     const plan: SocketPlan = {
       hostname,
@@ -101,11 +107,13 @@ function connectWithChecks(settings: NodeConnectOptions, tlsOptions: tls.Connect
   // Lets guardConnect() hand the DNS part of a policy to this adapter; a
   // policy this connect already has keeps applying too.
   connect[withDestinationPolicy] = (policy: DestinationPolicy) => connectWithChecks(settings, tlsOptions, [...policies, policy]);
+  // Lets the Redis client decode replies with Node's native UTF-8 decoder.
+  if (nodeDecodeUtf8) connect[utf8Decoder] = nodeDecodeUtf8;
   return connect;
 }
 
 /** `connect()` with Node's defaults: the drop-in for `cloudflare:sockets`' `connect`. */
-export const connect: PolicyAwareConnect = createConnect();
+export const connect: NodeConnect = createConnect();
 
 interface TargetChecks {
   edgeRules: boolean;

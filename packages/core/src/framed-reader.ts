@@ -1,4 +1,5 @@
 import { TooLargeError, TruncatedError } from "./errors.js";
+import { decodeUtf8 } from "./text.js";
 
 /** Options for {@link FramedReader}. */
 export interface FramedReaderOptions {
@@ -39,7 +40,6 @@ export class FramedReader {
   #released = false;
   // Whether #buf was allocated here (and so may be written into).
   #ownsBuffer = false;
-  #decoder = new TextDecoder();
 
   constructor(readable: ReadableStream<Uint8Array>, options: FramedReaderOptions = {}) {
     this.#maxBytes = checkLimit(options.maxBytes ?? DEFAULT_MAX_BYTES, "maxBytes");
@@ -91,7 +91,7 @@ export class FramedReader {
   async readLine(options: ReadUntilOptions = {}): Promise<string> {
     const line = await this.readUntil("\n", options);
     const end = line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length;
-    return this.#decoder.decode(line.subarray(0, end));
+    return decodeUtf8(line, 0, end); // a leading U+FEFF is kept: it is the line's data
   }
 
   /**

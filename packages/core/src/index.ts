@@ -53,3 +53,5 @@ export type {
 export type { PortSpec } from "./destination/ports.js";
 export { deniedSocket, guardConnect, withDestinationPolicy } from "./destination/guard.js";
 export type { GuardOptions, PolicyAwareConnect } from "./destination/guard.js";
+export { decodeUtf8, utf8Decoder, utf8DecoderOf } from "./text.js";
+export type { DecodeUtf8, TextAwareConnect } from "./text.js";

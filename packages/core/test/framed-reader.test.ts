@@ -69,6 +69,12 @@ describe("FramedReader", () => {
     }
   });
 
+  it("readLine keeps a line's leading U+FEFF: it is the line's data", async () => {
+    const reader = new FramedReader(streamOf(enc.encode("\uFEFFfirst\r\n\uFEFFsecond\n")));
+    expect(await reader.readLine()).toBe("\uFEFFfirst");
+    expect(await reader.readLine()).toBe("\uFEFFsecond");
+  });
+
   it("keeps bytes that arrived past a frame, and hands them back on release()", async () => {
     const stream = streamOf(enc.encode("HEAD\nrest of the body"));
     const reader = new FramedReader(stream);

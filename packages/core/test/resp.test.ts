@@ -110,6 +110,25 @@ describe("RESP decoder", () => {
     }
   });
 
+  it("keeps a value's leading U+FEFF, short or long, simple or blob", () => {
+    const long = `\uFEFF${"v".repeat(30)}`;
+    const wire = enc.encode(`+\uFEFFok\r\n$5\r\n\uFEFFhi\r\n$${enc.encode(long).length}\r\n${long}\r\n`);
+    expect(decode([wire]).out).toEqual([{ reply: "\uFEFFok" }, { reply: "\uFEFFhi" }, { reply: long }]);
+  });
+
+  it("decodes text with the decodeUtf8 it is given, and short ASCII without it", () => {
+    const seen: string[] = [];
+    const decodeUtf8 = (bytes: Uint8Array, start: number, end: number) => {
+      const value = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes.subarray(start, end));
+      seen.push(value);
+      return value;
+    };
+    const long = "a value longer than sixteen bytes";
+    const wire = enc.encode(`*3\r\n$5\r\nshort\r\n$${long.length}\r\n${long}\r\n-ERR ${long}\r\n`);
+    expect(decode([wire], { decodeUtf8 }).out).toEqual([{ reply: ["short", long, new ReplyError(`ERR ${long}`)] }]);
+    expect(seen).toEqual([long, `ERR ${long}`]);
+  });
+
   it("push frames and attributes go to their own callbacks", () => {
     const wire = enc.encode(">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.19\r\n*1\r\n:1\r\n");
     const { out } = decode([wire]);

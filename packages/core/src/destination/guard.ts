@@ -1,6 +1,7 @@
 import { parseSocketAddress } from "../address.js";
 import { DestinationDeniedError } from "../errors.js";
 import type { Connect, SecureTransport, SocketLike, SocketOptions } from "../types.js";
+import { utf8Decoder, type TextAwareConnect } from "../text.js";
 import type { DestinationPolicy } from "./policy.js";
 
 /**
@@ -49,7 +50,7 @@ export function guardConnect(connect: Connect, policy: DestinationPolicy, option
   const capability = (connect as PolicyAwareConnect)[withDestinationPolicy];
   const resolving = typeof capability === "function" ? capability.call(connect, policy) : undefined;
 
-  return function guardedConnect(address, socketOptions) {
+  const guarded: TextAwareConnect = function guardedConnect(address, socketOptions) {
     const { hostname, port, display, unreachable } = parseSocketAddress(address);
     const decision = policy.check(hostname, port);
     if (!decision.allowed) return deniedSocket(new DestinationDeniedError(display, decision.reason), socketOptions);
@@ -70,6 +71,10 @@ export function guardConnect(connect: Connect, policy: DestinationPolicy, option
       socketOptions,
     );
   };
+  // Guarding changes where a socket may go, not how its bytes are read.
+  const decoder = (connect as TextAwareConnect)[utf8Decoder];
+  if (decoder !== undefined) guarded[utf8Decoder] = decoder;
+  return guarded;
 }
 
 /** A socket that failed before it began: every promise rejects with `error`, nothing is opened. */

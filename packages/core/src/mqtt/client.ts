@@ -1210,7 +1210,8 @@ export function createMqttClient(options: MqttClientOptions): MqttClient {
   });
 }
 
-const utf8 = new TextDecoder();
+// A payload's leading U+FEFF is data (MQTT.js's payload.toString() keeps it too).
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 // A class, not an object literal with a getter: a literal with an accessor and a
 // conditional spread took about a tenth of a publish→receive round trip's CPU.

@@ -1,6 +1,7 @@
 import { parseSocketAddress } from "../address.js";
 import { backoffDelay, reconnectSettings, type BackoffOptions } from "../backoff.js";
 import { ClosedError, ReplyError } from "../errors.js";
+import { decodeUtf8 } from "../text.js";
 import type { Connect, SocketAddress } from "../types.js";
 import { RedisCommands } from "./commands.js";
 import { RedisConnection, type CommandOptions, type Transform } from "./connection.js";
@@ -449,11 +450,9 @@ export function createRedisClient(options: RedisClientOptions): RedisClient {
   });
 }
 
-const textDecoder = new TextDecoder();
-
 /** A reply decoded as bytes, with its blob strings turned back into text. */
 function bytesToText(value: RespValue): RespValue {
-  if (value instanceof Uint8Array) return textDecoder.decode(value);
+  if (value instanceof Uint8Array) return decodeUtf8(value, 0, value.length);
   if (Array.isArray(value)) return value.map(bytesToText);
   if (value instanceof Map) return new Map([...value].map(([k, v]) => [bytesToText(k), bytesToText(v)]));
   if (value instanceof Set) return new Set([...value].map(bytesToText));

@@ -1,5 +1,6 @@
 import { connectWithTimeout } from "../connect-with-timeout.js";
 import { ClosedError, ProtocolError, ReplyError, TimeoutError, asConnectError } from "../errors.js";
+import { utf8DecoderOf } from "../text.js";
 import { onAbort, sleep, timer, type Timer } from "../timer.js";
 import type { Connect, SocketAddress, SocketLike } from "../types.js";
 import { RespDecoder, type RespLimits, type RespValue } from "./resp/decoder.js";
@@ -95,6 +96,7 @@ export class RedisConnection {
       onReply: (value) => this.#onReply(value),
       onPush: (frame) => this.#onPushFrame(frame),
       returnBuffers: () => this.#queue[this.#head]?.buffers ?? false,
+      decodeUtf8: utf8DecoderOf(settings.connect),
     });
     this.closed = new Promise((resolve) => (this.#markClosed = resolve));
     this.ready = this.#open();
