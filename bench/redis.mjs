@@ -75,9 +75,18 @@ const rows = {
     }),
 };
 
+// Each row starts from a collected heap and pays, on the clock, for collecting
+// its own garbage. Without this, whichever client's row crossed V8's old-space
+// limit paid for the garbage of the rows and clients before it: traced here,
+// sockkit's 1 MiB row took the mark-compact of a ~1 GB heap left by the
+// 200,000-GET rows in 4 of 5 runs (0.6x ioredis; 1.5-1.9x from a clean heap).
+if (typeof globalThis.gc !== "function") throw new Error("bench/redis.mjs needs `node --expose-gc` (npm run bench passes it)");
+
 async function time(operations, fn) {
+  globalThis.gc();
   const t0 = process.hrtime.bigint();
   await fn();
+  globalThis.gc();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   return operations / seconds;
 }

@@ -245,9 +245,9 @@ export class RedisConnection {
         cleanup: undefined,
         confirmations,
       };
-      const expire = () => this.#expire(entry, new TimeoutError(`Redis ${entry.name} got no reply within ${timeoutMs} ms`, timeoutMs));
       if (options?.timeoutMs !== undefined || signal) {
         // Own timer and listener; the shared watchdog serves the common case.
+        const expire = () => this.#expire(entry, new TimeoutError(`Redis ${entry.name} got no reply within ${timeoutMs} ms`, timeoutMs));
         const own = timer(timeoutMs, expire);
         own.start();
         const stop = onAbort(signal, () => this.#expire(entry, signal!.reason));
