@@ -41,6 +41,11 @@ describe("node --import @sockkit/adapter-node/register-workerd (packages' worker
     expect(JSON.parse(out)).toEqual({ text: "from pg-cloudflare" });
   });
 
+  it("@sockkit/adapter-workers' connect keeps the emulation's native UTF-8 decoder", async () => {
+    const out = await node(["--import", "@sockkit/adapter-node/register-workerd", fixture("adapter-workers-decoder.mjs")]);
+    expect(JSON.parse(out)).toEqual({ native: true, text: "\uFEFFa reply longer than sixteen bytes" });
+  });
+
   it("without the workerd variant, pg-cloudflare loads its empty build", async () => {
     const out = await node(["--import", "@sockkit/adapter-node/register", fixture("pg-cloudflare.mjs"), String(env.echo)]);
     expect(JSON.parse(out).error).toMatch(/non-workerd/);

@@ -3,6 +3,8 @@ import type { Connect } from "./types.js";
 /**
  * Turns `bytes[start, end)` into a string the way `TextDecoder` does with
  * `ignoreBOM: true`: invalid UTF-8 becomes U+FFFD, a leading U+FEFF is kept.
+ * Callers pass `0 <= start <= end <= bytes.length` (Node's decoder throws
+ * outside that range where `subarray` would clamp).
  */
 export type DecodeUtf8 = (bytes: Uint8Array, start: number, end: number) => string;
 

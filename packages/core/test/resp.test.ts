@@ -38,6 +38,10 @@ const CORPUS: Array<[string, string, unknown]> = [
   ["simple error", "-ERR unknown command 'x'\r\n", new ReplyError("ERR unknown command 'x'")],
   ["integer", ":-42\r\n", -42],
   ["integer past 2^53", ":9223372036854775807\r\n", 9223372036854775807n],
+  ["integer of 16 digits under 2^53", ":1234567890123456\r\n", 1234567890123456],
+  ["integer of 20 digits", ":-12345678901234567890\r\n", -12345678901234567890n],
+  ["integer with a plus sign", ":+5\r\n", 5],
+  ["negative zero is zero", ":-0\r\n", 0],
   ["blob string", "$5\r\nh\r\nlo\r\n", "h\r\nlo"],
   ["UTF-8 blob", `$${enc.encode("héllo ☃ 𝄞").length}\r\nhéllo ☃ 𝄞\r\n`, "héllo ☃ 𝄞"],
   ["empty blob", "$0\r\n\r\n", ""],
@@ -175,6 +179,11 @@ describe("RESP decoder", () => {
       ["a map past maxAggregateLength", "%524289\r\n", "ETOOLARGE"],
       ["nesting past maxDepth", `${"*1\r\n".repeat(65)}:1\r\n`, "ETOOLARGE"],
       ["an integer of 30 digits as a length", "*123456789012345678901234567890\r\n", "EPROTOCOL"],
+      ["an integer of 21 digits", ":123456789012345678901\r\n", "EPROTOCOL"],
+      ["a sign without digits", ":-\r\n", "EPROTOCOL"],
+      ["a length of 20 digits", "$99999999999999999999\r\n", "ETOOLARGE"],
+      ["a count of 16 digits", "*1234567890123456\r\n", "ETOOLARGE"],
+      ["a negative length of 16 digits", "$-1234567890123456\r\n", "EPROTOCOL"],
     ])("%s", (_name, wire, code) => {
       const decoder = new RespDecoder({ onReply: () => {} });
       let error: unknown;
@@ -185,6 +194,11 @@ describe("RESP decoder", () => {
       }
       expect(error).toMatchObject({ code });
       expect(() => decoder.feed(enc.encode("+OK\r\n"))).toThrow(); // stays failed
+    });
+
+    it("a huge length is reported as sent, not as a rounded number", () => {
+      const decoder = new RespDecoder({ onReply: () => {} });
+      expect(() => decoder.feed(enc.encode("$99999999999999999999\r\n"))).toThrow(/of 99999999999999999999 bytes/);
     });
 
     it("a line that never ends is refused once it passes 64 KiB, without waiting for more", () => {

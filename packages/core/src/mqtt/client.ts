@@ -4,6 +4,7 @@ import { backoffDelay, reconnectSettings, type BackoffOptions } from "../backoff
 import { connectWithTimeout } from "../connect-with-timeout.js";
 import { ClosedError, SockkitError, TimeoutError, TooLargeError, asConnectError, isSockkitError } from "../errors.js";
 import { timer, type Timer } from "../timer.js";
+import { decodeUtf8 } from "../text.js";
 import type { Connect, SocketAddress, SocketLike } from "../types.js";
 import { MqttDecoder, MqttProtocolError, encodePacket } from "./codec.js";
 import type { MqttPacket, MqttProperties, ProtocolVersion, PublishPacket, QoS, Subscription } from "./packets.js";
@@ -1210,8 +1211,6 @@ export function createMqttClient(options: MqttClientOptions): MqttClient {
   });
 }
 
-// A payload's leading U+FEFF is data (MQTT.js's payload.toString() keeps it too).
-const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 // A class, not an object literal with a getter: a literal with an accessor and a
 // conditional spread took about a tenth of a publish→receive round trip's CPU.
@@ -1231,6 +1230,7 @@ class Message implements MqttMessage {
     if (packet.properties) (this as { properties?: MqttProperties }).properties = packet.properties;
   }
   get text(): string {
-    return utf8.decode(this.payload);
+    // A leading U+FEFF is payload, not a byte-order mark (MQTT.js's payload.toString() keeps it too).
+    return decodeUtf8(this.payload, 0, this.payload.length);
   }
 }

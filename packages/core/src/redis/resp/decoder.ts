@@ -173,8 +173,15 @@ export class RespDecoder {
         if (i >= len) return; // the rest of the line has not arrived
         digits = i - first;
         if (buf[i] !== CR || digits === 0) throw new ProtocolError(type === 58 ? "invalid RESP integer" : "invalid RESP length");
-        if (sign === 45) n = -n;
+        if (sign === 45 && n !== 0) n = -n;
         cr = i;
+        if (digits > 15 && type !== 58) {
+          // No length or count this long fits any limit: report it as sent, not as a rounded double.
+          const sent = decodeUtf8(buf, start + 1, cr);
+          if (sign === 45) throw new ProtocolError(`invalid RESP length ${sent}`);
+          const blob = type === 36 || type === 33 || type === 61;
+          throw new TooLargeError(`a RESP ${blob ? "blob string" : "aggregate"} of ${sent} bytes or elements is over the limit`, blob ? this.#maxBulk : this.#maxAggregate);
+        }
       } else {
         cr = findCR(buf, start + 1);
         if (cr === -1) {
