@@ -13,6 +13,7 @@ declare module "vitest" {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const aedes = await startAedes();
   const mosquitto = await startMosquitto();
+  const mosquittoLimited = await startMosquitto({ config: ["max_qos 1", "retain_available false"] });
   const fakes = await startMqttFakes();
   const aedesVictim = await startAedesVictim();
   const mosquittoVictim = await startMosquittoVictim();
@@ -20,11 +21,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("mqtt", {
     aedes: aedes.port,
     mosquitto: mosquitto.port,
+    mosquittoLimited: mosquittoLimited.port,
     fakes: fakes.ports,
     victims: { aedes: aedesVictim.victim, mosquitto: mosquittoVictim.victim },
     sessionFake: { port: sessionFake.port, control: sessionFake.control },
   });
   return async () => {
-    await Promise.all([aedes.close(), mosquitto.close(), fakes.close(), aedesVictim.close(), mosquittoVictim.close(), sessionFake.close()]);
+    await Promise.all([aedes.close(), mosquitto.close(), mosquittoLimited.close(), fakes.close(), aedesVictim.close(), mosquittoVictim.close(), sessionFake.close()]);
   };
 }

@@ -14,6 +14,8 @@ export interface MqttTestEnv {
   aedes: number;
   /** Mosquitto: MQTT 3.1.1 and 5.0. */
   mosquitto: number;
+  /** Mosquitto with `max_qos 1` and `retain_available false`, which an MQTT 5 CONNACK announces. */
+  mosquittoLimited: number;
   /** Fake brokers: each accepts CONNECT, answers CONNACK (MQTT 3.1.1), then misbehaves. */
   fakes: { silent: number; garbage: number; huge: number; stalled: number };
   /** Brokers the suites may break (see mqtt-victims.ts): `port` for clients, `control` to drop, stop, start or restart them. */
@@ -76,7 +78,7 @@ export async function startAedes(): Promise<{ port: number; drop(): Promise<void
  * `dir`, to start again with what an earlier instance saved).
  */
 export async function startMosquitto(
-  reuse: { port?: number; dir?: string } = {},
+  reuse: { port?: number; dir?: string; config?: readonly string[] } = {},
 ): Promise<{ port: number; dir: string; process: ChildProcess; close(options?: { keepData?: boolean }): Promise<void> }> {
   if (spawnSync("mosquitto", ["-h"], { stdio: "ignore" }).error) throw new Error(HOW_TO);
   const port = reuse.port ?? (await freePort());
@@ -96,6 +98,7 @@ export async function startMosquitto(
     "max_queued_messages 0",
     // Run as root (CI containers), Mosquitto drops to user "mosquitto" unless told otherwise.
     ...(process.getuid?.() === 0 ? ["user root"] : []),
+    ...(reuse.config ?? []),
   ];
   writeFileSync(config, `${lines.join("\n")}\n`);
   const server = await spawnListening("mosquitto", ["-c", config], port).catch((error: Error) => {

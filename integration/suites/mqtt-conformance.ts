@@ -166,6 +166,25 @@ export function mqttConformance({ runtime, connect, mqtt }: MqttConformanceOptio
     });
   }
 
+  describe(`MQTT client against a Mosquitto that limits QoS and retain (MQTT 5.0, ${runtime})`, () => {
+    it("refuses what the CONNACK rules out with the broker's reason code, and keeps the connection", async () => {
+      const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.mosquittoLimited }, protocolVersion: 5 });
+      clients.push(client);
+      await client.connect();
+      const base = `sockkit/${run}/${runtime}/limited`;
+      await expect(client.publish(`${base}/q2`, "x", { qos: 2 })).rejects.toMatchObject({ code: "EREPLY", reasonCode: 0x9b, message: expect.stringMatching(/QoS up to 1/) });
+      await expect(client.publish(`${base}/r`, "x", { qos: 1, retain: true })).rejects.toMatchObject({ code: "EREPLY", reasonCode: 0x9a });
+      // Nothing was sent for them: the connection is still up and what is allowed goes through.
+      expect(await client.subscribe(`${base}/ok`, { qos: 1 })).toEqual([1]);
+      const arriving = new Promise<MqttMessage>((resolve) => {
+        const stop = client.onMessage((m) => (stop(), resolve(m)));
+      });
+      await client.publish(`${base}/ok`, "allowed", { qos: 1 });
+      expect((await arriving).text).toBe("allowed");
+      expect(client.connected).toBe(true);
+    });
+  });
+
   describe(`MQTT client against misbehaving brokers (${runtime})`, () => {
     const fake = (port: number, options: Partial<MqttClientOptions> = {}) => {
       const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port }, ...options });

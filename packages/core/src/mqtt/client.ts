@@ -211,6 +211,9 @@ export class MqttClient {
   #writing = false;
   #flushQueued = false;
   #maxOutgoing = Infinity;
+  // What an MQTT 5 broker's CONNACK says it accepts (MQTT 3.1.1 brokers accept everything).
+  #maximumQoS: QoS = 2;
+  #retainAvailable = true;
   // ---- the client (outlives connections)
   /** The attempt to be connected: the first one, or the reconnection under way. */
   #connecting: Promise<ConnackInfo> | undefined;
@@ -305,6 +308,11 @@ export class MqttClient {
       if (qos === 0 || !this.#o.reconnect || !this.#everConnected) await this.#whenOnline();
       else if (this.#fatal) throw this.#fatal;
     }
+    // The broker would disconnect on these (MQTT-3.2.2-11, MQTT-3.2.2-14): refuse the message instead.
+    if (qos > this.#maximumQoS) {
+      throw new MqttReasonError(`the broker accepts QoS up to ${this.#maximumQoS} (its CONNACK's maximumQoS); this message asked for QoS ${qos}`, 0x9b);
+    }
+    if (packet.retain && !this.#retainAvailable) throw new MqttReasonError("the broker does not keep retained messages (its CONNACK's retainAvailable is 0)", 0x9a);
     if (qos === 0) return this.#send(packet);
     // The common case, a free slot, takes no extra turn of the event loop (nor overtakes a waiter).
     if (this.#inFlight < this.#window && this.#windowWaiters.length === 0 && !this.#fatal) this.#inFlight++;
@@ -704,6 +712,8 @@ export class MqttClient {
       }
       this.#window = Math.min(o.maxInFlight, packet.properties?.receiveMaximum ?? 65535);
       this.#maxOutgoing = packet.properties?.maximumPacketSize ?? Infinity;
+      this.#maximumQoS = (packet.properties?.maximumQoS ?? 2) as QoS;
+      this.#retainAvailable = packet.properties?.retainAvailable !== 0;
       const keepalive = packet.properties?.serverKeepAlive ?? o.keepalive;
       if (keepalive > 0) this.#startKeepalive(keepalive * 1000);
       // A store that never answers must not hold the connection past its deadline, nor past its loss.
