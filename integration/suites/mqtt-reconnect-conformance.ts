@@ -215,6 +215,23 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
         }
       });
 
+      // Aedes only: the harness drops its connections in place, where Mosquitto must restart.
+      if (broker === "Aedes") it("connections lost right after their CONNACK count as failures: the backoff grows instead of retrying every baseDelayMs", async () => {
+        const client = open({ reconnect: { baseDelayMs: 20, maxDelayMs: 400 } });
+        await client.connect();
+        const gaps: number[] = [];
+        for (let i = 0; i < 6; i++) {
+          const next = nextConnection(client);
+          const dropped = Date.now();
+          await control("drop");
+          await next;
+          gaps.push(Date.now() - dropped);
+        }
+        // Quick losses 1 to 6 wait 20, 40, 80, 160, 320 and 400 (capped) ms, each jittered into its upper half.
+        expect(gaps[4]).toBeGreaterThanOrEqual(160);
+        expect(gaps[5]).toBeGreaterThanOrEqual(200);
+      });
+
       it("end() while reconnecting: no further attempt, waiting flows reject with ECLOSED", async () => {
         const client = open();
         await client.connect();

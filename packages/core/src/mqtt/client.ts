@@ -56,8 +56,12 @@ export interface MqttClientOptions {
    * PUBREL again); publish() promises stay pending across the gap. When the
    * broker has lost the session (`clean: true`, or it expired) every
    * subscription is made again. Messages published while offline wait in a
-   * bounded queue. For long-lived Node processes and Durable Objects; a
-   * Worker request wants a client of its own, ended at the end.
+   * bounded queue. A connection lost within `maxDelayMs` of its CONNACK
+   * counts as a failed attempt for the backoff, so a broker that accepts
+   * and drops the client at once (two clients sharing a `clientId` take the
+   * session from each other) is not retried every `baseDelayMs` forever.
+   * For long-lived Node processes and Durable Objects; a Worker request
+   * wants a client of its own, ended at the end.
    * @default false
    */
   reconnect?: boolean | MqttReconnectOptions;
@@ -214,6 +218,9 @@ export class MqttClient {
   // What an MQTT 5 broker's CONNACK says it accepts (MQTT 3.1.1 brokers accept everything).
   #maximumQoS: QoS = 2;
   #retainAvailable = true;
+  // When the current connection got its CONNACK, and how many connections in a row were lost soon after.
+  #upSince = 0;
+  #quickLosses = 0;
   // ---- the client (outlives connections)
   /** The attempt to be connected: the first one, or the reconnection under way. */
   #connecting: Promise<ConnackInfo> | undefined;
@@ -722,6 +729,7 @@ export class MqttClient {
       const resubscribed = await Promise.race([resuming, aborted, closedEarly]);
       if (this.#failure || generation !== this.#generation) throw this.#failure ?? new ClosedError("the connection was replaced");
       this.#connacked = true;
+      this.#upSince = Date.now();
       const reconnected = this.#everConnected;
       this.#everConnected = true;
       // Every flow goes out again on a new connection (subscriptions first, then oldest first,
@@ -1126,7 +1134,9 @@ export class MqttClient {
       if (wasUp) {
         this.#emit({ type: "disconnected", error, willReconnect: true });
         if (this.#ended || this.#fatal) return; // a listener ended or destroyed the client
-        this.#connecting = this.#establish(backoffDelay(this.#o.reconnect, 0));
+        const quick = Date.now() - this.#upSince < this.#o.reconnect.maxDelayMs;
+        this.#quickLosses = quick ? this.#quickLosses + 1 : 0;
+        this.#connecting = this.#establish(backoffDelay(this.#o.reconnect, Math.max(0, this.#quickLosses - 1)));
         this.#connecting.catch(() => {}); // its failure finishes the client, which everyone waiting sees
       }
       // Not yet up: #establish is deciding whether to try again.
