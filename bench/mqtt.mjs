@@ -10,13 +10,14 @@ import mqttPacket from "mqtt-packet";
 import { createConnect } from "@sockkit/adapter-node";
 import { MqttDecoder, createMqttClient, encodePacket } from "@sockkit/core/mqtt";
 import { freePort, spawnServer } from "./servers.mjs";
-import { alternate, machine, median } from "./stats.mjs";
+import { alternate, collectGarbage, machine, median } from "./stats.mjs";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const QOS0 = 50_000;
 const QOS1 = 10_000;
 const LATENCY = 2_000;
 
+collectGarbage(); // without --expose-gc, fail here, before any server starts
 const port = await freePort();
 const dir = mkdtempSync(join(os.tmpdir(), "sockkit-bench-mosquitto-"));
 writeFileSync(join(dir, "m.conf"), [`listener ${port} 127.0.0.1`, "allow_anonymous true", "max_inflight_messages 0", "max_queued_messages 0", ...(process.getuid?.() === 0 ? ["user root"] : [])].join("\n") + "\n");
@@ -66,17 +67,14 @@ const rows = {
 };
 
 // Also the client's own CPU time per operation: the broker is another process, so this is
-// what each client costs, less disturbed by how the processes share the cores.
-// Each row starts from a collected heap and pays, on the clock, for collecting its own
-// garbage, as in bench/redis.mjs: otherwise a row pays for the garbage of the rows before it.
-if (typeof globalThis.gc !== "function") throw new Error("bench/mqtt.mjs needs `node --expose-gc` (npm run bench passes it)");
-
+// what each client costs, less disturbed by how the processes share the cores. Each row
+// starts from a collected heap and pays for collecting its own garbage (collectGarbage).
 async function time(operations, fn) {
-  globalThis.gc();
+  collectGarbage();
   const cpu = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await fn();
-  globalThis.gc();
+  collectGarbage();
   const rate = operations / (Number(process.hrtime.bigint() - t0) / 1e9);
   const used = process.cpuUsage(cpu);
   return { rate, cpu: (used.user + used.system) / operations };

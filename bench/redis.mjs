@@ -10,12 +10,13 @@ import { createConnect } from "@sockkit/adapter-node";
 import { utf8DecoderOf } from "@sockkit/core";
 import { RespDecoder, createRedisClient } from "@sockkit/core/redis";
 import { startRedisServer } from "./servers.mjs";
-import { alternate, machine, median } from "./stats.mjs";
+import { alternate, collectGarbage, machine, median } from "./stats.mjs";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SEQUENTIAL = Number(process.env.BENCH_REDIS_SEQUENTIAL ?? 10_000);
 const CONCURRENT = Number(process.env.BENCH_REDIS_CONCURRENT ?? 200_000);
 
+collectGarbage(); // without --expose-gc, fail here, before any server starts
 const server = await startRedisServer();
 const { port } = server;
 
@@ -75,18 +76,15 @@ const rows = {
     }),
 };
 
-// Each row starts from a collected heap and pays, on the clock, for collecting
-// its own garbage. Without this, whichever client's row crossed V8's old-space
-// limit paid for the garbage of the rows and clients before it: traced here,
-// sockkit's 1 MiB row took the mark-compact of a ~1 GB heap left by the
-// 200,000-GET rows in 4 of 5 runs (0.6x ioredis; 1.5-1.9x from a clean heap).
-if (typeof globalThis.gc !== "function") throw new Error("bench/redis.mjs needs `node --expose-gc` (npm run bench passes it)");
-
+// Each row starts from a collected heap and pays for collecting its own garbage
+// (collectGarbage): traced here, sockkit's 1 MiB row otherwise took the
+// mark-compact of a ~1 GB heap left by the 200,000-GET rows in 4 of 5 runs
+// (0.6x ioredis; 1.5-1.9x from a clean heap).
 async function time(operations, fn) {
-  globalThis.gc();
+  collectGarbage();
   const t0 = process.hrtime.bigint();
   await fn();
-  globalThis.gc();
+  collectGarbage();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   return operations / seconds;
 }

@@ -18,3 +18,13 @@ export function alternate(contenders, rounds, measure) {
   }
   return results;
 }
+
+/**
+ * A full garbage collection, for timed rows that start from a collected heap and pay, on the
+ * clock, for collecting their own garbage: otherwise whichever client's row crosses V8's
+ * old-space limit pays for the garbage of the rows and clients before it. Needs `node --expose-gc`.
+ */
+export function collectGarbage() {
+  if (typeof globalThis.gc !== "function") throw new Error(`${process.argv[1]} needs \`node --expose-gc\` (npm run bench passes it)`);
+  globalThis.gc();
+}

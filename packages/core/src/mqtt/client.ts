@@ -1231,7 +1231,6 @@ export function createMqttClient(options: MqttClientOptions): MqttClient {
   });
 }
 
-
 // A class, not an object literal with a getter: a literal with an accessor and a
 // conditional spread took about a tenth of a publish→receive round trip's CPU.
 class Message implements MqttMessage {
