@@ -2,6 +2,8 @@
 // control port (control-server.ts) so that workerd tests can drive them too:
 //   drop           cut every client connection (the broker lives on)
 //   stop / start   stop listening (cutting every connection) / listen again on the same port
+//   start max_qos_1   (Mosquitto) listen again with `max_qos 1`: a broker that came back with
+//                     less; the next plain start or restart restores the usual settings
 //   restart MS     stop, wait MS milliseconds, start
 // Aedes keeps its sessions in memory, so "stop" closes its listener, not the broker object.
 // Mosquitto is stopped with SIGTERM (it saves its persistence file) and started again.
@@ -18,12 +20,19 @@ interface Breakable {
   port: number;
   drop(): Promise<void>;
   stop(): Promise<void>;
-  start(): Promise<void>;
+  start(setting?: string): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startAedesVictim(): Promise<{ victim: MqttVictim; close(): Promise<void> }> {
-  return serveBreakable(await startAedes());
+  const aedes = await startAedes();
+  return serveBreakable({
+    ...aedes,
+    start: async (setting) => {
+      if (setting !== undefined) throw new Error(`Aedes has no setting ${setting}`);
+      await aedes.start();
+    },
+  });
 }
 
 export async function startMosquittoVictim(): Promise<{ victim: MqttVictim; close(): Promise<void> }> {
@@ -40,8 +49,9 @@ export async function startMosquittoVictim(): Promise<{ victim: MqttVictim; clos
       throw new Error("Mosquitto cannot drop connections and live on: use restart");
     },
     stop,
-    start: async () => {
-      running ??= await startMosquitto({ port: first.port, dir: first.dir });
+    start: async (setting) => {
+      if (setting !== undefined && setting !== "max_qos_1") throw new Error(`unknown Mosquitto setting ${setting}`);
+      running ??= await startMosquitto({ port: first.port, dir: first.dir, ...(setting ? { config: ["max_qos 1"] } : {}) });
     },
     close: async () => {
       await stop();
@@ -54,7 +64,7 @@ async function serveBreakable(target: Breakable): Promise<{ victim: MqttVictim; 
   const control = await serveControl(async (command, arg) => {
     if (command === "drop") await target.drop();
     else if (command === "stop") await target.stop();
-    else if (command === "start") await target.start();
+    else if (command === "start") await target.start(arg);
     else if (command === "restart") {
       await target.stop();
       await new Promise((resolve) => setTimeout(resolve, Number(arg ?? 0)));

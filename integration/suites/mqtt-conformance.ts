@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import type { Connect } from "@sockkit/core";
-import { createMqttClient, type MqttClient, type MqttClientOptions, type MqttMessage, type ProtocolVersion } from "@sockkit/core/mqtt";
+import { createMemoryStore, createMqttClient, type MqttClient, type MqttClientOptions, type MqttMessage, type ProtocolVersion } from "@sockkit/core/mqtt";
 import { rejection } from "../harness/promises.js";
 import type { MqttTestEnv } from "../harness/mqtt.js";
 
@@ -182,6 +182,26 @@ export function mqttConformance({ runtime, connect, mqtt }: MqttConformanceOptio
       await client.publish(`${base}/ok`, "allowed", { qos: 1 });
       expect((await arriving).text).toBe("allowed");
       expect(client.connected).toBe(true);
+    });
+
+    it("keeps an earlier client's stored QoS 2 message, unsent, instead of being disconnected for it", async () => {
+      const base = `sockkit/${run}/${runtime}/limited-store`;
+      const store = createMemoryStore();
+      const payload = new TextEncoder().encode("left by an earlier client");
+      store.put({ type: "publish", topic: `${base}/q2`, payload, qos: 2, retain: false, dup: false, packetId: 7 });
+      const events: string[] = [];
+      const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.mosquittoLimited }, protocolVersion: 5, store });
+      clients.push(client);
+      client.onConnection((event) => events.push(event.type));
+      await client.connect();
+      // Mosquitto answers a QoS 2 PUBLISH with DISCONNECT 0x9B: a round trip after the resume
+      // shows the connection is still up, and the message still stored for a broker that takes it.
+      expect(await client.subscribe(`${base}/ok`, { qos: 1 })).toEqual([1]);
+      await client.publish(`${base}/ok`, "after", { qos: 1 });
+      expect(client.connected).toBe(true);
+      expect(events).toEqual(["connected"]);
+      expect(store.size).toBe(1);
+      expect([...(store.list() as Iterable<{ packetId: number }>)].map((p) => p.packetId)).toEqual([7]);
     });
   });
 

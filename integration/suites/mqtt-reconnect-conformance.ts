@@ -232,6 +232,25 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
         expect(gaps[5]).toBeGreaterThanOrEqual(200);
       });
 
+      if (broker === "Mosquitto" && protocolVersion === 5) it("a broker back with a lower maximumQoS: a QoS 2 message published while it was away is refused with 0x9B, not sent to end every connection", async () => {
+        const client = open();
+        await client.connect();
+        await control("stop");
+        try {
+          const offline = client.publish(topic("downgrade"), "x", { qos: 2 });
+          offline.catch(() => {});
+          const back = nextConnection(client);
+          await control("start max_qos_1");
+          await back;
+          // Sent, it would get DISCONNECT 0x9B, and again after every reconnection: publish() never settling.
+          await expect(offline).rejects.toMatchObject({ code: "EREPLY", reasonCode: 0x9b });
+          await client.publish(topic("downgrade-ok"), "y", { qos: 1 });
+          expect(client.connected).toBe(true);
+        } finally {
+          await control("restart 0"); // the usual settings again, for the other tests
+        }
+      });
+
       it("end() while reconnecting: no further attempt, waiting flows reject with ECLOSED", async () => {
         const client = open();
         await client.connect();

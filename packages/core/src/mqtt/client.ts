@@ -316,10 +316,8 @@ export class MqttClient {
       else if (this.#fatal) throw this.#fatal;
     }
     // The broker would disconnect on these (MQTT-3.2.2-11, MQTT-3.2.2-14): refuse the message instead.
-    if (qos > this.#maximumQoS) {
-      throw new MqttReasonError(`the broker accepts QoS up to ${this.#maximumQoS} (its CONNACK's maximumQoS); this message asked for QoS ${qos}`, 0x9b);
-    }
-    if (packet.retain && !this.#retainAvailable) throw new MqttReasonError("the broker does not keep retained messages (its CONNACK's retainAvailable is 0)", 0x9a);
+    const refusal = this.#ruledOut(packet);
+    if (refusal) throw refusal;
     if (qos === 0) return this.#send(packet);
     // The common case, a free slot, takes no extra turn of the event loop (nor overtakes a waiter).
     if (this.#inFlight < this.#window && this.#windowWaiters.length === 0 && !this.#fatal) this.#inFlight++;
@@ -400,6 +398,17 @@ export class MqttClient {
       }
       flow.packet = { ...flow.packet, properties };
     }
+    if (!released && flow.packet.type === "publish") {
+      // Accepted under an earlier connection's CONNACK (or stored by an earlier client), the
+      // message may be one this broker rules out: sent, it would end this connection and every
+      // next one. A caller's publish() is told why; another client's stored message stays in
+      // the store, unsent, for a connection that takes it.
+      const refusal = this.#ruledOut(flow.packet);
+      if (refusal) {
+        if (!flow.orphan) this.#abandon(id, refusal);
+        return;
+      }
+    }
     const packet = released ? { type: "pubrel" as const, packetId: id } : flow.sent && flow.packet.type === "publish" ? { ...flow.packet, dup: true } : flow.packet;
     flow.sent = true;
     flow.generation = generation;
@@ -431,6 +440,15 @@ export class MqttClient {
       if (counted) outstanding++;
       this.#transmit(id);
     }
+  }
+
+  /** Why the connected broker's CONNACK rules this PUBLISH out, if it does (maximumQoS, retainAvailable). */
+  #ruledOut(packet: PublishPacket): MqttReasonError | undefined {
+    if (packet.qos > this.#maximumQoS) {
+      return new MqttReasonError(`the broker accepts QoS up to ${this.#maximumQoS} (its CONNACK's maximumQoS); this message asked for QoS ${packet.qos}`, 0x9b);
+    }
+    if (packet.retain && !this.#retainAvailable) return new MqttReasonError("the broker does not keep retained messages (its CONNACK's retainAvailable is 0)", 0x9a);
+    return undefined;
   }
 
   /** Ends a flow with an error and frees its identifier (and its stored copy). */
