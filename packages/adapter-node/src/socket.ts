@@ -46,7 +46,7 @@ const READABLE_QUEUE_LIMIT = 256 * 1024;
 // in fewer chunks (client CPU per downloaded MiB fell from about 1.6x raw net's to
 // par with it); a partial read is copied out and the buffer shrunk to fit such reads.
 // Growth stops at 256 KiB: in six alternated runs of 256 MiB downloads it beat 1 MiB
-// in five (0.86-1.29x raw net against 0.85-1.11x); fresh buffers that large miss the caches.
+// in five and tied once (0.86-1.29x raw net against 0.86-1.11x); fresh buffers that large miss the caches.
 const MIN_READ_BUFFER = 16 * 1024;
 const MAX_READ_BUFFER = 256 * 1024;
 // Partial reads up to this size are copied with slice(): V8 keeps a small result on
