@@ -1,5 +1,6 @@
 import type { TestProject } from "vitest/node";
 import { startAedes, startMosquitto, startMqttFakes, type MqttTestEnv } from "./mqtt.js";
+import { startMqttLimitsFake } from "./mqtt-limits-fake.js";
 import { startMqttSessionFake } from "./mqtt-session-fake.js";
 import { startAedesVictim, startMosquittoVictim } from "./mqtt-victims.js";
 
@@ -18,6 +19,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const aedesVictim = await startAedesVictim();
   const mosquittoVictim = await startMosquittoVictim();
   const sessionFake = await startMqttSessionFake();
+  const limitsFake = await startMqttLimitsFake();
   project.provide("mqtt", {
     aedes: aedes.port,
     mosquitto: mosquitto.port,
@@ -25,8 +27,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     fakes: fakes.ports,
     victims: { aedes: aedesVictim.victim, mosquitto: mosquittoVictim.victim },
     sessionFake: { port: sessionFake.port, control: sessionFake.control },
+    limitsFake: { port: limitsFake.port, control: limitsFake.control },
   });
   return async () => {
-    await Promise.all([aedes.close(), mosquitto.close(), mosquittoLimited.close(), fakes.close(), aedesVictim.close(), mosquittoVictim.close(), sessionFake.close()]);
+    await Promise.all([aedes.close(), mosquitto.close(), mosquittoLimited.close(), fakes.close(), aedesVictim.close(), mosquittoVictim.close(), sessionFake.close(), limitsFake.close()]);
   };
 }

@@ -51,6 +51,7 @@ export async function startMosquittoVictim(): Promise<{ victim: MqttVictim; clos
     stop,
     start: async (setting) => {
       if (setting !== undefined && setting !== "max_qos_1") throw new Error(`unknown Mosquitto setting ${setting}`);
+      if (setting !== undefined && running) throw new Error("Mosquitto is running: stop it before starting it with a setting");
       running ??= await startMosquitto({ port: first.port, dir: first.dir, ...(setting ? { config: ["max_qos 1"] } : {}) });
     },
     close: async () => {

@@ -22,6 +22,8 @@ export interface MqttTestEnv {
   victims: { aedes: { port: number; control: number }; mosquitto: { port: number; control: number } };
   /** The scripted broker of mqtt-session-fake.ts: `control` answers "log <clientId>". */
   sessionFake: { port: number; control: number };
+  /** MQTT 5 broker whose CONNACK limits change between connections (mqtt-limits-fake.ts). */
+  limitsFake: { port: number; control: number };
 }
 
 const HOW_TO =

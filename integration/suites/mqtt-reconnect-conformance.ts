@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { Connect } from "@sockkit/core";
 import { createMemoryStore, createMqttClient, type MqttClient, type MqttClientOptions, type MqttConnectionEvent, type MqttMessage, type MqttStore, type ProtocolVersion, type StoredPacket } from "@sockkit/core/mqtt";
 import { queryControl, sendControl } from "../harness/control-client.js";
+import type { LimitsFakeLog } from "../harness/mqtt-limits-fake.js";
 import type { SessionFakeLog } from "../harness/mqtt-session-fake.js";
 import type { MqttTestEnv } from "../harness/mqtt.js";
 import { rejection } from "../harness/promises.js";
@@ -242,10 +243,15 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
           const back = nextConnection(client);
           await control("start max_qos_1");
           await back;
-          // Sent, it would get DISCONNECT 0x9B, and again after every reconnection: publish() never settling.
-          await expect(offline).rejects.toMatchObject({ code: "EREPLY", reasonCode: 0x9b });
+          const lost: MqttConnectionEvent[] = [];
+          const stop = client.onConnection((event) => lost.push(event));
+          // Sent, it would get DISCONNECT 0x9B from Mosquitto, which ends the client (the old code's
+          // rejection carried the same code, but came from the broker and took the client with it).
+          await expect(offline).rejects.toMatchObject({ code: "EREPLY", reasonCode: 0x9b, message: expect.stringMatching(/QoS up to 1/) });
           await client.publish(topic("downgrade-ok"), "y", { qos: 1 });
           expect(client.connected).toBe(true);
+          stop();
+          expect(lost).toEqual([]);
         } finally {
           await control("restart 0"); // the usual settings again, for the other tests
         }
@@ -335,6 +341,78 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       const log = JSON.parse(await queryControl(connect, mqtt.sessionFake.control, `log ${clientId}`)) as SessionFakeLog;
       const resent = log.connections[1]!.filter((p) => p.cmd !== "pingreq");
       expect(resent).toEqual([{ cmd: "publish", messageId: expect.any(Number), qos: 1, dup: false, payload: "a" }]);
+    });
+  });
+  describe(`MQTT 5 limits that change between connections, against a scripted broker (${runtime})`, () => {
+    const open = (plan: "down" | "lim" | "up", options: Partial<MqttClientOptions> = {}) => {
+      const clientId = `${plan}-${run}-${runtime}-${Math.random().toString(36).slice(2, 8)}`;
+      const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.limitsFake.port }, protocolVersion: 5, clientId, clean: false, sessionExpiry: 300, keepalive: 0, ...options });
+      clients.push(client);
+      const events: MqttConnectionEvent[] = [];
+      client.onConnection((event) => events.push(event));
+      const log = async () => JSON.parse(await queryControl(connect, mqtt.limitsFake.control, `log ${clientId}`)) as LimitsFakeLog;
+      return { client, events, log };
+    };
+    const when = (events: MqttConnectionEvent[], count: number) =>
+      (async () => {
+        for (let i = 0; i < 250 && events.length < count; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(events.length, `events: ${JSON.stringify(events.map((e) => e.type))}`).toBeGreaterThanOrEqual(count);
+      })();
+
+    it("back with maximumQoS 1 and receive maximum 1: a QoS 2 message published while away is refused (0x9B) and the QoS 1 one behind it still goes out", async () => {
+      const { client, events, log } = open("down", { reconnect: { baseDelayMs: 100, maxDelayMs: 200 } });
+      await client.connect();
+      await client.publish("drop-me", "x");
+      await when(events, 2); // connected, disconnected
+      const q2 = client.publish("limits/two", "two", { qos: 2 });
+      q2.catch(() => {});
+      const q1 = client.publish("limits/one", "one", { qos: 1 });
+      expect(await rejection(q2)).toMatchObject({ code: "EREPLY", reasonCode: 0x9b, message: expect.stringMatching(/QoS up to 1/) });
+      await q1; // before the fix it waited forever: the refused message had taken the only slot
+      expect(events.map((e) => e.type)).toEqual(["connected", "disconnected", "connected"]);
+      const second = (await log()).connections[1]!;
+      expect(second.filter((p) => p.cmd === "publish")).toEqual([{ cmd: "publish", messageId: expect.any(Number), qos: 1, dup: false, topic: "limits/one" }]);
+    });
+
+    it("back with maximumQoS 1: a QoS 2 message already sent on the lost connection rejects as delivery unknown, not as refused", async () => {
+      const { client, events } = open("down", { reconnect: { baseDelayMs: 100, maxDelayMs: 200 } });
+      await client.connect();
+      const q2 = client.publish("limits/sent", "sent", { qos: 2 }); // no PUBREC on this connection
+      q2.catch(() => {});
+      await client.publish("drop-me", "x");
+      const error = await rejection(q2);
+      expect(error).toMatchObject({ code: "ECLOSED", message: expect.stringMatching(/delivered is unknown/) });
+      expect((error as Error).cause).toMatchObject({ code: "EREPLY", reasonCode: 0x9b });
+      await client.publish("limits/after", "after", { qos: 1 });
+      expect(events.map((e) => e.type)).toEqual(["connected", "disconnected", "connected"]);
+    });
+
+    it("stored QoS 2 messages the broker rules out stay stored and hold no window slot: QoS 1 publishing goes on (receive maximum 2)", async () => {
+      const store = createMemoryStore();
+      for (const packetId of [7, 8]) store.put({ type: "publish", topic: "limits/stored", payload: new Uint8Array([packetId]), qos: 2, retain: false, dup: false, packetId });
+      const { client, events, log } = open("lim", { store });
+      await client.connect();
+      await Promise.all([1, 2, 3].map((i) => client.publish("limits/go", `go ${i}`, { qos: 1 })));
+      expect(store.size).toBe(2);
+      expect(events.map((e) => e.type)).toEqual(["connected"]);
+      expect((await log()).connections[0]!.filter((p) => p.cmd === "publish" && p.qos === 2)).toEqual([]);
+    });
+
+    it("stored QoS 2 messages parked under maximumQoS 1 go out once a connection allows QoS 2, and complete", async () => {
+      const store = createMemoryStore();
+      for (const packetId of [7, 8]) store.put({ type: "publish", topic: "limits/parked", payload: new Uint8Array([packetId]), qos: 2, retain: false, dup: false, packetId });
+      const { client, events, log } = open("up", { store, reconnect: { baseDelayMs: 20, maxDelayMs: 100 } });
+      await client.connect();
+      await client.publish("limits/first", "first", { qos: 1 });
+      expect(store.size).toBe(2);
+      await client.publish("drop-me", "x");
+      await when(events, 3);
+      for (let i = 0; i < 100 && store.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(store.size).toBe(0);
+      await Promise.all([1, 2, 3].map((i) => client.publish("limits/later", `later ${i}`, { qos: 1 })));
+      const second = (await log()).connections[1]!;
+      expect(second.filter((p) => p.cmd === "publish" && p.qos === 2).map((p) => p.messageId).sort()).toEqual([7, 8]);
+      expect(second.filter((p) => p.cmd === "pubrel").map((p) => p.messageId).sort()).toEqual([7, 8]);
     });
   });
 }

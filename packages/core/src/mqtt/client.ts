@@ -157,8 +157,10 @@ interface Flow {
   generation?: number;
   /** The store has not saved it yet: it is not sent (again) before it is. */
   saving?: Promise<void>;
-  /** Loaded from the store: it holds a window slot no publish() releases. */
+  /** Loaded from the store: it holds a window slot no publish() releases (unless parked). */
   orphan?: boolean;
+  /** An orphan the connected broker rules out: kept in the store, unsent, its window slot given back. */
+  parked?: boolean;
   /** A SUBSCRIBE the client made again itself after the broker lost the session. */
   resubscribe?: boolean;
 }
@@ -382,31 +384,49 @@ export class MqttClient {
     return done;
   }
 
-  /** Writes a flow's packet if connected (no wait for the write: the acknowledgement cannot come before it). */
-  #transmit(id: number): void {
+  /**
+   * Writes a flow's packet if connected (no wait for the write: the acknowledgement cannot come
+   * before it). Returns whether it wrote one, so that #pump counts only flows the broker will see.
+   */
+  #transmit(id: number): boolean {
     const flow = this.#flows.get(id);
-    if (!flow || flow.saving || !this.#connacked || this.#failure) return; // sent once saved, or on reconnection
+    if (!flow || flow.saving || !this.#connacked || this.#failure) return false; // sent once saved, or on reconnection
     const generation = this.#generation;
-    if (flow.generation === generation) return; // already written on this connection
+    if (flow.generation === generation) return false; // already written on this connection
     const released = flow.kind === "qos2" && flow.released === true; // only its PUBREL goes out
     if ((flow.generation !== undefined || flow.orphan) && !released && flow.packet.type === "publish" && flow.packet.properties?.topicAlias !== undefined) {
       // Topic aliases end with their connection: send the full topic name again, or give up.
       const { topicAlias: _, ...properties } = flow.packet.properties;
       if (flow.packet.topic === "") {
         this.#abandon(id, new ClosedError("a PUBLISH sent with only a topic alias cannot be sent again on a new connection"));
-        return;
+        return false;
       }
       flow.packet = { ...flow.packet, properties };
     }
     if (!released && flow.packet.type === "publish") {
       // Accepted under an earlier connection's CONNACK (or stored by an earlier client), the
-      // message may be one this broker rules out: sent, it would end this connection and every
-      // next one. A caller's publish() is told why; another client's stored message stays in
-      // the store, unsent, for a connection that takes it.
+      // message may be one this broker rules out: sent, the broker would disconnect with 0x9B or
+      // 0x9A (which ends the client), and a stored one would do that to every client loading it.
       const refusal = this.#ruledOut(flow.packet);
       if (refusal) {
-        if (!flow.orphan) this.#abandon(id, refusal);
-        return;
+        if (flow.orphan) {
+          // Another client's message: kept in the store, unsent, for a connection that takes it;
+          // meanwhile its window slot goes back, so it holds up no one.
+          if (!flow.parked) {
+            flow.parked = true;
+            this.#releaseWindow();
+          }
+        } else if (flow.generation !== undefined) {
+          // Written on an earlier connection: the broker may have it, so "refused" would be wrong.
+          this.#abandon(id, new ClosedError("the broker came back accepting less (maximumQoS or retainAvailable) and this message, sent on an earlier connection, cannot be sent again: whether it was delivered is unknown", { cause: refusal }));
+        } else {
+          this.#abandon(id, refusal);
+        }
+        return false;
+      }
+      if (flow.parked) {
+        flow.parked = false;
+        this.#inFlight++;
       }
     }
     const packet = released ? { type: "pubrel" as const, packetId: id } : flow.sent && flow.packet.type === "publish" ? { ...flow.packet, dup: true } : flow.packet;
@@ -418,6 +438,7 @@ export class MqttClient {
       if (this.#o.reconnect && !this.#fatal && (this.#failure || generation !== this.#generation)) return;
       this.#abandon(id, error);
     });
+    return true;
   }
 
   /**
@@ -437,8 +458,7 @@ export class MqttClient {
         this.#backlog = true;
         continue;
       }
-      if (counted) outstanding++;
-      this.#transmit(id);
+      if (this.#transmit(id) && counted) outstanding++;
     }
   }
 
@@ -464,7 +484,7 @@ export class MqttClient {
   #forget(flow: Flow, id: number): void {
     if (flow.orphan) {
       flow.orphan = false;
-      this.#releaseWindow();
+      if (!flow.parked) this.#releaseWindow(); // a parked one gave its slot back already
     }
     const store = this.#o.store;
     if (!store || (flow.kind !== "qos1" && flow.kind !== "qos2")) return;

@@ -1,0 +1,106 @@
+// A scripted MQTT 5.0 broker whose CONNACK limits change between a client's connections, for the
+// client's side of "the broker came back accepting less" (or more), packet by packet. Real brokers
+// cannot change their limits without a restart that also cuts every other test's clients.
+//
+// The client id picks the script, "<plan>-<anything>":
+//   down-   connection 1: receiveMaximum 100; later ones: maximumQoS 1, receiveMaximum 1
+//   lim-    every connection: maximumQoS 1, receiveMaximum 2
+//   up-     connection 1: maximumQoS 1, receiveMaximum 2; later ones: receiveMaximum 2 only
+// Every connection: QoS 1 gets PUBACK; QoS 2 gets PUBREC (and PUBREL, PUBCOMP) only where the
+// CONNACK allows QoS 2, except on a down- client's first connection, which acknowledges no QoS 2
+// (the flow stays open across the drop). A QoS 2 PUBLISH where maximumQoS is 1 gets DISCONNECT
+// 0x9B, as Mosquitto does. A PUBLISH to the topic "drop-me" cuts the connection (session kept:
+// later CONNACKs say session present).
+// The control port answers "log <clientId>" with every packet received, per connection, as JSON.
+import net from "node:net";
+import mqttPacket from "mqtt-packet";
+
+export interface LimitsFakeLog {
+  connections: Array<Array<{ cmd: string; messageId?: number; qos?: number; dup?: boolean; topic?: string }>>;
+}
+
+interface Limits {
+  maximumQoS?: number;
+  receiveMaximum: number;
+}
+
+function limitsFor(clientId: string, connection: number): Limits {
+  if (clientId.startsWith("down-")) return connection === 1 ? { receiveMaximum: 100 } : { maximumQoS: 1, receiveMaximum: 1 };
+  if (clientId.startsWith("lim-")) return { maximumQoS: 1, receiveMaximum: 2 };
+  if (clientId.startsWith("up-")) return connection === 1 ? { maximumQoS: 1, receiveMaximum: 2 } : { receiveMaximum: 2 };
+  throw new Error(`the limits fake has no script for client id ${clientId}`);
+}
+
+export async function startMqttLimitsFake(): Promise<{ port: number; control: number; close(): Promise<void> }> {
+  const logs = new Map<string, LimitsFakeLog>();
+  const sockets = new Set<net.Socket>();
+  const opts = { protocolVersion: 5 } as const;
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    socket.once("close", () => sockets.delete(socket));
+    const parser = mqttPacket.parser(opts);
+    const send = (packet: object) => {
+      if (!socket.destroyed) socket.write(mqttPacket.generate(packet as mqttPacket.Packet, opts));
+    };
+    let log: LimitsFakeLog["connections"][number] = [];
+    let clientId = "";
+    let connection = 0;
+    let limits: Limits = { receiveMaximum: 100 };
+    parser.on("packet", (packet: mqttPacket.Packet) => {
+      if (socket.destroyed) return; // the rest of a chunk that arrived with "drop-me"
+      const p = packet as mqttPacket.Packet & { messageId?: number; qos?: number; dup?: boolean; topic?: string; clientId?: string };
+      if (p.cmd === "connect") {
+        clientId = p.clientId!;
+        const entry = logs.get(clientId) ?? { connections: [] };
+        logs.set(clientId, entry);
+        entry.connections.push((log = []));
+        connection = entry.connections.length;
+        try {
+          limits = limitsFor(clientId, connection);
+        } catch {
+          send({ cmd: "connack", reasonCode: 0x85, sessionPresent: false });
+          socket.end();
+          return;
+        }
+        send({ cmd: "connack", reasonCode: 0, sessionPresent: connection > 1, properties: limits });
+        return;
+      }
+      log.push({ cmd: p.cmd, ...(p.messageId !== undefined ? { messageId: p.messageId } : {}), ...(p.cmd === "publish" ? { qos: p.qos, dup: p.dup, topic: p.topic } : {}) });
+      if (p.cmd === "publish" && p.topic === "drop-me") {
+        socket.destroy();
+        return;
+      }
+      if (p.cmd === "publish" && p.qos === 2 && limits.maximumQoS !== undefined && limits.maximumQoS < 2) {
+        send({ cmd: "disconnect", reasonCode: 0x9b });
+        socket.end();
+        return;
+      }
+      if (p.cmd === "publish" && p.qos === 1) send({ cmd: "puback", messageId: p.messageId, reasonCode: 0 });
+      if (p.cmd === "publish" && p.qos === 2 && !(clientId.startsWith("down-") && connection === 1)) send({ cmd: "pubrec", messageId: p.messageId, reasonCode: 0 });
+      if (p.cmd === "pubrel") send({ cmd: "pubcomp", messageId: p.messageId, reasonCode: 0 });
+      if (p.cmd === "pingreq") send({ cmd: "pingresp" });
+    });
+    socket.on("data", (data) => parser.parse(data));
+  });
+  const control = net.createServer((socket) => {
+    socket.on("error", () => {});
+    let line = "";
+    socket.on("data", (data) => {
+      line += data.toString();
+      if (!line.includes("\n")) return;
+      const [command, clientId] = line.trim().split(" ");
+      socket.end(command === "log" ? JSON.stringify(logs.get(clientId!) ?? { connections: [] }) : `error unknown command ${command}\n`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => control.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    control: (control.address() as net.AddressInfo).port,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await Promise.all([server, control].map((s) => new Promise((resolve) => s.close(resolve))));
+    },
+  };
+}
