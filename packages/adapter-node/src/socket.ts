@@ -46,12 +46,14 @@ const READABLE_QUEUE_LIMIT = 256 * 1024;
 // in fewer chunks (client CPU per downloaded MiB fell from about 1.6x raw net's to
 // par with it); a partial read is copied out and the buffer shrunk to fit such reads.
 // Growth stops at 256 KiB: in six alternated runs of 256 MiB downloads it beat 1 MiB
-// in five and tied once (0.86-1.29x raw net against 0.86-1.11x); fresh buffers that large miss the caches.
+// in five and tied once (0.86-1.29x raw net against 0.86-1.11x); fresh buffers that large
+// probably miss the CPU caches (not measured).
 const MIN_READ_BUFFER = 16 * 1024;
 const MAX_READ_BUFFER = 256 * 1024;
-// Partial reads up to this size are copied with slice(): V8 keeps a small result on
-// the JS heap (cheaper for a 16-byte reply, about 2,000 fewer instructions per read
-// than copying into an ArrayBuffer of its own); larger ones skip slice()'s zero-fill.
+// Partial reads up to this size are copied with slice(): V8 keeps a result of up to 64
+// bytes on the JS heap (for a 16-byte reply about 2,000 fewer instructions per read than
+// an ArrayBuffer of its own). Larger ones skip slice()'s zero-fill, which perf showed on
+// bulk reads; 4 KiB between the two is a judgement, not a measured crossover.
 const SMALL_COPY = 4096;
 
 /**
@@ -541,7 +543,7 @@ function copyOut(buf: Uint8Array, n: number): Uint8Array<ArrayBuffer> {
 /**
  * A read buffer Node fills before anyone sees it: a full read hands over bytes
  * the kernel wrote, a partial one is copied out, so skipping the zero-fill is
- * safe (zeroing each new 1 MiB buffer was a seventh of a download's CPU).
+ * safe (zeroing each new read buffer was a seventh of a download's CPU samples).
  */
 function uninitialized(size: number): Uint8Array<ArrayBuffer> {
   // A plain view, not the Buffer: Buffer#slice() would share memory instead of copying.
