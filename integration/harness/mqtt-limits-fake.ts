@@ -6,10 +6,11 @@
 //   down-   connection 1: receiveMaximum 100; later ones: maximumQoS 1, receiveMaximum 1
 //   lim-    every connection: maximumQoS 1, receiveMaximum 2
 //   up-     connection 1: maximumQoS 1, receiveMaximum 2; later ones: receiveMaximum 2 only
+//   noret-  connection 1: receiveMaximum 100; later ones: retainAvailable 0, receiveMaximum 100
 // Every connection: QoS 1 gets PUBACK; QoS 2 gets PUBREC (and PUBREL, PUBCOMP) only where the
 // CONNACK allows QoS 2, except on a down- client's first connection, which acknowledges no QoS 2
 // (the flow stays open across the drop). A QoS 2 PUBLISH where maximumQoS is 1 gets DISCONNECT
-// 0x9B, as Mosquitto does. A PUBLISH to the topic "drop-me" cuts the connection (session kept:
+// 0x9B, as Mosquitto does; a retained PUBLISH where retainAvailable is 0 gets DISCONNECT 0x9A. A PUBLISH to the topic "drop-me" cuts the connection (session kept:
 // later CONNACKs say session present).
 // The control port answers "log <clientId>" with every packet received, per connection, as JSON.
 import net from "node:net";
@@ -21,6 +22,7 @@ export interface LimitsFakeLog {
 
 interface Limits {
   maximumQoS?: number;
+  retainAvailable?: boolean; // mqtt-packet's form of the byte
   receiveMaximum: number;
 }
 
@@ -28,6 +30,7 @@ function limitsFor(clientId: string, connection: number): Limits {
   if (clientId.startsWith("down-")) return connection === 1 ? { receiveMaximum: 100 } : { maximumQoS: 1, receiveMaximum: 1 };
   if (clientId.startsWith("lim-")) return { maximumQoS: 1, receiveMaximum: 2 };
   if (clientId.startsWith("up-")) return connection === 1 ? { maximumQoS: 1, receiveMaximum: 2 } : { receiveMaximum: 2 };
+  if (clientId.startsWith("noret-")) return connection === 1 ? { receiveMaximum: 100 } : { retainAvailable: false, receiveMaximum: 100 };
   throw new Error(`the limits fake has no script for client id ${clientId}`);
 }
 
@@ -73,6 +76,11 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
       }
       if (p.cmd === "publish" && p.qos === 2 && limits.maximumQoS !== undefined && limits.maximumQoS < 2) {
         send({ cmd: "disconnect", reasonCode: 0x9b });
+        socket.end();
+        return;
+      }
+      if (p.cmd === "publish" && (p as { retain?: boolean }).retain && limits.retainAvailable === false) {
+        send({ cmd: "disconnect", reasonCode: 0x9a });
         socket.end();
         return;
       }

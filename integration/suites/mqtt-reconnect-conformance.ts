@@ -344,7 +344,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
     });
   });
   describe(`MQTT 5 limits that change between connections, against a scripted broker (${runtime})`, () => {
-    const open = (plan: "down" | "lim" | "up", options: Partial<MqttClientOptions> = {}) => {
+    const open = (plan: "down" | "lim" | "up" | "noret", options: Partial<MqttClientOptions> = {}) => {
       const clientId = `${plan}-${run}-${runtime}-${Math.random().toString(36).slice(2, 8)}`;
       const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.limitsFake.port }, protocolVersion: 5, clientId, clean: false, sessionExpiry: 300, keepalive: 0, ...options });
       clients.push(client);
@@ -372,6 +372,21 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       expect(events.map((e) => e.type)).toEqual(["connected", "disconnected", "connected"]);
       const second = (await log()).connections[1]!;
       expect(second.filter((p) => p.cmd === "publish")).toEqual([{ cmd: "publish", messageId: expect.any(Number), qos: 1, dup: false, topic: "limits/one" }]);
+    });
+
+    it("back without retained messages (retainAvailable 0): a retained message published while away is refused (0x9A), the plain one behind it goes out", async () => {
+      const { client, events, log } = open("noret", { reconnect: { baseDelayMs: 100, maxDelayMs: 200 } });
+      await client.connect();
+      await client.publish("drop-me", "x");
+      await when(events, 2); // connected, disconnected
+      const kept = client.publish("limits/kept", "kept", { qos: 1, retain: true });
+      kept.catch(() => {});
+      const plain = client.publish("limits/plain", "plain", { qos: 1 });
+      expect(await rejection(kept)).toMatchObject({ code: "EREPLY", reasonCode: 0x9a, message: expect.stringMatching(/retained/) });
+      await plain;
+      expect(events.map((e) => e.type)).toEqual(["connected", "disconnected", "connected"]);
+      const second = (await log()).connections[1]!;
+      expect(second.filter((p) => p.cmd === "publish").map((p) => p.topic)).toEqual(["limits/plain"]);
     });
 
     it("back with maximumQoS 1: a QoS 2 message already sent on the lost connection rejects as delivery unknown, not as refused", async () => {
