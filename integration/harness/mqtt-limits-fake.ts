@@ -13,8 +13,8 @@
 // 0x9B, as Mosquitto does; a retained PUBLISH where retainAvailable is 0 gets DISCONNECT 0x9A. A PUBLISH to the topic "drop-me" cuts the connection (session kept:
 // later CONNACKs say session present).
 // The control port answers "log <clientId>" with every packet received, per connection, as JSON.
-import net from "node:net";
 import mqttPacket from "mqtt-packet";
+import { serveScriptedBroker } from "./scripted-broker.js";
 
 export interface LimitsFakeLog {
   connections: Array<Array<{ cmd: string; messageId?: number; qos?: number; dup?: boolean; topic?: string }>>;
@@ -36,12 +36,8 @@ function limitsFor(clientId: string, connection: number): Limits {
 
 export async function startMqttLimitsFake(): Promise<{ port: number; control: number; close(): Promise<void> }> {
   const logs = new Map<string, LimitsFakeLog>();
-  const sockets = new Set<net.Socket>();
   const opts = { protocolVersion: 5 } as const;
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => {});
-    socket.once("close", () => sockets.delete(socket));
+  return serveScriptedBroker((socket) => {
     const parser = mqttPacket.parser(opts);
     const send = (packet: object) => {
       if (!socket.destroyed) socket.write(mqttPacket.generate(packet as mqttPacket.Packet, opts));
@@ -90,25 +86,5 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
       if (p.cmd === "pingreq") send({ cmd: "pingresp" });
     });
     socket.on("data", (data) => parser.parse(data));
-  });
-  const control = net.createServer((socket) => {
-    socket.on("error", () => {});
-    let line = "";
-    socket.on("data", (data) => {
-      line += data.toString();
-      if (!line.includes("\n")) return;
-      const [command, clientId] = line.trim().split(" ");
-      socket.end(command === "log" ? JSON.stringify(logs.get(clientId!) ?? { connections: [] }) : `error unknown command ${command}\n`);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  await new Promise<void>((resolve) => control.listen(0, "127.0.0.1", resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    control: (control.address() as net.AddressInfo).port,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await Promise.all([server, control].map((s) => new Promise((resolve) => s.close(resolve))));
-    },
-  };
+  }, logs);
 }

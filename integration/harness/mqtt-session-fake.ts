@@ -11,8 +11,8 @@
 //     PUBCOMP.
 // A client id starting "lost-" gets session present 0 on connection 2 and nothing unasked for.
 // The control port answers "log <clientId>" with every packet received, per connection, as JSON.
-import net from "node:net";
 import mqttPacket from "mqtt-packet";
+import { serveScriptedBroker } from "./scripted-broker.js";
 
 export interface SessionFakeLog {
   connections: Array<Array<{ cmd: string; messageId?: number; qos?: number; dup?: boolean; payload?: string }>>;
@@ -20,12 +20,8 @@ export interface SessionFakeLog {
 
 export async function startMqttSessionFake(): Promise<{ port: number; control: number; close(): Promise<void> }> {
   const logs = new Map<string, SessionFakeLog>();
-  const sockets = new Set<net.Socket>();
   const opts = { protocolVersion: 4 } as const;
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => {});
-    socket.once("close", () => sockets.delete(socket));
+  return serveScriptedBroker((socket) => {
     const parser = mqttPacket.parser(opts);
     const send = (packet: object) => socket.write(mqttPacket.generate(packet as mqttPacket.Packet, opts));
     let log: SessionFakeLog["connections"][number] = [];
@@ -63,25 +59,5 @@ export async function startMqttSessionFake(): Promise<{ port: number; control: n
       if (p.cmd === "pingreq") send({ cmd: "pingresp" });
     });
     socket.on("data", (data) => parser.parse(data));
-  });
-  const control = net.createServer((socket) => {
-    socket.on("error", () => {});
-    let line = "";
-    socket.on("data", (data) => {
-      line += data.toString();
-      if (!line.includes("\n")) return;
-      const [command, clientId] = line.trim().split(" ");
-      socket.end(command === "log" ? JSON.stringify(logs.get(clientId!) ?? { connections: [] }) : `error unknown command ${command}\n`);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  await new Promise<void>((resolve) => control.listen(0, "127.0.0.1", resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    control: (control.address() as net.AddressInfo).port,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await Promise.all([server, control].map((s) => new Promise((resolve) => s.close(resolve))));
-    },
-  };
+  }, logs);
 }
