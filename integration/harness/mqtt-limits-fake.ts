@@ -7,6 +7,7 @@
 //   lim-    every connection: maximumQoS 1, receiveMaximum 2
 //   up-     connection 1: maximumQoS 1, receiveMaximum 2; later ones: receiveMaximum 2 only
 //   noret-  connection 1: receiveMaximum 100; later ones: retainAvailable 0, receiveMaximum 100
+//   ret-    connection 1: retainAvailable 0, receiveMaximum 100; later ones: receiveMaximum 100 only
 // Every connection: QoS 1 gets PUBACK; QoS 2 gets PUBREC (and PUBREL, PUBCOMP) only where the
 // CONNACK allows QoS 2, except on a down- client's first connection, which acknowledges no QoS 2
 // (the flow stays open across the drop). A QoS 2 PUBLISH where maximumQoS is 1 gets DISCONNECT
@@ -17,7 +18,7 @@ import mqttPacket from "mqtt-packet";
 import { serveScriptedBroker } from "./scripted-broker.js";
 
 export interface LimitsFakeLog {
-  connections: Array<Array<{ cmd: string; messageId?: number; qos?: number; dup?: boolean; topic?: string }>>;
+  connections: Array<Array<{ cmd: string; messageId?: number; qos?: number; dup?: boolean; topic?: string; retain?: true }>>;
 }
 
 interface Limits {
@@ -31,6 +32,7 @@ function limitsFor(clientId: string, connection: number): Limits {
   if (clientId.startsWith("lim-")) return { maximumQoS: 1, receiveMaximum: 2 };
   if (clientId.startsWith("up-")) return connection === 1 ? { maximumQoS: 1, receiveMaximum: 2 } : { receiveMaximum: 2 };
   if (clientId.startsWith("noret-")) return connection === 1 ? { receiveMaximum: 100 } : { retainAvailable: false, receiveMaximum: 100 };
+  if (clientId.startsWith("ret-")) return connection === 1 ? { retainAvailable: false, receiveMaximum: 100 } : { receiveMaximum: 100 };
   throw new Error(`the limits fake has no script for client id ${clientId}`);
 }
 
@@ -65,7 +67,8 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
         send({ cmd: "connack", reasonCode: 0, sessionPresent: connection > 1, properties: limits });
         return;
       }
-      log.push({ cmd: p.cmd, ...(p.messageId !== undefined ? { messageId: p.messageId } : {}), ...(p.cmd === "publish" ? { qos: p.qos, dup: p.dup, topic: p.topic } : {}) });
+      const retain = p.cmd === "publish" && (p as { retain?: boolean }).retain ? { retain: true as const } : {};
+      log.push({ cmd: p.cmd, ...(p.messageId !== undefined ? { messageId: p.messageId } : {}), ...(p.cmd === "publish" ? { qos: p.qos, dup: p.dup, topic: p.topic, ...retain } : {}) });
       if (p.cmd === "publish" && p.topic === "drop-me") {
         socket.destroy();
         return;

@@ -344,7 +344,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
     });
   });
   describe(`MQTT 5 limits that change between connections, against a scripted broker (${runtime})`, () => {
-    const open = (plan: "down" | "lim" | "up" | "noret", options: Partial<MqttClientOptions> = {}) => {
+    const open = (plan: "down" | "lim" | "up" | "noret" | "ret", options: Partial<MqttClientOptions> = {}) => {
       const clientId = `${plan}-${run}-${runtime}-${Math.random().toString(36).slice(2, 8)}`;
       const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.limitsFake.port }, protocolVersion: 5, clientId, clean: false, sessionExpiry: 300, keepalive: 0, ...options });
       clients.push(client);
@@ -409,7 +409,10 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       await client.connect();
       await Promise.all([1, 2, 3].map((i) => client.publish("limits/go", `go ${i}`, { qos: 1 })));
       expect(store.size).toBe(2);
-      expect(events.map((e) => e.type)).toEqual(["connected"]);
+      expect(events).toEqual([
+        expect.objectContaining({ type: "connected" }),
+        ...[7, 8].map((packetId) => ({ type: "parked", packetId, topic: "limits/stored", error: expect.objectContaining({ code: "EREPLY", reasonCode: 0x9b }) })),
+      ]);
       expect((await log()).connections[0]!.filter((p) => p.cmd === "publish" && p.qos === 2)).toEqual([]);
     });
 
@@ -421,13 +424,35 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       await client.publish("limits/first", "first", { qos: 1 });
       expect(store.size).toBe(2);
       await client.publish("drop-me", "x");
-      await when(events, 3);
+      await when(events, 5);
+      expect(events.map((e) => e.type)).toEqual(["connected", "parked", "parked", "disconnected", "connected"]);
       for (let i = 0; i < 100 && store.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
       expect(store.size).toBe(0);
       await Promise.all([1, 2, 3].map((i) => client.publish("limits/later", `later ${i}`, { qos: 1 })));
       const second = (await log()).connections[1]!;
       expect(second.filter((p) => p.cmd === "publish" && p.qos === 2).map((p) => p.messageId).sort()).toEqual([7, 8]);
       expect(second.filter((p) => p.cmd === "pubrel").map((p) => p.messageId).sort()).toEqual([7, 8]);
+    });
+
+    it("a stored retained message is parked while retainAvailable is 0 (reported, kept, unsent) and goes out retained once a connection allows it", async () => {
+      const store = createMemoryStore();
+      store.put({ type: "publish", topic: "limits/kept", payload: new Uint8Array([1]), qos: 1, retain: true, dup: false, packetId: 9 });
+      const { client, events, log } = open("ret", { store, reconnect: { baseDelayMs: 20, maxDelayMs: 100 } });
+      await client.connect();
+      await client.publish("limits/plain", "plain", { qos: 1 });
+      expect(store.size).toBe(1);
+      expect(events).toEqual([
+        expect.objectContaining({ type: "connected" }),
+        { type: "parked", packetId: 9, topic: "limits/kept", error: expect.objectContaining({ code: "EREPLY", reasonCode: 0x9a }) },
+      ]);
+      expect((await log()).connections[0]!.filter((p) => p.cmd === "publish").map((p) => p.topic)).toEqual(["limits/plain"]);
+      await client.publish("drop-me", "x");
+      await when(events, 4);
+      for (let i = 0; i < 100 && store.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(store.size).toBe(0);
+      expect(events.map((e) => e.type)).toEqual(["connected", "parked", "disconnected", "connected"]);
+      const second = (await log()).connections[1]!;
+      expect(second.filter((p) => p.cmd === "publish")).toEqual([{ cmd: "publish", messageId: 9, qos: 1, dup: false, topic: "limits/kept", retain: true }]);
     });
   });
 }

@@ -87,7 +87,21 @@ export interface MqttReconnectOptions extends BackoffOptions {
 /** A change of the connection, for {@link MqttClient.onConnection}. */
 export type MqttConnectionEvent =
   | { type: "connected"; sessionPresent: boolean; /** true from the second connection on */ reconnected: boolean }
-  | { type: "disconnected"; error: Error; /** false when the client is finished */ willReconnect: boolean };
+  | { type: "disconnected"; error: Error; /** false when the client is finished */ willReconnect: boolean }
+  | {
+      /**
+       * A message an earlier client left in the `store` that this connection's broker rules out
+       * (a QoS above its `maximumQoS`, or `retain` where `retainAvailable` is 0). It stays stored
+       * and unsent, holding no window slot, and goes out on a later connection that allows it.
+       * Reported once per message and client (again if a later connection allowed it and one
+       * after that rules it out once more).
+       */
+      type: "parked";
+      packetId: number;
+      topic: string;
+      /** Why: `EREPLY` with the reason code the broker would have disconnected with (0x9B or 0x9A). */
+      error: MqttReasonError;
+    };
 
 /** A message the client received. */
 export interface MqttMessage {
@@ -275,7 +289,10 @@ export class MqttClient {
     return this.#connecting;
   }
 
-  /** Calls `listener` on every connection and disconnection; returns the function that stops it. */
+  /**
+   * Calls `listener` on every connection and disconnection, and for each stored message a
+   * connection's broker rules out (`parked`); returns the function that stops it.
+   */
   onConnection(listener: (event: MqttConnectionEvent) => void): () => void {
     if (typeof listener !== "function") throw new TypeError("onConnection expects a function");
     this.#connectionListeners.add(listener);
@@ -415,6 +432,9 @@ export class MqttClient {
           if (!flow.parked) {
             flow.parked = true;
             this.#releaseWindow();
+            // After the current step (a reconnection reports "connected" first), never re-entering #pump.
+            const event = { type: "parked" as const, packetId: id, topic: flow.packet.topic, error: refusal };
+            queueMicrotask(() => this.#emit(event));
           }
         } else if (flow.generation !== undefined) {
           // Written on an earlier connection: the broker may have it, so "refused" would be wrong.
