@@ -16,6 +16,8 @@ export interface RedisFakes {
   truncated: number;
   /** Accepts and never answers. */
   silent: number;
+  /** Answers HELLO, then closes 30 ms later: a server (or proxy) that drops every client soon after letting it in. */
+  flappy: number;
 }
 
 type Behaviour = (socket: net.Socket, request: number) => void;
@@ -30,6 +32,11 @@ const behaviours: Record<keyof RedisFakes, Behaviour> = {
     else socket.end("$10\r\nabc");
   },
   silent: () => {},
+  flappy: (socket, request) => {
+    if (request > 0) return;
+    socket.write("+OK\r\n");
+    setTimeout(() => socket.destroy(), 30);
+  },
 };
 
 export function startRedisFakes(): Promise<{ ports: RedisFakes; close(): Promise<void> }> {

@@ -483,6 +483,27 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
       await client.close();
     });
 
+    it("reconnect: connections dropped soon after their handshake count as failures: the backoff grows instead of a new connection per command", async () => {
+      const attempts: number[] = [];
+      const counting: Connect = (address, options) => {
+        attempts.push(Date.now());
+        return connect(address, options);
+      };
+      const client = createRedisClient({ connect: counting, address: { hostname: "127.0.0.1", port: redis.fakes.flappy }, protocol: 2, commandTimeoutMs: 1000, reconnect: { baseDelayMs: 20, maxDelayMs: 300 } });
+      clients.push(client);
+      const end = Date.now() + 1500;
+      const codes = new Set<string>();
+      while (Date.now() < end) await client.ping().catch((error: { code?: string }) => codes.add(String(error.code)));
+      // Each connection lives ~30 ms: one per command would be dozens here; backing off (20, 40, 80,
+      // 160, then 300 ms at most, half of each jittered) it is about ten.
+      expect(attempts.length).toBeGreaterThanOrEqual(4);
+      expect(attempts.length).toBeLessThanOrEqual(15);
+      const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
+      expect(Math.max(...gaps.slice(-3))).toBeGreaterThanOrEqual(150);
+      expect([...codes]).toEqual(["ECLOSED"]);
+      await client.close();
+    });
+
     it("a refused connection rejects the command with ECONNECT", async () => {
       const client = open({ address: { hostname: "127.0.0.1", port: redis.fakes.silent }, connectTimeoutMs: 5000 });
       const refused = createRedisClient({ connect, url: "redis://127.0.0.1:1" });

@@ -322,8 +322,9 @@ export class RedisClient extends RedisCommands {
   }
 
   #live(): RedisConnection {
-    if (this.#connection === undefined || (this.#connection.isClosed && this.#settings.reconnect && !this.#closed)) {
-      this.#connection = this.#openConnection();
+    const reconnect = this.#settings.reconnect;
+    if (this.#connection === undefined || (this.#connection.isClosed && reconnect && !this.#closed)) {
+      this.#connection = this.#openConnection(false, reconnect && this.#failures > 0 ? backoffDelay(reconnect, this.#failures) : 0);
     } else if (this.#connection.isClosed) {
       // No reconnection: a lost connection closes the client.
       this.#closed = true;
@@ -356,7 +357,6 @@ export class RedisClient extends RedisCommands {
       // A reconnection (or the RESP2 subscriber): once up, listen again on every live subscription.
       connection.ready.then(
         () => {
-          this.#failures = 0;
           const carriesSubscriptions = subscriber || connection.protocol === 3;
           if (carriesSubscriptions && delayMs > 0) this.#pubsub.resubscribe(connection);
         },
@@ -376,15 +376,20 @@ export class RedisClient extends RedisCommands {
       if (carriedSubscriptions || !this.#pubsub.active) this.#pubsub.failAll(error);
       return;
     }
-    if (!connection.wasReady) this.#failures++;
+    // A connection lost within maxDelayMs of its handshake counts as a failed attempt too: a
+    // server (or proxy) that accepts and drops the client at once meets a growing backoff, not a
+    // reconnection every baseDelayMs. One that stayed up longer starts the count afresh.
+    if (!connection.wasReady || Date.now() - connection.readyAt < reconnect.maxDelayMs) this.#failures++;
+    else this.#failures = 0;
     if (this.#failures > reconnect.retries) {
       this.#closed = true;
       this.#pubsub.failAll(error);
       this.#subscriber?.destroy(error);
       return;
     }
-    // Reconnect now only where subscriptions need it; otherwise the next command does.
-    if (!carriedSubscriptions && !(connection.wasReady === false && this.#failures > 0)) return;
+    // Reconnect now only where subscriptions need it, or to retry a failed attempt; otherwise
+    // the next command does (#live), after the same backoff.
+    if (!carriedSubscriptions && connection.wasReady) return;
     const next = this.#openConnection(subscriber, backoffDelay(reconnect, this.#failures));
     if (subscriber) this.#subscriber = next;
     else this.#connection = next;

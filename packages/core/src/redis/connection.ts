@@ -82,6 +82,7 @@ export class RedisConnection {
   #closing: Promise<void> | undefined;
   #protocol: 2 | 3 = 2;
   #wasReady = false;
+  #readyAt = 0;
   readonly #stop = new AbortController();
   readonly ready: Promise<void>;
   readonly closed: Promise<void>;
@@ -111,6 +112,11 @@ export class RedisConnection {
   /** Whether the handshake ever completed. */
   get wasReady(): boolean {
     return this.#wasReady;
+  }
+
+  /** When the handshake completed (`Date.now()`), 0 before. */
+  get readyAt(): number {
+    return this.#readyAt;
   }
 
   /** Commands waiting for the handshake (the offline queue while reconnecting). */
@@ -212,6 +218,7 @@ export class RedisConnection {
     for (const entry of this.#heldEntries) this.#queue.push(entry);
     this.#heldEntries = [];
     this.#wasReady = true;
+    this.#readyAt = Date.now();
     this.#scheduleFlush();
   }
 
