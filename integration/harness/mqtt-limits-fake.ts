@@ -8,6 +8,10 @@
 //   up-     connection 1: maximumQoS 1, receiveMaximum 2; later ones: receiveMaximum 2 only
 //   noret-  connection 1: receiveMaximum 100; later ones: retainAvailable 0, receiveMaximum 100
 //   ret-    connection 1: retainAvailable 0, receiveMaximum 100; later ones: receiveMaximum 100 only
+//   alias-  every connection: topicAliasMaximum 2, receiveMaximum 100. Topic aliases are checked
+//           as a broker does (an alias over 2: DISCONNECT 0x94; an unknown one alone: 0x82), and a
+//           SUBSCRIBE is answered with QoS 0 messages by alias: "alias/in" gets a correct run,
+//           "alias/unset" a PUBLISH by alias 3 that was never set, "alias/over" one using alias 9.
 // Every connection: QoS 1 gets PUBACK; QoS 2 gets PUBREC (and PUBREL, PUBCOMP) only where the
 // CONNACK allows QoS 2, except on a down- client's first connection, which acknowledges no QoS 2
 // (the flow stays open across the drop). A QoS 2 PUBLISH where maximumQoS is 1 gets DISCONNECT
@@ -18,10 +22,11 @@ import mqttPacket from "mqtt-packet";
 import { serveScriptedBroker } from "./scripted-broker.js";
 
 export interface LimitsFakeLog {
-  connections: Array<Array<{ cmd: string; messageId?: number; qos?: number; dup?: boolean; topic?: string; retain?: true }>>;
+  connections: Array<Array<{ cmd: string; messageId?: number; qos?: number; dup?: boolean; topic?: string; retain?: true; alias?: number; reasonCode?: number }>>;
 }
 
 interface Limits {
+  topicAliasMaximum?: number;
   maximumQoS?: number;
   retainAvailable?: boolean; // mqtt-packet's form of the byte
   receiveMaximum: number;
@@ -33,8 +38,24 @@ function limitsFor(clientId: string, connection: number): Limits {
   if (clientId.startsWith("up-")) return connection === 1 ? { maximumQoS: 1, receiveMaximum: 2 } : { receiveMaximum: 2 };
   if (clientId.startsWith("noret-")) return connection === 1 ? { receiveMaximum: 100 } : { retainAvailable: false, receiveMaximum: 100 };
   if (clientId.startsWith("ret-")) return connection === 1 ? { retainAvailable: false, receiveMaximum: 100 } : { receiveMaximum: 100 };
+  if (clientId.startsWith("alias-")) return { topicAliasMaximum: 2, receiveMaximum: 100 };
   throw new Error(`the limits fake has no script for client id ${clientId}`);
 }
+
+// What an alias- client's SUBSCRIBE gets back, by filter: [topic, alias, payload] per QoS 0 PUBLISH.
+const ALIASED: Record<string, Array<[string, number, string]>> = {
+  "alias/in": [
+    ["alias/one", 1, "1"],
+    ["", 1, "2"],
+    ["alias/two", 2, "3"],
+    ["", 2, "4"],
+    ["", 1, "5"],
+    ["alias/three", 1, "6"], // alias 1 now names another topic
+    ["", 1, "7"],
+  ],
+  "alias/unset": [["", 3, "never set"]],
+  "alias/over": [["alias/x", 9, "over the maximum"]],
+};
 
 export async function startMqttLimitsFake(): Promise<{ port: number; control: number; close(): Promise<void> }> {
   const logs = new Map<string, LimitsFakeLog>();
@@ -48,6 +69,7 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
     let clientId = "";
     let connection = 0;
     let limits: Limits = { receiveMaximum: 100 };
+    const aliases = new Map<number, string>(); // the client's, on this connection
     parser.on("packet", (packet: mqttPacket.Packet) => {
       if (socket.destroyed) return; // the rest of a chunk that arrived with "drop-me"
       const p = packet as mqttPacket.Packet & { messageId?: number; qos?: number; dup?: boolean; topic?: string; clientId?: string };
@@ -68,7 +90,35 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
         return;
       }
       const retain = p.cmd === "publish" && (p as { retain?: boolean }).retain ? { retain: true as const } : {};
-      log.push({ cmd: p.cmd, ...(p.messageId !== undefined ? { messageId: p.messageId } : {}), ...(p.cmd === "publish" ? { qos: p.qos, dup: p.dup, topic: p.topic, ...retain } : {}) });
+      const alias = (p as { properties?: { topicAlias?: number } }).properties?.topicAlias;
+      const reasonCode = p.cmd === "disconnect" ? { reasonCode: (p as { reasonCode?: number }).reasonCode ?? 0 } : {};
+      log.push({
+        cmd: p.cmd,
+        ...(p.messageId !== undefined ? { messageId: p.messageId } : {}),
+        ...(p.cmd === "publish" ? { qos: p.qos, dup: p.dup, topic: p.topic, ...retain, ...(alias !== undefined ? { alias } : {}) } : {}),
+        ...reasonCode,
+      });
+      if (p.cmd === "publish" && alias !== undefined) {
+        if (alias === 0 || alias > (limits.topicAliasMaximum ?? 0)) {
+          send({ cmd: "disconnect", reasonCode: 0x94 });
+          socket.end();
+          return;
+        }
+        if (p.topic === "" && !aliases.has(alias)) {
+          send({ cmd: "disconnect", reasonCode: 0x82 });
+          socket.end();
+          return;
+        }
+        if (p.topic !== "") aliases.set(alias, p.topic!);
+      }
+      if (p.cmd === "subscribe") {
+        const filters = (p as unknown as { subscriptions: Array<{ topic: string }> }).subscriptions.map((sub) => sub.topic);
+        send({ cmd: "suback", messageId: p.messageId, granted: filters.map(() => 0) });
+        for (const [topic, topicAlias, payload] of filters.flatMap((f) => ALIASED[f] ?? [])) {
+          send({ cmd: "publish", topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false, properties: { topicAlias } });
+        }
+        return;
+      }
       if (p.cmd === "publish" && p.topic === "drop-me") {
         socket.destroy();
         return;

@@ -344,7 +344,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
     });
   });
   describe(`MQTT 5 limits that change between connections, against a scripted broker (${runtime})`, () => {
-    const open = (plan: "down" | "lim" | "up" | "noret" | "ret", options: Partial<MqttClientOptions> = {}) => {
+    const open = (plan: "down" | "lim" | "up" | "noret" | "ret" | "alias", options: Partial<MqttClientOptions> = {}) => {
       const clientId = `${plan}-${run}-${runtime}-${Math.random().toString(36).slice(2, 8)}`;
       const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.limitsFake.port }, protocolVersion: 5, clientId, clean: false, sessionExpiry: 300, keepalive: 0, ...options });
       clients.push(client);
@@ -432,6 +432,43 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       const second = (await log()).connections[1]!;
       expect(second.filter((p) => p.cmd === "publish" && p.qos === 2).map((p) => p.messageId).sort()).toEqual([7, 8]);
       expect(second.filter((p) => p.cmd === "pubrel").map((p) => p.messageId).sort()).toEqual([7, 8]);
+    });
+
+    it("autoTopicAlias: within the broker's topicAliasMaximum (2) a topic's repeats go by alias alone; a new connection starts the aliases again", async () => {
+      const { client, events, log } = open("alias", { autoTopicAlias: true, reconnect: { baseDelayMs: 20, maxDelayMs: 100 } });
+      await client.connect();
+      for (const name of ["one", "two", "one", "three", "two", "three"]) await client.publish(`alias/${name}`, name, { qos: 1 });
+      const wire = (connection: number) => log().then((l) => l.connections[connection]!.filter((p) => p.cmd === "publish" && p.topic !== "drop-me").map((p) => [p.topic, p.alias ?? null]));
+      expect(await wire(0)).toEqual([["alias/one", 1], ["alias/two", 2], ["", 1], ["alias/three", null], ["", 2], ["alias/three", null]]);
+      await client.publish("drop-me", "x");
+      await when(events, 3);
+      await client.publish("alias/two", "again", { qos: 1 });
+      await client.publish("alias/two", "and again", { qos: 0 });
+      await client.publish("alias/two", "once more", { qos: 1 }); // after the QoS 0 one: it went out
+      expect(await wire(1)).toEqual([["alias/two", 1], ["", 1], ["", 1]]);
+      expect(events.map((e) => e.type)).toEqual(["connected", "disconnected", "connected"]);
+    });
+
+    it("topicAliasMaximum: messages the broker sends by topic alias arrive with their topics", async () => {
+      const { client } = open("alias", { topicAliasMaximum: 2 });
+      const got: string[] = [];
+      client.onMessage((m) => got.push(`${m.topic}=${m.text}`));
+      await client.subscribe("alias/in");
+      for (let i = 0; i < 100 && got.length < 7; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(got).toEqual(["alias/one=1", "alias/one=2", "alias/two=3", "alias/two=4", "alias/one=5", "alias/three=6", "alias/three=7"]);
+    });
+
+    it("a broker's topic alias over topicAliasMaximum, or one never set, ends the connection with EPROTOCOL and tells the broker why (0x94, 0x82)", async () => {
+      for (const [filter, reasonCode] of [["alias/over", 0x94], ["alias/unset", 0x82]] as const) {
+        const { client, events, log } = open("alias", { topicAliasMaximum: 5 });
+        const got: string[] = [];
+        client.onMessage((m) => got.push(m.topic));
+        await client.subscribe(filter);
+        await when(events, 2);
+        expect(events[1]).toMatchObject({ type: "disconnected", willReconnect: false, error: { code: "EPROTOCOL", reasonCode } });
+        expect(got).toEqual([]);
+        expect((await log()).connections[0]!.filter((p) => p.cmd === "disconnect")).toEqual([{ cmd: "disconnect", reasonCode }]);
+      }
     });
 
     it("a stored retained message is parked while retainAvailable is 0 (reported, kept, unsent) and goes out retained once a connection allows it", async () => {

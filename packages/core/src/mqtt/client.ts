@@ -39,6 +39,21 @@ export interface MqttClientOptions {
   connectTimeoutMs?: number;
   /** Largest packet accepted from the broker (MQTT 5 tells the broker). @default 16777216 */
   maxPacketSize?: number;
+  /**
+   * MQTT 5: topic aliases the broker may use in the messages it sends (told in CONNECT). The
+   * client resolves them, so every message still carries its topic; an alias outside 1..this,
+   * or one the connection never set, ends the connection with `EPROTOCOL` (reason 0x94, 0x82).
+   * @default 0
+   */
+  topicAliasMaximum?: number;
+  /**
+   * MQTT 5: give topics aliases on the wire, within the broker's CONNACK `topicAliasMaximum`:
+   * the first message to a topic carries the name and an alias, the later ones the alias alone
+   * (the first topics published take the aliases, for the life of the connection). Saves the
+   * topic's bytes on every repeat. `properties.topicAlias` is then the client's to set, not yours.
+   * @default false
+   */
+  autoTopicAlias?: boolean;
   /** Messages a `messages()` iterator may hold for a slow reader before it fails with `ETOOLARGE`. @default 10000 */
   maxBufferedMessages?: number;
   /**
@@ -183,7 +198,7 @@ interface Flow {
 const MAX_OUTPUT_BACKLOG = 1024 * 1024;
 
 type ClientSettings = Required<
-  Pick<MqttClientOptions, "connect" | "clientId" | "protocolVersion" | "keepalive" | "clean" | "connectTimeoutMs" | "maxPacketSize" | "maxBufferedMessages" | "maxInFlight">
+  Pick<MqttClientOptions, "connect" | "clientId" | "protocolVersion" | "keepalive" | "clean" | "connectTimeoutMs" | "maxPacketSize" | "maxBufferedMessages" | "maxInFlight" | "topicAliasMaximum" | "autoTopicAlias">
 > &
   Omit<MqttClientOptions, "reconnect"> & { hostname: string; port: number; tls: boolean; reconnect: Required<MqttReconnectOptions> | undefined };
 
@@ -262,6 +277,10 @@ export class MqttClient {
   #inFlight = 0;
   readonly #windowWaiters: Array<() => void> = [];
   readonly #listeners = new Set<(message: MqttMessage) => void>();
+  // Topic aliases of the current connection: the broker's (alias -> topic) and ours (topic -> alias).
+  readonly #inboundAliases = new Map<number, string>();
+  readonly #outboundAliases = new Map<string, number>();
+  #outboundAliasMax = 0;
   #listenerList: ((message: MqttMessage) => void)[] | undefined;
   readonly #connectionListeners = new Set<(event: MqttConnectionEvent) => void>();
   #closedResolve!: () => void;
@@ -310,6 +329,9 @@ export class MqttClient {
 
   async #publish(topic: string, payload: string | Uint8Array, options: PublishOptions): Promise<void> {
     const qos = options.qos ?? 0;
+    if (this.#o.autoTopicAlias && options.properties?.topicAlias !== undefined) {
+      throw new TypeError("with autoTopicAlias the client gives topic aliases itself: leave properties.topicAlias out");
+    }
     const packet: PublishPacket = {
       type: "publish",
       topic,
@@ -720,6 +742,10 @@ export class MqttClient {
     this.#batchWritten = undefined;
     this.#writing = false;
     this.#pingSentAt = 0;
+    // Aliases name topics for one connection, both ways.
+    this.#inboundAliases.clear();
+    this.#outboundAliases.clear();
+    this.#outboundAliasMax = 0;
     const lost = (this.#lost = deferred());
     const deadline = new AbortController();
     this.#connectAbort = deadline;
@@ -759,7 +785,9 @@ export class MqttClient {
         ...(will
           ? { will: { topic: will.topic, payload: typeof will.payload === "string" ? new TextEncoder().encode(will.payload) : will.payload, qos: will.qos ?? 0, retain: will.retain ?? false, ...(will.properties ? { properties: will.properties } : {}) } }
           : {}),
-        ...(o.protocolVersion === 5 ? { properties: { ...(o.sessionExpiry ? { sessionExpiryInterval: o.sessionExpiry } : {}), maximumPacketSize: o.maxPacketSize } } : {}),
+        ...(o.protocolVersion === 5
+          ? { properties: { ...(o.sessionExpiry ? { sessionExpiryInterval: o.sessionExpiry } : {}), maximumPacketSize: o.maxPacketSize, ...(o.topicAliasMaximum ? { topicAliasMaximum: o.topicAliasMaximum } : {}) } }
+          : {}),
       });
       const aborted = new Promise<never>((_, reject) => {
         deadline.signal.addEventListener("abort", () => reject(deadline.signal.reason), { once: true });
@@ -779,6 +807,7 @@ export class MqttClient {
       this.#maxOutgoing = packet.properties?.maximumPacketSize ?? Infinity;
       this.#maximumQoS = (packet.properties?.maximumQoS ?? 2) as QoS;
       this.#retainAvailable = packet.properties?.retainAvailable !== 0;
+      if (o.autoTopicAlias) this.#outboundAliasMax = packet.properties?.topicAliasMaximum ?? 0;
       const keepalive = packet.properties?.serverKeepAlive ?? o.keepalive;
       if (keepalive > 0) this.#startKeepalive(keepalive * 1000);
       // A store that never answers must not hold the connection past its deadline, nor past its loss.
@@ -917,7 +946,7 @@ export class MqttClient {
         this.#onConnack = undefined;
         return;
       case "publish":
-        return this.#onPublish(packet);
+        return this.#onPublish(packet.properties?.topicAlias === undefined ? packet : this.#unalias(packet, packet.properties.topicAlias));
       case "puback":
       case "pubcomp":
         return this.#settle(packet.packetId, packet.reasonCode, undefined, packet.type);
@@ -983,6 +1012,20 @@ export class MqttClient {
       default:
         throw new MqttProtocolError(`a client does not expect ${packet.type.toUpperCase()}`, 0x82);
     }
+  }
+
+  /** An inbound PUBLISH with a topic alias, as the same message with its topic (§3.3.2.3.4). */
+  #unalias(packet: PublishPacket, alias: number): PublishPacket {
+    if (alias === 0 || alias > this.#o.topicAliasMaximum) {
+      throw new MqttProtocolError(`the broker used topic alias ${alias}, outside the ${this.#o.topicAliasMaximum} this client allows (topicAliasMaximum)`, 0x94);
+    }
+    if (packet.topic !== "") {
+      this.#inboundAliases.set(alias, packet.topic);
+      return packet;
+    }
+    const topic = this.#inboundAliases.get(alias);
+    if (topic === undefined) throw new MqttProtocolError(`the broker sent a PUBLISH by topic alias ${alias}, which this connection never set`, 0x82);
+    return { ...packet, topic };
   }
 
   #onPublish(packet: PublishPacket): void {
@@ -1076,7 +1119,9 @@ export class MqttClient {
   #send(packet: MqttPacket): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
     let bytes: Uint8Array;
+    let naming: string | undefined; // a topic this packet gives an alias to, once it is sure to go out
     try {
+      if (this.#outboundAliasMax > 0 && packet.type === "publish") ({ packet, naming } = this.#aliased(packet));
       bytes = encodePacket(packet, this.#o.protocolVersion);
     } catch (error) {
       return Promise.reject(error);
@@ -1084,6 +1129,7 @@ export class MqttClient {
     if (bytes.length > this.#maxOutgoing) {
       return Promise.reject(new TooLargeError(`a ${bytes.length}-byte packet is over the broker's maximum packet size of ${this.#maxOutgoing}`, this.#maxOutgoing));
     }
+    if (naming !== undefined) this.#outboundAliases.set(naming, this.#outboundAliases.size + 1);
     this.#lastSent = Date.now();
     this.#batch.push(bytes);
     this.#batchBytes += bytes.length;
@@ -1093,6 +1139,18 @@ export class MqttClient {
       queueMicrotask(() => this.#flush());
     }
     return written.promise;
+  }
+
+  /**
+   * autoTopicAlias: the packet as it goes on the wire. Aliases are given here, in the order
+   * packets are written, so the broker always learns an alias before it is used alone.
+   */
+  #aliased(packet: PublishPacket): { packet: PublishPacket; naming?: string } {
+    const alias = this.#outboundAliases.get(packet.topic);
+    if (alias !== undefined) return { packet: { ...packet, topic: "", properties: { ...packet.properties, topicAlias: alias } } };
+    if (this.#outboundAliases.size >= this.#outboundAliasMax) return { packet };
+    // The next alias; #send records it only if the packet is written.
+    return { packet: { ...packet, properties: { ...packet.properties, topicAlias: this.#outboundAliases.size + 1 } }, naming: packet.topic };
   }
 
   #flush(): void {
@@ -1270,6 +1328,9 @@ export function createMqttClient(options: MqttClientOptions): MqttClient {
   }
   const keepalive = options.keepalive ?? 60;
   if (!Number.isInteger(keepalive) || keepalive < 0 || keepalive > 65535) throw new TypeError(`keepalive must be an integer number of seconds from 0 to 65535, got ${String(keepalive)}`);
+  const topicAliasMaximum = options.topicAliasMaximum ?? 0;
+  if (!Number.isInteger(topicAliasMaximum) || topicAliasMaximum < 0 || topicAliasMaximum > 65535) throw new TypeError(`topicAliasMaximum must be an integer from 0 to 65535, got ${String(topicAliasMaximum)}`);
+  if (protocolVersion !== 5 && (topicAliasMaximum > 0 || options.autoTopicAlias)) throw new TypeError("topic aliases (topicAliasMaximum, autoTopicAlias) need protocolVersion 5");
   return new MqttClient({
     ...options,
     hostname: hostname.includes(":") ? `[${hostname}]` : hostname,
@@ -1285,6 +1346,8 @@ export function createMqttClient(options: MqttClientOptions): MqttClient {
     maxPacketSize: options.maxPacketSize ?? 16 * 1024 * 1024,
     maxBufferedMessages: options.maxBufferedMessages ?? 10_000,
     maxInFlight: options.maxInFlight ?? 100,
+    topicAliasMaximum,
+    autoTopicAlias: options.autoTopicAlias ?? false,
     reconnect: options.reconnect === undefined || options.reconnect === false ? undefined : reconnectSettings(options.reconnect, "maxOfflineMessages"),
   });
 }
