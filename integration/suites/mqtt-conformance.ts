@@ -209,13 +209,14 @@ export function mqttConformance({ runtime, connect, mqtt }: MqttConformanceOptio
       const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.mosquittoLimited }, protocolVersion: 5, store });
       clients.push(client);
       client.onConnection((event) => events.push(event.type));
+      client.onParked((parked) => events.push(`parked ${parked.packetId} 0x${parked.error.reasonCode.toString(16)}`));
       await client.connect();
       // Mosquitto answers a QoS 2 PUBLISH with DISCONNECT 0x9B: a round trip after the resume
       // shows the connection is still up, and the message still stored for a broker that takes it.
       expect(await client.subscribe(`${base}/ok`, { qos: 1 })).toEqual([1]);
       await client.publish(`${base}/ok`, "after", { qos: 1 });
       expect(client.connected).toBe(true);
-      expect(events).toEqual(["connected", "parked"]); // reported, not sent
+      expect(events).toEqual(["connected", "parked 7 0x9b"]); // reported, not sent
       expect(store.size).toBe(1);
       expect([...(store.list() as Iterable<{ packetId: number }>)].map((p) => p.packetId)).toEqual([7]);
     });

@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import type { Connect } from "@sockkit/core";
-import { createMemoryStore, createMqttClient, type MqttClient, type MqttClientOptions, type MqttConnectionEvent, type MqttMessage, type MqttStore, type ProtocolVersion, type StoredPacket } from "@sockkit/core/mqtt";
+import { createMemoryStore, createMqttClient, type MqttClient, type MqttClientOptions, type MqttConnectionEvent, type MqttMessage, type MqttParkedMessage, type MqttStore, type ProtocolVersion, type StoredPacket } from "@sockkit/core/mqtt";
 import { queryControl, sendControl } from "../harness/control-client.js";
 import type { LimitsFakeLog } from "../harness/mqtt-limits-fake.js";
 import type { SessionFakeLog } from "../harness/mqtt-session-fake.js";
@@ -348,12 +348,14 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       const clientId = `${plan}-${run}-${runtime}-${Math.random().toString(36).slice(2, 8)}`;
       const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.limitsFake.port }, protocolVersion: 5, clientId, clean: false, sessionExpiry: 300, keepalive: 0, ...options });
       clients.push(client);
-      const events: MqttConnectionEvent[] = [];
+      // Connection events and parked messages in one sequence, to check their order.
+      const events: Array<MqttConnectionEvent | ({ type: "parked" } & MqttParkedMessage)> = [];
       client.onConnection((event) => events.push(event));
+      client.onParked((parked) => events.push({ type: "parked", ...parked }));
       const log = async () => JSON.parse(await queryControl(connect, mqtt.limitsFake.control, `log ${clientId}`)) as LimitsFakeLog;
       return { client, events, log };
     };
-    const when = (events: MqttConnectionEvent[], count: number) =>
+    const when = (events: Array<{ type: string }>, count: number) =>
       (async () => {
         for (let i = 0; i < 250 && events.length < count; i++) await new Promise((resolve) => setTimeout(resolve, 20));
         expect(events.length, `events: ${JSON.stringify(events.map((e) => e.type))}`).toBeGreaterThanOrEqual(count);

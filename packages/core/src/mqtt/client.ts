@@ -102,21 +102,20 @@ export interface MqttReconnectOptions extends BackoffOptions {
 /** A change of the connection, for {@link MqttClient.onConnection}. */
 export type MqttConnectionEvent =
   | { type: "connected"; sessionPresent: boolean; /** true from the second connection on */ reconnected: boolean }
-  | { type: "disconnected"; error: Error; /** false when the client is finished */ willReconnect: boolean }
-  | {
-      /**
-       * A message an earlier client left in the `store` that this connection's broker rules out
-       * (a QoS above its `maximumQoS`, or `retain` where `retainAvailable` is 0). It stays stored
-       * and unsent, holding no window slot, and goes out on a later connection that allows it.
-       * Reported once per message and client (again if a later connection allowed it and one
-       * after that rules it out once more).
-       */
-      type: "parked";
-      packetId: number;
-      topic: string;
-      /** Why: `EREPLY` with the reason code the broker would have disconnected with (0x9B or 0x9A). */
-      error: MqttReasonError;
-    };
+  | { type: "disconnected"; error: Error; /** false when the client is finished */ willReconnect: boolean };
+
+/**
+ * A message an earlier client left in the `store` that this connection's broker rules out (a QoS
+ * above its `maximumQoS`, or `retain` where `retainAvailable` is 0), for {@link MqttClient.onParked}.
+ * It stays stored and unsent, holding no window slot, and goes out on a later connection that
+ * allows it.
+ */
+export interface MqttParkedMessage {
+  packetId: number;
+  topic: string;
+  /** Why: `EREPLY` with the reason code the broker would have disconnected with (0x9B or 0x9A). */
+  error: MqttReasonError;
+}
 
 /** A message the client received. */
 export interface MqttMessage {
@@ -283,6 +282,7 @@ export class MqttClient {
   #outboundAliasMax = 0;
   #listenerList: ((message: MqttMessage) => void)[] | undefined;
   readonly #connectionListeners = new Set<(event: MqttConnectionEvent) => void>();
+  readonly #parkedListeners = new Set<(parked: MqttParkedMessage) => void>();
   #closedResolve!: () => void;
   /** Resolves once the client is finished (ended, destroyed, or the connection lost without `reconnect`). */
   readonly closed: Promise<void> = new Promise((resolve) => (this.#closedResolve = resolve));
@@ -308,14 +308,22 @@ export class MqttClient {
     return this.#connecting;
   }
 
-  /**
-   * Calls `listener` on every connection and disconnection, and for each stored message a
-   * connection's broker rules out (`parked`); returns the function that stops it.
-   */
+  /** Calls `listener` on every connection and disconnection; returns the function that stops it. */
   onConnection(listener: (event: MqttConnectionEvent) => void): () => void {
     if (typeof listener !== "function") throw new TypeError("onConnection expects a function");
     this.#connectionListeners.add(listener);
     return () => this.#connectionListeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` for each stored message a connection's broker rules out (once per message
+   * and client, and again if a later connection took it and one after that rules it out once
+   * more); returns the function that stops it.
+   */
+  onParked(listener: (parked: MqttParkedMessage) => void): () => void {
+    if (typeof listener !== "function") throw new TypeError("onParked expects a function");
+    this.#parkedListeners.add(listener);
+    return () => this.#parkedListeners.delete(listener);
   }
 
   /**
@@ -455,8 +463,8 @@ export class MqttClient {
             flow.parked = true;
             this.#releaseWindow();
             // After the current step (a reconnection reports "connected" first), never re-entering #pump.
-            const event = { type: "parked" as const, packetId: id, topic: flow.packet.topic, error: refusal };
-            queueMicrotask(() => this.#emit(event));
+            const parked: MqttParkedMessage = { packetId: id, topic: flow.packet.topic, error: refusal };
+            queueMicrotask(() => this.#report(this.#parkedListeners, parked));
           }
         } else if (flow.generation !== undefined) {
           // Written on an earlier connection: the broker may have it, so "refused" would be wrong.
@@ -884,7 +892,12 @@ export class MqttClient {
   }
 
   #emit(event: MqttConnectionEvent): void {
-    for (const listener of [...this.#connectionListeners]) {
+    this.#report(this.#connectionListeners, event);
+  }
+
+  /** Calls each listener; one that throws is reported as an uncaught error and stops no other. */
+  #report<T>(listeners: Set<(value: T) => void>, event: T): void {
+    for (const listener of [...listeners]) {
       try {
         listener(event);
       } catch (error) {
