@@ -18,9 +18,13 @@ export interface RedisFakes {
   silent: number;
   /** Answers HELLO, then closes 30 ms later: a server (or proxy) that drops every client soon after letting it in. */
   flappy: number;
+  /** Answers HELLO with +OK and everything after with +PONG; closes a connection idle for 100 ms. */
+  idler: number;
 }
 
 type Behaviour = (socket: net.Socket, request: number) => void;
+
+const idleTimers = new WeakMap<net.Socket, ReturnType<typeof setTimeout>>();
 
 const behaviours: Record<keyof RedisFakes, Behaviour> = {
   garbage: (socket) => socket.write("?what\r\n"),
@@ -32,6 +36,12 @@ const behaviours: Record<keyof RedisFakes, Behaviour> = {
     else socket.end("$10\r\nabc");
   },
   silent: () => {},
+  idler: (socket, request) => {
+    socket.write(request === 0 ? "+OK\r\n" : "+PONG\r\n");
+    clearTimeout(idleTimers.get(socket));
+    idleTimers.set(socket, setTimeout(() => socket.destroy(), 100));
+    if (request === 0) socket.once("close", () => clearTimeout(idleTimers.get(socket)));
+  },
   flappy: (socket, request) => {
     if (request > 0) return;
     socket.write("+OK\r\n");

@@ -504,6 +504,18 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
       await client.close();
     });
 
+    it("reconnect: connections that complete their handshake are not failed attempts: a server that drops idle clients never uses up retries", async () => {
+      const client = createRedisClient({ connect, address: { hostname: "127.0.0.1", port: redis.fakes.idler }, protocol: 2, reconnect: { retries: 2, baseDelayMs: 20, maxDelayMs: 1000 } });
+      clients.push(client);
+      const replies: unknown[] = [];
+      for (let i = 0; i < 5; i++) {
+        replies.push(await client.ping().catch((error: { code?: string }) => error.code));
+        await new Promise((resolve) => setTimeout(resolve, 150)); // the server drops the connection meanwhile
+      }
+      expect(replies).toEqual(["PONG", "PONG", "PONG", "PONG", "PONG"]);
+      await client.close();
+    });
+
     it("a refused connection rejects the command with ECONNECT", async () => {
       const client = open({ address: { hostname: "127.0.0.1", port: redis.fakes.silent }, connectTimeoutMs: 5000 });
       const refused = createRedisClient({ connect, url: "redis://127.0.0.1:1" });

@@ -109,6 +109,8 @@ export class RedisClient extends RedisCommands {
   readonly #root: RedisClient | undefined;
   readonly #scripts = new Map<string, string>();
   #failures = 0;
+  // Connections in a row lost within maxDelayMs of their handshake.
+  #quickLosses = 0;
 
   /** @internal use {@link createRedisClient} */
   constructor(settings: ClientSettings, root?: RedisClient, options?: CommandOptions) {
@@ -324,7 +326,8 @@ export class RedisClient extends RedisCommands {
   #live(): RedisConnection {
     const reconnect = this.#settings.reconnect;
     if (this.#connection === undefined || (this.#connection.isClosed && reconnect && !this.#closed)) {
-      this.#connection = this.#openConnection(false, reconnect && this.#failures > 0 ? backoffDelay(reconnect, this.#failures) : 0);
+      const steps = reconnect ? this.#backoffSteps() : 0;
+      this.#connection = this.#openConnection(false, steps > 0 ? backoffDelay(reconnect!, steps) : 0);
     } else if (this.#connection.isClosed) {
       // No reconnection: a lost connection closes the client.
       this.#closed = true;
@@ -353,17 +356,21 @@ export class RedisClient extends RedisCommands {
       maxDepth: s.maxDepth,
       handshake: (send) => handshake(send, s),
     });
-    if (delayMs > 0 || subscriber) {
-      // A reconnection (or the RESP2 subscriber): once up, listen again on every live subscription.
-      connection.ready.then(
-        () => {
-          const carriesSubscriptions = subscriber || connection.protocol === 3;
-          if (carriesSubscriptions && delayMs > 0) this.#pubsub.resubscribe(connection);
-        },
-        () => {},
-      );
-    }
+    connection.ready.then(
+      () => {
+        this.#failures = 0; // a handshake that completed ends a run of failed attempts
+        // A reconnection (or the RESP2 subscriber): once up, listen again on every live subscription.
+        const carriesSubscriptions = subscriber || connection.protocol === 3;
+        if (carriesSubscriptions && delayMs > 0) this.#pubsub.resubscribe(connection);
+      },
+      () => {},
+    );
     return connection;
+  }
+
+  /** How far up the backoff the next attempt is: failed attempts, and quick losses after the first. */
+  #backoffSteps(): number {
+    return this.#failures + Math.max(0, this.#quickLosses - 1);
   }
 
   /** A connection failed or closed: reconnect if asked to, else end what depended on it. */
@@ -376,11 +383,11 @@ export class RedisClient extends RedisCommands {
       if (carriedSubscriptions || !this.#pubsub.active) this.#pubsub.failAll(error);
       return;
     }
-    // A connection lost within maxDelayMs of its handshake counts as a failed attempt too: a
-    // server (or proxy) that accepts and drops the client at once meets a growing backoff, not a
-    // reconnection every baseDelayMs. One that stayed up longer starts the count afresh.
-    if (!connection.wasReady || Date.now() - connection.readyAt < reconnect.maxDelayMs) this.#failures++;
-    else this.#failures = 0;
+    if (!connection.wasReady) this.#failures++;
+    // A connection lost within maxDelayMs of its handshake makes the next wait longer (it is not
+    // a failed attempt: `retries` counts those): a server or proxy that lets the client in and
+    // drops it at once meets a growing backoff, not a new connection per command.
+    else this.#quickLosses = Date.now() - connection.readyAt < reconnect.maxDelayMs ? this.#quickLosses + 1 : 0;
     if (this.#failures > reconnect.retries) {
       this.#closed = true;
       this.#pubsub.failAll(error);
@@ -390,7 +397,7 @@ export class RedisClient extends RedisCommands {
     // Reconnect now only where subscriptions need it, or to retry a failed attempt; otherwise
     // the next command does (#live), after the same backoff.
     if (!carriedSubscriptions && connection.wasReady) return;
-    const next = this.#openConnection(subscriber, backoffDelay(reconnect, this.#failures));
+    const next = this.#openConnection(subscriber, backoffDelay(reconnect, this.#backoffSteps()));
     if (subscriber) this.#subscriber = next;
     else this.#connection = next;
   }
