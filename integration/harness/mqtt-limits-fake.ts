@@ -8,10 +8,13 @@
 //   up-     connection 1: maximumQoS 1, receiveMaximum 2; later ones: receiveMaximum 2 only
 //   noret-  connection 1: receiveMaximum 100; later ones: retainAvailable 0, receiveMaximum 100
 //   ret-    connection 1: retainAvailable 0, receiveMaximum 100; later ones: receiveMaximum 100 only
-//   alias-  every connection: topicAliasMaximum 2, receiveMaximum 100. Topic aliases are checked
-//           as a broker does (an alias over 2: DISCONNECT 0x94; an unknown one alone: 0x82), and a
-//           SUBSCRIBE is answered with QoS 0 messages by alias: "alias/in" gets a correct run,
-//           "alias/unset" a PUBLISH by alias 3 that was never set, "alias/over" one using alias 9.
+//   alias-  every connection: topicAliasMaximum 2, maximumPacketSize 300, receiveMaximum 100.
+//           Topic aliases are checked as a broker does (an alias over 2: DISCONNECT 0x94; an
+//           unknown one alone: 0x82), and a SUBSCRIBE is answered with QoS 0 messages by alias:
+//           "alias/in" gets a correct run, "alias/unset" a PUBLISH by alias 3 that was never set,
+//           "alias/over" one using alias 9, "alias/zero" one using alias 0, "alias/again" one
+//           setting alias 1, and then every later connection of that client starts with a
+//           PUBLISH by alias 1 alone (aliases do not outlive their connection).
 // Every connection: QoS 1 gets PUBACK; QoS 2 gets PUBREC (and PUBREL, PUBCOMP) only where the
 // CONNACK allows QoS 2, except on a down- client's first connection, which acknowledges no QoS 2
 // (the flow stays open across the drop). A QoS 2 PUBLISH where maximumQoS is 1 gets DISCONNECT
@@ -27,6 +30,7 @@ export interface LimitsFakeLog {
 
 interface Limits {
   topicAliasMaximum?: number;
+  maximumPacketSize?: number;
   maximumQoS?: number;
   retainAvailable?: boolean; // mqtt-packet's form of the byte
   receiveMaximum: number;
@@ -38,7 +42,7 @@ function limitsFor(clientId: string, connection: number): Limits {
   if (clientId.startsWith("up-")) return connection === 1 ? { maximumQoS: 1, receiveMaximum: 2 } : { receiveMaximum: 2 };
   if (clientId.startsWith("noret-")) return connection === 1 ? { receiveMaximum: 100 } : { retainAvailable: false, receiveMaximum: 100 };
   if (clientId.startsWith("ret-")) return connection === 1 ? { retainAvailable: false, receiveMaximum: 100 } : { receiveMaximum: 100 };
-  if (clientId.startsWith("alias-")) return { topicAliasMaximum: 2, receiveMaximum: 100 };
+  if (clientId.startsWith("alias-")) return { topicAliasMaximum: 2, maximumPacketSize: 300, receiveMaximum: 100 };
   throw new Error(`the limits fake has no script for client id ${clientId}`);
 }
 
@@ -55,10 +59,13 @@ const ALIASED: Record<string, Array<[string, number, string]>> = {
   ],
   "alias/unset": [["", 3, "never set"]],
   "alias/over": [["alias/x", 9, "over the maximum"]],
+  "alias/zero": [["alias/x", 0, "alias 0"]],
+  "alias/again": [["alias/one", 1, "a"]],
 };
 
 export async function startMqttLimitsFake(): Promise<{ port: number; control: number; close(): Promise<void> }> {
   const logs = new Map<string, LimitsFakeLog>();
+  const subscribedAgain = new Set<string>(); // alias- clients that subscribed to "alias/again"
   const opts = { protocolVersion: 5 } as const;
   return serveScriptedBroker((socket) => {
     const parser = mqttPacket.parser(opts);
@@ -87,6 +94,7 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
           return;
         }
         send({ cmd: "connack", reasonCode: 0, sessionPresent: connection > 1, properties: limits });
+        if (connection > 1 && subscribedAgain.has(clientId)) send({ cmd: "publish", topic: "", payload: Buffer.from("b"), qos: 0, retain: false, dup: false, properties: { topicAlias: 1 } });
         return;
       }
       const retain = p.cmd === "publish" && (p as { retain?: boolean }).retain ? { retain: true as const } : {};
@@ -113,6 +121,7 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
       }
       if (p.cmd === "subscribe") {
         const filters = (p as unknown as { subscriptions: Array<{ topic: string }> }).subscriptions.map((sub) => sub.topic);
+        if (filters.includes("alias/again")) subscribedAgain.add(clientId);
         send({ cmd: "suback", messageId: p.messageId, granted: filters.map(() => 0) });
         for (const [topic, topicAlias, payload] of filters.flatMap((f) => ALIASED[f] ?? [])) {
           send({ cmd: "publish", topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false, properties: { topicAlias } });

@@ -174,6 +174,8 @@ export function mqttConformance({ runtime, connect, mqtt }: MqttConformanceOptio
         expect(() => createMqttClient({ connect, reconnect: { maxDelayMs: Infinity } })).toThrow(/reconnect.maxDelayMs/);
         expect(() => createMqttClient({ connect, store: { put() {} } as never })).toThrow(/store must have/);
         expect(() => createMqttClient({ connect, autoTopicAlias: true })).toThrow(/protocolVersion 5/);
+        expect(() => createMqttClient({ connect, protocolVersion: 5, autoTopicAlias: "yes" as never })).toThrow(/autoTopicAlias must be a boolean/);
+        expect(() => client.onParked("x" as never)).toThrow(TypeError);
         expect(() => createMqttClient({ connect, protocolVersion: 5, topicAliasMaximum: 1.5 })).toThrow(/topicAliasMaximum/);
         const aliasing = createMqttClient({ connect, protocolVersion: 5, autoTopicAlias: true });
         await expect(aliasing.publish("a", "x", { properties: { topicAlias: 1 } })).rejects.toThrow(/autoTopicAlias/);

@@ -439,9 +439,13 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
     it("autoTopicAlias: within the broker's topicAliasMaximum (2) a topic's repeats go by alias alone; a new connection starts the aliases again", async () => {
       const { client, events, log } = open("alias", { autoTopicAlias: true, reconnect: { baseDelayMs: 20, maxDelayMs: 100 } });
       await client.connect();
-      for (const name of ["one", "two", "one", "three", "two", "three"]) await client.publish(`alias/${name}`, name, { qos: 1 });
+      // Refused before they go out (over the broker's maximumPacketSize of 300; no topic): no alias is used up.
+      expect(await rejection(client.publish("alias/one", new Uint8Array(500), { qos: 1 }))).toMatchObject({ code: "ETOOLARGE" });
+      expect(await rejection(client.publish("", "no topic", { qos: 1 }))).toBeInstanceOf(TypeError);
+      for (const [i, name] of ["one", "two", "one", "three", "two", "three"].entries()) await client.publish(`alias/${name}`, name, { qos: i === 2 ? 2 : 1 });
       const wire = (connection: number) => log().then((l) => l.connections[connection]!.filter((p) => p.cmd === "publish" && p.topic !== "drop-me").map((p) => [p.topic, p.alias ?? null]));
       expect(await wire(0)).toEqual([["alias/one", 1], ["alias/two", 2], ["", 1], ["alias/three", null], ["", 2], ["alias/three", null]]);
+      expect((await log()).connections[0]!.filter((p) => p.cmd === "pubrel")).toHaveLength(1); // the QoS 2 one, by alias, completed
       await client.publish("drop-me", "x");
       await when(events, 3);
       await client.publish("alias/two", "again", { qos: 1 });
@@ -461,7 +465,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
     });
 
     it("a broker's topic alias over topicAliasMaximum, or one never set, ends the connection with EPROTOCOL and tells the broker why (0x94, 0x82)", async () => {
-      for (const [filter, reasonCode] of [["alias/over", 0x94], ["alias/unset", 0x82]] as const) {
+      for (const [filter, reasonCode] of [["alias/over", 0x94], ["alias/zero", 0x94], ["alias/unset", 0x82]] as const) {
         const { client, events, log } = open("alias", { topicAliasMaximum: 5 });
         const got: string[] = [];
         client.onMessage((m) => got.push(m.topic));
@@ -471,6 +475,19 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
         expect(got).toEqual([]);
         expect((await log()).connections[0]!.filter((p) => p.cmd === "disconnect")).toEqual([{ cmd: "disconnect", reasonCode }]);
       }
+    });
+
+    it("a broker's topic aliases end with the connection: a new connection that starts with an alias alone ends with EPROTOCOL (0x82)", async () => {
+      const { client, events, log } = open("alias", { topicAliasMaximum: 2, reconnect: { baseDelayMs: 20, maxDelayMs: 100 } });
+      const got: string[] = [];
+      client.onMessage((m) => got.push(`${m.topic}=${m.text}`));
+      await client.subscribe("alias/again");
+      for (let i = 0; i < 100 && got.length < 1; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      await client.publish("drop-me", "x");
+      await when(events, 4); // connected, disconnected, connected, disconnected
+      expect(events[3]).toMatchObject({ type: "disconnected", error: { code: "EPROTOCOL", reasonCode: 0x82 } });
+      expect(got).toEqual(["alias/one=a"]);
+      expect((await log()).connections[1]!.filter((p) => p.cmd === "disconnect")).toEqual([{ cmd: "disconnect", reasonCode: 0x82 }]);
     });
 
     it("a stored retained message is parked while retainAvailable is 0 (reported, kept, unsent) and goes out retained once a connection allows it", async () => {

@@ -1159,6 +1159,7 @@ export class MqttClient {
    * packets are written, so the broker always learns an alias before it is used alone.
    */
   #aliased(packet: PublishPacket): { packet: PublishPacket; naming?: string } {
+    if (packet.topic === "") return { packet }; // no topic to name: the encoder refuses it
     const alias = this.#outboundAliases.get(packet.topic);
     if (alias !== undefined) return { packet: { ...packet, topic: "", properties: { ...packet.properties, topicAlias: alias } } };
     if (this.#outboundAliases.size >= this.#outboundAliasMax) return { packet };
@@ -1343,6 +1344,7 @@ export function createMqttClient(options: MqttClientOptions): MqttClient {
   if (!Number.isInteger(keepalive) || keepalive < 0 || keepalive > 65535) throw new TypeError(`keepalive must be an integer number of seconds from 0 to 65535, got ${String(keepalive)}`);
   const topicAliasMaximum = options.topicAliasMaximum ?? 0;
   if (!Number.isInteger(topicAliasMaximum) || topicAliasMaximum < 0 || topicAliasMaximum > 65535) throw new TypeError(`topicAliasMaximum must be an integer from 0 to 65535, got ${String(topicAliasMaximum)}`);
+  if (options.autoTopicAlias !== undefined && typeof options.autoTopicAlias !== "boolean") throw new TypeError(`autoTopicAlias must be a boolean, got ${String(options.autoTopicAlias)}`);
   if (protocolVersion !== 5 && (topicAliasMaximum > 0 || options.autoTopicAlias)) throw new TypeError("topic aliases (topicAliasMaximum, autoTopicAlias) need protocolVersion 5");
   return new MqttClient({
     ...options,
