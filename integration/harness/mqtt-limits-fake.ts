@@ -15,6 +15,11 @@
 //           "alias/over" one using alias 9, "alias/zero" one using alias 0, "alias/again" one
 //           setting alias 1, and then every later connection of that client starts with a
 //           PUBLISH by alias 1 alone (aliases do not outlive their connection).
+//   auth-   enhanced authentication, method "TEST-CR" (another: CONNACK 0x8C). CONNECT's data D is
+//           challenged twice, "nonce-1" then "nonce-2", each to be answered "D:nonce-N" (a wrong
+//           answer: CONNACK 0x87), then CONNACK. A re-authentication (AUTH 0x19 with data E) is
+//           challenged with "nonce-3", answered "E:nonce-3", then AUTH 0x00 (wrong: DISCONNECT 0x87).
+//           An auth-other- client is challenged under method "OTHER".
 // Every connection: QoS 1 gets PUBACK; QoS 2 gets PUBREC (and PUBREL, PUBCOMP) only where the
 // CONNACK allows QoS 2, except on a down- client's first connection, which acknowledges no QoS 2
 // (the flow stays open across the drop). A QoS 2 PUBLISH where maximumQoS is 1 gets DISCONNECT
@@ -25,7 +30,7 @@ import mqttPacket from "mqtt-packet";
 import { serveScriptedBroker } from "./scripted-broker.js";
 
 export interface LimitsFakeLog {
-  connections: Array<Array<{ cmd: string; messageId?: number; qos?: number; dup?: boolean; topic?: string; retain?: true; alias?: number; reasonCode?: number }>>;
+  connections: Array<Array<{ cmd: string; messageId?: number; qos?: number; dup?: boolean; topic?: string; retain?: true; alias?: number; reasonCode?: number; data?: string }>>;
 }
 
 interface Limits {
@@ -42,9 +47,12 @@ function limitsFor(clientId: string, connection: number): Limits {
   if (clientId.startsWith("up-")) return connection === 1 ? { maximumQoS: 1, receiveMaximum: 2 } : { receiveMaximum: 2 };
   if (clientId.startsWith("noret-")) return connection === 1 ? { receiveMaximum: 100 } : { retainAvailable: false, receiveMaximum: 100 };
   if (clientId.startsWith("ret-")) return connection === 1 ? { retainAvailable: false, receiveMaximum: 100 } : { receiveMaximum: 100 };
+  if (clientId.startsWith("auth-")) return { receiveMaximum: 100 };
   if (clientId.startsWith("alias-")) return { topicAliasMaximum: 2, maximumPacketSize: 300, receiveMaximum: 100 };
   throw new Error(`the limits fake has no script for client id ${clientId}`);
 }
+
+const AUTH_METHOD = "TEST-CR";
 
 // What an alias- client's SUBSCRIBE gets back, by filter: [topic, alias, payload] per QoS 0 PUBLISH.
 const ALIASED: Record<string, Array<[string, number, string]>> = {
@@ -77,6 +85,9 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
     let connection = 0;
     let limits: Limits = { receiveMaximum: 100 };
     const aliases = new Map<number, string>(); // the client's, on this connection
+    let auth: { base: string; round: number } | undefined; // an exchange under way: the answer expected
+    const sendAuth = (reasonCode: number, data?: string) =>
+      send({ cmd: "auth", reasonCode, properties: { authenticationMethod: clientId.startsWith("auth-other-") ? "OTHER" : AUTH_METHOD, ...(data !== undefined ? { authenticationData: Buffer.from(data) } : {}) } });
     parser.on("packet", (packet: mqttPacket.Packet) => {
       if (socket.destroyed) return; // the rest of a chunk that arrived with "drop-me"
       const p = packet as mqttPacket.Packet & { messageId?: number; qos?: number; dup?: boolean; topic?: string; clientId?: string };
@@ -93,19 +104,56 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
           socket.end();
           return;
         }
+        if (clientId.startsWith("auth-")) {
+          const props = (p as { properties?: { authenticationMethod?: string; authenticationData?: Buffer } }).properties;
+          if (props?.authenticationMethod !== AUTH_METHOD) {
+            send({ cmd: "connack", reasonCode: 0x8c, sessionPresent: false });
+            socket.end();
+            return;
+          }
+          auth = { base: String(props.authenticationData ?? ""), round: 1 };
+          sendAuth(0x18, "nonce-1");
+          return;
+        }
         send({ cmd: "connack", reasonCode: 0, sessionPresent: connection > 1, properties: limits });
         if (connection > 1 && subscribedAgain.has(clientId)) send({ cmd: "publish", topic: "", payload: Buffer.from("b"), qos: 0, retain: false, dup: false, properties: { topicAlias: 1 } });
         return;
       }
       const retain = p.cmd === "publish" && (p as { retain?: boolean }).retain ? { retain: true as const } : {};
       const alias = (p as { properties?: { topicAlias?: number } }).properties?.topicAlias;
-      const reasonCode = p.cmd === "disconnect" ? { reasonCode: (p as { reasonCode?: number }).reasonCode ?? 0 } : {};
+      const reasonCode = p.cmd === "disconnect" || p.cmd === "auth" ? { reasonCode: (p as { reasonCode?: number }).reasonCode ?? 0 } : {};
+      const authData = (p as { properties?: { authenticationData?: Buffer } }).properties?.authenticationData;
       log.push({
         cmd: p.cmd,
         ...(p.messageId !== undefined ? { messageId: p.messageId } : {}),
         ...(p.cmd === "publish" ? { qos: p.qos, dup: p.dup, topic: p.topic, ...retain, ...(alias !== undefined ? { alias } : {}) } : {}),
         ...reasonCode,
+        ...(p.cmd === "auth" && authData !== undefined ? { data: String(authData) } : {}),
       });
+      if (p.cmd === "auth") {
+        const code = (p as { reasonCode?: number }).reasonCode ?? 0;
+        const data = String(authData ?? "");
+        if (code === 0x19) {
+          auth = { base: data, round: 3 };
+          sendAuth(0x18, "nonce-3");
+          return;
+        }
+        const right = auth !== undefined && data === `${auth.base}:nonce-${auth.round}`;
+        if (auth?.round === 1 && right) {
+          auth.round = 2;
+          sendAuth(0x18, "nonce-2");
+        } else if (auth?.round === 2 && right) {
+          auth = undefined;
+          send({ cmd: "connack", reasonCode: 0, sessionPresent: false, properties: { ...limits, authenticationMethod: AUTH_METHOD } });
+        } else if (auth?.round === 3 && right) {
+          auth = undefined;
+          sendAuth(0x00);
+        } else {
+          send(auth?.round === 3 ? { cmd: "disconnect", reasonCode: 0x87 } : { cmd: "connack", reasonCode: 0x87, sessionPresent: false });
+          socket.end();
+        }
+        return;
+      }
       if (p.cmd === "publish" && alias !== undefined) {
         if (alias === 0 || alias > (limits.topicAliasMaximum ?? 0)) {
           send({ cmd: "disconnect", reasonCode: 0x94 });

@@ -176,6 +176,9 @@ export function mqttConformance({ runtime, connect, mqtt }: MqttConformanceOptio
         expect(() => createMqttClient({ connect, autoTopicAlias: true })).toThrow(/protocolVersion 5/);
         expect(() => createMqttClient({ connect, protocolVersion: 5, autoTopicAlias: "yes" as never })).toThrow(/autoTopicAlias must be a boolean/);
         expect(() => client.onParked("x" as never)).toThrow(TypeError);
+        expect(() => createMqttClient({ connect, auth: { method: "X" } })).toThrow(/protocolVersion 5/);
+        expect(() => createMqttClient({ connect, protocolVersion: 5, auth: { method: "" } })).toThrow(/auth.method/);
+        await expect(client.reauthenticate()).rejects.toThrow(TypeError);
         expect(() => createMqttClient({ connect, protocolVersion: 5, topicAliasMaximum: 1.5 })).toThrow(/topicAliasMaximum/);
         const aliasing = createMqttClient({ connect, protocolVersion: 5, autoTopicAlias: true });
         await expect(aliasing.publish("a", "x", { properties: { topicAlias: 1 } })).rejects.toThrow(/autoTopicAlias/);

@@ -344,7 +344,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
     });
   });
   describe(`MQTT 5 limits that change between connections, against a scripted broker (${runtime})`, () => {
-    const open = (plan: "down" | "lim" | "up" | "noret" | "ret" | "alias", options: Partial<MqttClientOptions> = {}) => {
+    const open = (plan: "down" | "lim" | "up" | "noret" | "ret" | "alias" | "auth" | "auth-other", options: Partial<MqttClientOptions> = {}) => {
       const clientId = `${plan}-${run}-${runtime}-${Math.random().toString(36).slice(2, 8)}`;
       const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.limitsFake.port }, protocolVersion: 5, clientId, clean: false, sessionExpiry: 300, keepalive: 0, ...options });
       clients.push(client);
@@ -488,6 +488,55 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       expect(events[3]).toMatchObject({ type: "disconnected", error: { code: "EPROTOCOL", reasonCode: 0x82 } });
       expect(got).toEqual(["alias/one=a"]);
       expect((await log()).connections[1]!.filter((p) => p.cmd === "disconnect")).toEqual([{ cmd: "disconnect", reasonCode: 0x82 }]);
+    });
+
+    const text = (value: string) => new TextEncoder().encode(value);
+    const decode = (value: Uint8Array | undefined) => new TextDecoder().decode(value);
+
+    it("enhanced authentication: two challenges answered, then CONNACK; reauthenticate() runs the exchange again on the live connection", async () => {
+      const { client, log } = open("auth", {
+        auth: { method: "TEST-CR", data: text("first"), challenge: (data, { reauthenticating }) => text(`${reauthenticating ? "second" : "first"}:${decode(data)}`) },
+      });
+      expect((await client.connect()).properties?.authenticationMethod).toBe("TEST-CR");
+      await client.reauthenticate(text("second"));
+      await client.publish("auth/after", "still connected", { qos: 1 });
+      expect((await log()).connections[0]!.filter((p) => p.cmd === "auth")).toEqual([
+        { cmd: "auth", reasonCode: 0x18, data: "first:nonce-1" },
+        { cmd: "auth", reasonCode: 0x18, data: "first:nonce-2" },
+        { cmd: "auth", reasonCode: 0x19, data: "second" },
+        { cmd: "auth", reasonCode: 0x18, data: "second:nonce-3" },
+      ]);
+    });
+
+    it("enhanced authentication that fails: refused (EREPLY 0x87, 0x8C), unanswerable (EPROTOCOL), a challenge that throws (ECLOSED, DISCONNECT 0x80), another method (EPROTOCOL 0x82)", async () => {
+      const wrong = open("auth", { auth: { method: "TEST-CR", data: text("x"), challenge: () => text("wrong") } });
+      expect(await rejection(wrong.client.connect())).toMatchObject({ code: "EREPLY", reasonCode: 0x87 });
+      const unknown = open("auth", { auth: { method: "NOPE" } });
+      expect(await rejection(unknown.client.connect())).toMatchObject({ code: "EREPLY", reasonCode: 0x8c });
+      const unanswered = open("auth", { auth: { method: "TEST-CR" } });
+      expect(await rejection(unanswered.client.connect())).toMatchObject({ code: "EPROTOCOL", message: expect.stringMatching(/challenge/) });
+      const failing = open("auth", {
+        auth: {
+          method: "TEST-CR",
+          challenge: () => {
+            throw new Error("no token today");
+          },
+        },
+      });
+      const error = await rejection(failing.client.connect());
+      expect(error).toMatchObject({ code: "ECLOSED", cause: { message: "no token today" } });
+      expect((await failing.log()).connections[0]!.filter((p) => p.cmd === "disconnect")).toEqual([{ cmd: "disconnect", reasonCode: 0x80 }]);
+      const other = open("auth-other", { auth: { method: "TEST-CR", challenge: () => text("x") } });
+      expect(await rejection(other.client.connect())).toMatchObject({ code: "EPROTOCOL", reasonCode: 0x82 });
+    });
+
+    it("a re-authentication the broker refuses: it disconnects (0x87) and reauthenticate() rejects with why", async () => {
+      const { client, events } = open("auth", {
+        auth: { method: "TEST-CR", data: text("first"), challenge: (data, { reauthenticating }) => text(reauthenticating ? "wrong" : `first:${decode(data)}`) },
+      });
+      await client.connect();
+      expect(await rejection(client.reauthenticate())).toMatchObject({ code: "EREPLY", reasonCode: 0x87 });
+      expect(events.map((e) => e.type)).toEqual(["connected", "disconnected"]);
     });
 
     it("a stored retained message is parked while retainAvailable is 0 (reported, kept, unsent) and goes out retained once a connection allows it", async () => {

@@ -7,7 +7,7 @@ import { timer, type Timer } from "../timer.js";
 import { decodeUtf8 } from "../text.js";
 import type { Connect, SocketAddress, SocketLike } from "../types.js";
 import { MqttDecoder, MqttProtocolError, encodePacket } from "./codec.js";
-import type { MqttPacket, MqttProperties, ProtocolVersion, PublishPacket, QoS, Subscription } from "./packets.js";
+import type { AuthPacket, MqttPacket, MqttProperties, ProtocolVersion, PublishPacket, QoS, Subscription } from "./packets.js";
 import type { MqttStore, StoredPacket } from "./store.js";
 import { topicMatches, topicNameProblem } from "./topic.js";
 
@@ -54,6 +54,13 @@ export interface MqttClientOptions {
    * @default false
    */
   autoTopicAlias?: boolean;
+  /**
+   * MQTT 5 enhanced authentication (§4.12), for brokers that authenticate by challenge and
+   * response (SCRAM, Kerberos, a token exchange): CONNECT names `method` and carries `data`, and
+   * each AUTH the broker sends to continue is answered with what `challenge` returns for its data.
+   * `reauthenticate()` runs the exchange again on a live connection.
+   */
+  auth?: MqttAuthOptions;
   /** Messages a `messages()` iterator may hold for a slow reader before it fails with `ETOOLARGE`. @default 10000 */
   maxBufferedMessages?: number;
   /**
@@ -97,6 +104,21 @@ export interface MqttReconnectOptions extends BackoffOptions {
    * @default 1000
    */
   maxOfflineMessages?: number;
+}
+
+/** See {@link MqttClientOptions.auth}. */
+export interface MqttAuthOptions {
+  /** The authentication method both sides agree on, e.g. `"SCRAM-SHA-256"`. */
+  method: string;
+  /** Sent in CONNECT (and in the AUTH that starts a re-authentication, unless it is given one). */
+  data?: Uint8Array;
+  /**
+   * Answers the broker's challenge (its AUTH's authentication data) with the next data to send.
+   * Without it, a broker that challenges ends the attempt with `EPROTOCOL`; if it throws or
+   * rejects, the connection is closed (DISCONNECT 0x80) and the attempt fails with `ECLOSED`
+   * (the error as `cause`).
+   */
+  challenge?: (data: Uint8Array | undefined, context: { reauthenticating: boolean }) => Uint8Array | Promise<Uint8Array>;
 }
 
 /** A change of the connection, for {@link MqttClient.onConnection}. */
@@ -280,6 +302,10 @@ export class MqttClient {
   readonly #inboundAliases = new Map<number, string>();
   readonly #outboundAliases = new Map<string, number>();
   #outboundAliasMax = 0;
+  // Enhanced authentication: the answers to the broker's challenges go out one after another; a
+  // re-authentication under way settles when the broker's AUTH says success.
+  #authTurn: Promise<void> = Promise.resolve();
+  #reauthenticating: (ReturnType<typeof deferred> & { generation: number }) | undefined;
   #listenerList: ((message: MqttMessage) => void)[] | undefined;
   readonly #connectionListeners = new Set<(event: MqttConnectionEvent) => void>();
   readonly #parkedListeners = new Set<(parked: MqttParkedMessage) => void>();
@@ -754,6 +780,7 @@ export class MqttClient {
     this.#inboundAliases.clear();
     this.#outboundAliases.clear();
     this.#outboundAliasMax = 0;
+    this.#authTurn = Promise.resolve();
     const lost = (this.#lost = deferred());
     const deadline = new AbortController();
     this.#connectAbort = deadline;
@@ -794,7 +821,14 @@ export class MqttClient {
           ? { will: { topic: will.topic, payload: typeof will.payload === "string" ? new TextEncoder().encode(will.payload) : will.payload, qos: will.qos ?? 0, retain: will.retain ?? false, ...(will.properties ? { properties: will.properties } : {}) } }
           : {}),
         ...(o.protocolVersion === 5
-          ? { properties: { ...(o.sessionExpiry ? { sessionExpiryInterval: o.sessionExpiry } : {}), maximumPacketSize: o.maxPacketSize, ...(o.topicAliasMaximum ? { topicAliasMaximum: o.topicAliasMaximum } : {}) } }
+          ? {
+              properties: {
+                ...(o.sessionExpiry ? { sessionExpiryInterval: o.sessionExpiry } : {}),
+                maximumPacketSize: o.maxPacketSize,
+                ...(o.topicAliasMaximum ? { topicAliasMaximum: o.topicAliasMaximum } : {}),
+                ...(o.auth ? { authenticationMethod: o.auth.method, ...(o.auth.data ? { authenticationData: o.auth.data } : {}) } : {}),
+              },
+            }
           : {}),
       });
       const aborted = new Promise<never>((_, reject) => {
@@ -1022,9 +1056,77 @@ export class MqttClient {
         else this.#fail(error);
         return;
       }
+      case "auth":
+        return this.#onAuth(packet);
       default:
         throw new MqttProtocolError(`a client does not expect ${packet.type.toUpperCase()}`, 0x82);
     }
+  }
+
+  /**
+   * Starts a re-authentication (MQTT 5 enhanced authentication, §4.12.1): AUTH 0x19 with `data`
+   * (default: the `auth.data` option), each challenge answered by `auth.challenge`. Resolves when
+   * the broker's AUTH says success; a broker that refuses disconnects, and this rejects with why.
+   */
+  reauthenticate(data?: Uint8Array): Promise<void> {
+    const auth = this.#o.auth;
+    if (!auth) return Promise.reject(new TypeError("reauthenticate() needs the auth option (MQTT 5 enhanced authentication)"));
+    if (data !== undefined && !(data instanceof Uint8Array)) return Promise.reject(new TypeError("reauthenticate() data must be a Uint8Array"));
+    if (!this.connected) return Promise.reject(new ClosedError("reauthenticate() needs a live connection"));
+    if (this.#reauthenticating) return Promise.reject(new TypeError("a re-authentication is already under way"));
+    const done = deferred();
+    const generation = this.#generation;
+    this.#reauthenticating = { ...done, generation };
+    const payload = data ?? auth.data;
+    this.#send({ type: "auth", reasonCode: 0x19, properties: { authenticationMethod: auth.method, ...(payload ? { authenticationData: payload } : {}) } }).catch((error: unknown) => this.#endReauthentication(generation, error));
+    return done.promise;
+  }
+
+  /** Settles the re-authentication of connection `generation` (success without an error). */
+  #endReauthentication(generation: number, error?: unknown): void {
+    const pending = this.#reauthenticating;
+    if (!pending || pending.generation !== generation) return;
+    this.#reauthenticating = undefined;
+    if (error === undefined) pending.resolve();
+    else pending.reject(error);
+  }
+
+  /** The broker's AUTH: the next step of enhanced authentication, or a re-authentication's end. */
+  #onAuth(packet: AuthPacket): void {
+    const auth = this.#o.auth;
+    // §4.12: a broker must not send AUTH to a client that named no method, nor switch methods.
+    if (!auth) throw new MqttProtocolError("the broker sent AUTH, but this client asked for no enhanced authentication", 0x82);
+    if (packet.properties?.authenticationMethod !== auth.method) {
+      throw new MqttProtocolError(`the broker's AUTH names method ${JSON.stringify(packet.properties?.authenticationMethod)}, not ${JSON.stringify(auth.method)}`, 0x82);
+    }
+    const reauthenticating = this.#connacked;
+    if (packet.reasonCode === 0x00) {
+      // Success ends a re-authentication; before CONNACK, success comes as the CONNACK itself.
+      if (!reauthenticating || !this.#reauthenticating) throw new MqttProtocolError("the broker's AUTH says success, but no re-authentication was under way", 0x82);
+      this.#endReauthentication(this.#generation);
+      return;
+    }
+    if (packet.reasonCode !== 0x18) throw new MqttProtocolError(`the broker's AUTH has reason 0x${packet.reasonCode.toString(16)}; a broker may only continue (0x18) or succeed (0x00)`, 0x82);
+    const challenge = auth.challenge;
+    if (!challenge) throw new MqttProtocolError(`the broker continues authentication (method ${auth.method}) and auth.challenge is not set to answer it`, 0x80);
+    const generation = this.#generation;
+    const data = packet.properties?.authenticationData;
+    // One answer at a time, in the order the challenges came.
+    this.#authTurn = this.#authTurn.then(async () => {
+      if (generation !== this.#generation || this.#failure) return;
+      let answer: Uint8Array;
+      try {
+        answer = await challenge(data, { reauthenticating });
+        if (!(answer instanceof Uint8Array)) throw new TypeError("auth.challenge must return (or resolve to) a Uint8Array");
+      } catch (cause) {
+        if (generation !== this.#generation || this.#failure) return;
+        await this.#send({ type: "disconnect", reasonCode: 0x80 }).catch(() => {});
+        if (generation === this.#generation) this.#fail(new ClosedError(`enhanced authentication (${auth.method}): auth.challenge failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }));
+        return;
+      }
+      if (generation !== this.#generation || this.#failure) return;
+      await this.#send({ type: "auth", reasonCode: 0x18, properties: { authenticationMethod: auth.method, authenticationData: answer } }).catch(() => {});
+    });
   }
 
   /** An inbound PUBLISH with a topic alias, as the same message with its topic (§3.3.2.3.4). */
@@ -1249,6 +1351,7 @@ export class MqttClient {
     this.#keepalive?.cancel();
     this.#onConnack = undefined;
     this.#lost?.resolve();
+    this.#endReauthentication(this.#generation, error); // the broker's refusal, or the lost connection
     const socket = this.#socket;
     const writer = this.#writer;
     this.#socket = undefined;
@@ -1344,6 +1447,13 @@ export function createMqttClient(options: MqttClientOptions): MqttClient {
   if (!Number.isInteger(keepalive) || keepalive < 0 || keepalive > 65535) throw new TypeError(`keepalive must be an integer number of seconds from 0 to 65535, got ${String(keepalive)}`);
   const topicAliasMaximum = options.topicAliasMaximum ?? 0;
   if (!Number.isInteger(topicAliasMaximum) || topicAliasMaximum < 0 || topicAliasMaximum > 65535) throw new TypeError(`topicAliasMaximum must be an integer from 0 to 65535, got ${String(topicAliasMaximum)}`);
+  if (options.auth !== undefined) {
+    const auth = options.auth as Partial<MqttAuthOptions> | null;
+    if (protocolVersion !== 5) throw new TypeError("auth (enhanced authentication) needs protocolVersion 5");
+    if (typeof auth !== "object" || auth === null || typeof auth.method !== "string" || auth.method === "") throw new TypeError("auth.method must be a non-empty string");
+    if (auth.data !== undefined && !(auth.data instanceof Uint8Array)) throw new TypeError("auth.data must be a Uint8Array");
+    if (auth.challenge !== undefined && typeof auth.challenge !== "function") throw new TypeError("auth.challenge must be a function");
+  }
   if (options.autoTopicAlias !== undefined && typeof options.autoTopicAlias !== "boolean") throw new TypeError(`autoTopicAlias must be a boolean, got ${String(options.autoTopicAlias)}`);
   if (protocolVersion !== 5 && (topicAliasMaximum > 0 || options.autoTopicAlias)) throw new TypeError("topic aliases (topicAliasMaximum, autoTopicAlias) need protocolVersion 5");
   return new MqttClient({
