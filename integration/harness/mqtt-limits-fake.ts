@@ -19,7 +19,10 @@
 //           challenged twice, "nonce-1" then "nonce-2", each to be answered "D:nonce-N" (a wrong
 //           answer: CONNACK 0x87), then CONNACK. A re-authentication (AUTH 0x19 with data E) is
 //           challenged with "nonce-3", answered "E:nonce-3", then AUTH 0x00 (wrong: DISCONNECT 0x87).
-//           An auth-other- client is challenged under method "OTHER".
+//           Variants by prefix: auth-other- is challenged under method "OTHER"; auth-pipe- gets
+//           both challenges at once; auth-nomethod-'s CONNACK names no method; auth-late- gets an
+//           AUTH 0x18 after its CONNACK; auth-eager- gets its CONNACK right after the first
+//           challenge, without waiting for the answer (any AUTH after that ends the connection).
 // Every connection: QoS 1 gets PUBACK; QoS 2 gets PUBREC (and PUBREL, PUBCOMP) only where the
 // CONNACK allows QoS 2, except on a down- client's first connection, which acknowledges no QoS 2
 // (the flow stays open across the drop). A QoS 2 PUBLISH where maximumQoS is 1 gets DISCONNECT
@@ -113,6 +116,11 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
           }
           auth = { base: String(props.authenticationData ?? ""), round: 1 };
           sendAuth(0x18, "nonce-1");
+          if (clientId.startsWith("auth-pipe-")) sendAuth(0x18, "nonce-2");
+          if (clientId.startsWith("auth-eager-")) {
+            auth = undefined;
+            send({ cmd: "connack", reasonCode: 0, sessionPresent: false, properties: { ...limits, authenticationMethod: AUTH_METHOD } });
+          }
           return;
         }
         send({ cmd: "connack", reasonCode: 0, sessionPresent: connection > 1, properties: limits });
@@ -141,10 +149,12 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
         const right = auth !== undefined && data === `${auth.base}:nonce-${auth.round}`;
         if (auth?.round === 1 && right) {
           auth.round = 2;
-          sendAuth(0x18, "nonce-2");
+          if (!clientId.startsWith("auth-pipe-")) sendAuth(0x18, "nonce-2"); // a pipe- client has it already
         } else if (auth?.round === 2 && right) {
           auth = undefined;
-          send({ cmd: "connack", reasonCode: 0, sessionPresent: false, properties: { ...limits, authenticationMethod: AUTH_METHOD } });
+          const method = clientId.startsWith("auth-nomethod-") ? {} : { authenticationMethod: AUTH_METHOD };
+          send({ cmd: "connack", reasonCode: 0, sessionPresent: false, properties: { ...limits, ...method } });
+          if (clientId.startsWith("auth-late-")) sendAuth(0x18, "nonce-late");
         } else if (auth?.round === 3 && right) {
           auth = undefined;
           sendAuth(0x00);

@@ -344,7 +344,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
     });
   });
   describe(`MQTT 5 limits that change between connections, against a scripted broker (${runtime})`, () => {
-    const open = (plan: "down" | "lim" | "up" | "noret" | "ret" | "alias" | "auth" | "auth-other", options: Partial<MqttClientOptions> = {}) => {
+    const open = (plan: "down" | "lim" | "up" | "noret" | "ret" | "alias" | "auth" | "auth-other" | "auth-pipe" | "auth-nomethod" | "auth-late" | "auth-eager", options: Partial<MqttClientOptions> = {}) => {
       const clientId = `${plan}-${run}-${runtime}-${Math.random().toString(36).slice(2, 8)}`;
       const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.limitsFake.port }, protocolVersion: 5, clientId, clean: false, sessionExpiry: 300, keepalive: 0, ...options });
       clients.push(client);
@@ -498,7 +498,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
         auth: { method: "TEST-CR", data: text("first"), challenge: (data, { reauthenticating }) => text(`${reauthenticating ? "second" : "first"}:${decode(data)}`) },
       });
       expect((await client.connect()).properties?.authenticationMethod).toBe("TEST-CR");
-      await client.reauthenticate(text("second"));
+      expect(await client.reauthenticate(text("second"))).toBeUndefined(); // the fake's AUTH 0x00 carries no data
       await client.publish("auth/after", "still connected", { qos: 1 });
       expect((await log()).connections[0]!.filter((p) => p.cmd === "auth")).toEqual([
         { cmd: "auth", reasonCode: 0x18, data: "first:nonce-1" },
@@ -513,8 +513,10 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       expect(await rejection(wrong.client.connect())).toMatchObject({ code: "EREPLY", reasonCode: 0x87 });
       const unknown = open("auth", { auth: { method: "NOPE" } });
       expect(await rejection(unknown.client.connect())).toMatchObject({ code: "EREPLY", reasonCode: 0x8c });
-      const unanswered = open("auth", { auth: { method: "TEST-CR" } });
+      const unanswered = open("auth", { auth: { method: "TEST-CR" }, reconnect: { baseDelayMs: 20, maxDelayMs: 40 } });
       expect(await rejection(unanswered.client.connect())).toMatchObject({ code: "EPROTOCOL", message: expect.stringMatching(/challenge/) });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await unanswered.log()).connections).toHaveLength(1); // a missing challenge() is not retried
       const failing = open("auth", {
         auth: {
           method: "TEST-CR",
@@ -528,6 +530,36 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       expect((await failing.log()).connections[0]!.filter((p) => p.cmd === "disconnect")).toEqual([{ cmd: "disconnect", reasonCode: 0x80 }]);
       const other = open("auth-other", { auth: { method: "TEST-CR", challenge: () => text("x") } });
       expect(await rejection(other.client.connect())).toMatchObject({ code: "EPROTOCOL", reasonCode: 0x82 });
+    });
+
+    it("enhanced authentication, the broker's side checked: answers in order when the challenges come together (the first answered last by a slower challenge), none after CONNACK, and a CONNACK without the method, an AUTH after CONNACK or an answer too large to send fails the attempt", async () => {
+      const slowFirst = async (data: Uint8Array | undefined) => {
+        const nonce = decode(data);
+        await new Promise((resolve) => setTimeout(resolve, nonce === "nonce-1" ? 60 : 5));
+        return text(`p:${nonce}`);
+      };
+      const pipe = open("auth-pipe", { auth: { method: "TEST-CR", data: text("p"), challenge: slowFirst } });
+      await pipe.client.connect();
+      expect((await pipe.log()).connections[0]!.filter((p) => p.cmd === "auth").map((p) => p.data)).toEqual(["p:nonce-1", "p:nonce-2"]);
+
+      const eager = open("auth-eager", { auth: { method: "TEST-CR", data: text("e"), challenge: slowFirst } });
+      await eager.client.connect();
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the challenge has finished by now
+      await eager.client.publish("auth/eager", "x", { qos: 1 }); // still connected: no late AUTH went out
+      expect((await eager.log()).connections[0]!.filter((p) => p.cmd === "auth")).toEqual([]);
+
+      const answer = (data: Uint8Array | undefined) => text(`n:${decode(data)}`);
+      const nomethod = open("auth-nomethod", { auth: { method: "TEST-CR", data: text("n"), challenge: answer } });
+      expect(await rejection(nomethod.client.connect())).toMatchObject({ code: "EPROTOCOL", reasonCode: 0x82, message: expect.stringMatching(/authentication method/) });
+      const late = open("auth-late", { auth: { method: "TEST-CR", data: text("n"), challenge: answer } });
+      await late.client.connect().catch(() => {}); // the AUTH may come before or after connect() resolves
+      await when(late.events, 1);
+      for (let i = 0; i < 100 && !late.events.some((e) => e.type === "disconnected"); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect((await late.log()).connections[0]!.filter((p) => p.cmd === "disconnect")).toEqual([{ cmd: "disconnect", reasonCode: 0x82 }]);
+      const huge = open("auth", { auth: { method: "TEST-CR", challenge: () => new Uint8Array(70_000) } });
+      const started = Date.now();
+      expect(await rejection(huge.client.connect())).toMatchObject({ code: "ECLOSED", message: expect.stringMatching(/could not be sent/) });
+      expect(Date.now() - started).toBeLessThan(5000); // not the 10 s connect deadline
     });
 
     it("a re-authentication the broker refuses: it disconnects (0x87) and reauthenticate() rejects with why", async () => {

@@ -510,7 +510,7 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
       const replies: unknown[] = [];
       for (let i = 0; i < 5; i++) {
         replies.push(await client.ping().catch((error: { code?: string }) => error.code));
-        await new Promise((resolve) => setTimeout(resolve, 150)); // the server drops the connection meanwhile
+        await new Promise((resolve) => setTimeout(resolve, 400)); // the server drops the connection (idle 100 ms) meanwhile
       }
       expect(replies).toEqual(["PONG", "PONG", "PONG", "PONG", "PONG"]);
       await client.close();

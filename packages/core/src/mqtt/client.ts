@@ -123,7 +123,14 @@ export interface MqttAuthOptions {
 
 /** A change of the connection, for {@link MqttClient.onConnection}. */
 export type MqttConnectionEvent =
-  | { type: "connected"; sessionPresent: boolean; /** true from the second connection on */ reconnected: boolean }
+  | {
+      type: "connected";
+      sessionPresent: boolean;
+      /** true from the second connection on */
+      reconnected: boolean;
+      /** MQTT 5: the CONNACK's properties (with enhanced authentication, the broker's final data to verify). */
+      properties?: MqttProperties;
+    }
   | { type: "disconnected"; error: Error; /** false when the client is finished */ willReconnect: boolean };
 
 /**
@@ -225,6 +232,9 @@ type ClientSettings = Required<
 
 type ConnackInfo = { sessionPresent: boolean; properties?: MqttProperties };
 
+/** Failures that another attempt would only repeat (a missing auth.challenge, say). */
+const FINAL_ERRORS = new WeakSet<object>();
+
 /** CONNACK refusals worth another attempt: the broker is busy or down, not saying no to us. */
 const RETRYABLE_CONNACK = new Set([3, 0x88, 0x89, 0x97, 0x9f]);
 
@@ -305,7 +315,11 @@ export class MqttClient {
   // Enhanced authentication: the answers to the broker's challenges go out one after another; a
   // re-authentication under way settles when the broker's AUTH says success.
   #authTurn: Promise<void> = Promise.resolve();
-  #reauthenticating: (ReturnType<typeof deferred> & { generation: number }) | undefined;
+  #reauthenticating: (Deferred<Uint8Array | undefined> & { generation: number; deadline: Timer }) | undefined;
+  // Which exchange a challenge belongs to: bumped when one ends, so a late answer is dropped.
+  #authExchange = 0;
+  // Whether this connection's CONNACK came (set as it is read, before the session resumes).
+  #connackSeen = false;
   #listenerList: ((message: MqttMessage) => void)[] | undefined;
   readonly #connectionListeners = new Set<(event: MqttConnectionEvent) => void>();
   readonly #parkedListeners = new Set<(parked: MqttParkedMessage) => void>();
@@ -737,7 +751,7 @@ export class MqttClient {
         return await this.#open();
       } catch (error) {
         failures++;
-        const refused = error instanceof MqttReasonError && !RETRYABLE_CONNACK.has(error.reasonCode);
+        const refused = (error instanceof MqttReasonError && !RETRYABLE_CONNACK.has(error.reasonCode)) || FINAL_ERRORS.has(error as object);
         if (!reconnect || this.#ended || this.#fatal || refused || error instanceof TypeError || failures > reconnect.retries) {
           this.#finish(error as Error);
           throw this.#fatal ?? error;
@@ -781,6 +795,8 @@ export class MqttClient {
     this.#outboundAliases.clear();
     this.#outboundAliasMax = 0;
     this.#authTurn = Promise.resolve();
+    this.#connackSeen = false;
+    this.#authExchange++;
     const lost = (this.#lost = deferred());
     const deadline = new AbortController();
     this.#connectAbort = deadline;
@@ -866,7 +882,7 @@ export class MqttClient {
       for (const id of resubscribed) this.#transmit(id);
       this.#pump();
       for (let free = this.#window - this.#inFlight; free > 0 && this.#windowWaiters.length > 0; free--) this.#windowWaiters.shift()!();
-      this.#emit({ type: "connected", sessionPresent: packet.sessionPresent, reconnected });
+      this.#emit({ type: "connected", sessionPresent: packet.sessionPresent, reconnected, ...(packet.properties ? { properties: packet.properties } : {}) });
       return { sessionPresent: packet.sessionPresent, ...(packet.properties ? { properties: packet.properties } : {}) };
     } catch (error) {
       this.#fail(error as Error);
@@ -987,9 +1003,19 @@ export class MqttClient {
   #onPacket(packet: MqttPacket): void {
     switch (packet.type) {
       case "connack":
-        // Now, not after an await: the broker's next packets (in the same read) belong to the new session.
-        if (packet.reasonCode === 0 && !packet.sessionPresent) this.#inboundQos2.clear();
-        this.#onConnack?.(packet);
+        if (!this.#onConnack) throw new MqttProtocolError("the broker sent a second CONNACK", 0x82); // MQTT-3.2.0-2
+        if (packet.reasonCode === 0) {
+          // MQTT-4.12.0-5/6: the broker confirms the method the client asked for, or none if it asked for none.
+          const method = packet.properties?.authenticationMethod;
+          if (method !== this.#o.auth?.method) {
+            throw new MqttProtocolError(`the broker's CONNACK names authentication method ${JSON.stringify(method)} where the client asked for ${JSON.stringify(this.#o.auth?.method)}`, 0x82);
+          }
+          // Now, not after an await: the broker's next packets (in the same read) belong to the new session.
+          if (!packet.sessionPresent) this.#inboundQos2.clear();
+          this.#connackSeen = true;
+          this.#authExchange++; // a challenge still being answered belongs to the exchange that just ended
+        }
+        this.#onConnack(packet);
         this.#onConnack = undefined;
         return;
       case "publish":
@@ -1065,29 +1091,42 @@ export class MqttClient {
 
   /**
    * Starts a re-authentication (MQTT 5 enhanced authentication, §4.12.1): AUTH 0x19 with `data`
-   * (default: the `auth.data` option), each challenge answered by `auth.challenge`. Resolves when
-   * the broker's AUTH says success; a broker that refuses disconnects, and this rejects with why.
+   * (default: the `auth.data` option), each challenge answered by `auth.challenge`. Resolves with
+   * the broker's final data (to verify) when its AUTH says success; a broker that refuses
+   * disconnects, and this rejects with why. Unfinished after `connectTimeoutMs`, the connection is
+   * closed and this rejects with `ETIMEDOUT`.
    */
-  reauthenticate(data?: Uint8Array): Promise<void> {
+  reauthenticate(data?: Uint8Array): Promise<Uint8Array | undefined> {
     const auth = this.#o.auth;
     if (!auth) return Promise.reject(new TypeError("reauthenticate() needs the auth option (MQTT 5 enhanced authentication)"));
     if (data !== undefined && !(data instanceof Uint8Array)) return Promise.reject(new TypeError("reauthenticate() data must be a Uint8Array"));
+    if (this.#ended || this.#fatal) return Promise.reject(new ClosedError("the MQTT client was ended"));
     if (!this.connected) return Promise.reject(new ClosedError("reauthenticate() needs a live connection"));
     if (this.#reauthenticating) return Promise.reject(new TypeError("a re-authentication is already under way"));
-    const done = deferred();
     const generation = this.#generation;
-    this.#reauthenticating = { ...done, generation };
+    // A broker that never finishes the exchange leaves the connection in an unknown state: after
+    // connectTimeoutMs it is closed (and reconnected, with reconnect) and this rejects ETIMEDOUT.
+    const ms = this.#o.connectTimeoutMs;
+    const deadline = timer(ms, () => {
+      if (generation === this.#generation) this.#fail(new TimeoutError(`no end to the re-authentication within ${ms} ms`, ms));
+    });
+    const done = deferredValue<Uint8Array | undefined>();
+    this.#reauthenticating = { ...done, generation, deadline };
+    this.#authExchange++;
+    deadline.start();
     const payload = data ?? auth.data;
     this.#send({ type: "auth", reasonCode: 0x19, properties: { authenticationMethod: auth.method, ...(payload ? { authenticationData: payload } : {}) } }).catch((error: unknown) => this.#endReauthentication(generation, error));
     return done.promise;
   }
 
-  /** Settles the re-authentication of connection `generation` (success without an error). */
-  #endReauthentication(generation: number, error?: unknown): void {
+  /** Settles the re-authentication of connection `generation`: with the broker's final data, or an error. */
+  #endReauthentication(generation: number, error?: unknown, data?: Uint8Array): void {
     const pending = this.#reauthenticating;
     if (!pending || pending.generation !== generation) return;
     this.#reauthenticating = undefined;
-    if (error === undefined) pending.resolve();
+    this.#authExchange++;
+    pending.deadline.cancel();
+    if (error === undefined) pending.resolve(data);
     else pending.reject(error);
   }
 
@@ -1099,33 +1138,46 @@ export class MqttClient {
     if (packet.properties?.authenticationMethod !== auth.method) {
       throw new MqttProtocolError(`the broker's AUTH names method ${JSON.stringify(packet.properties?.authenticationMethod)}, not ${JSON.stringify(auth.method)}`, 0x82);
     }
-    const reauthenticating = this.#connacked;
+    // After CONNACK only the client starts an exchange (§4.12.1): the broker continues one under way.
+    const reauthenticating = this.#connackSeen;
+    if (reauthenticating && !this.#reauthenticating) throw new MqttProtocolError("the broker sent AUTH after CONNACK with no re-authentication under way", 0x82);
     if (packet.reasonCode === 0x00) {
       // Success ends a re-authentication; before CONNACK, success comes as the CONNACK itself.
-      if (!reauthenticating || !this.#reauthenticating) throw new MqttProtocolError("the broker's AUTH says success, but no re-authentication was under way", 0x82);
-      this.#endReauthentication(this.#generation);
+      if (!reauthenticating) throw new MqttProtocolError("the broker's AUTH says success before CONNACK", 0x82);
+      this.#endReauthentication(this.#generation, undefined, packet.properties?.authenticationData);
       return;
     }
     if (packet.reasonCode !== 0x18) throw new MqttProtocolError(`the broker's AUTH has reason 0x${packet.reasonCode.toString(16)}; a broker may only continue (0x18) or succeed (0x00)`, 0x82);
     const challenge = auth.challenge;
-    if (!challenge) throw new MqttProtocolError(`the broker continues authentication (method ${auth.method}) and auth.challenge is not set to answer it`, 0x80);
+    if (!challenge) {
+      const error = new MqttProtocolError(`the broker continues authentication (method ${auth.method}) and auth.challenge is not set to answer it`, 0x80);
+      FINAL_ERRORS.add(error); // the same on every attempt: reconnecting cannot help
+      throw error;
+    }
     const generation = this.#generation;
+    const exchange = this.#authExchange;
+    const live = () => generation === this.#generation && !this.#failure && exchange === this.#authExchange;
     const data = packet.properties?.authenticationData;
-    // One answer at a time, in the order the challenges came.
+    // One answer at a time, in the order the challenges came; none once its exchange is over.
     this.#authTurn = this.#authTurn.then(async () => {
-      if (generation !== this.#generation || this.#failure) return;
+      if (!live()) return;
       let answer: Uint8Array;
       try {
         answer = await challenge(data, { reauthenticating });
         if (!(answer instanceof Uint8Array)) throw new TypeError("auth.challenge must return (or resolve to) a Uint8Array");
       } catch (cause) {
-        if (generation !== this.#generation || this.#failure) return;
+        if (!live()) return;
         await this.#send({ type: "disconnect", reasonCode: 0x80 }).catch(() => {});
         if (generation === this.#generation) this.#fail(new ClosedError(`enhanced authentication (${auth.method}): auth.challenge failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }));
         return;
       }
-      if (generation !== this.#generation || this.#failure) return;
-      await this.#send({ type: "auth", reasonCode: 0x18, properties: { authenticationMethod: auth.method, authenticationData: answer } }).catch(() => {});
+      if (!live()) return;
+      try {
+        await this.#send({ type: "auth", reasonCode: 0x18, properties: { authenticationMethod: auth.method, authenticationData: answer } });
+      } catch (cause) {
+        // An answer that cannot be encoded or is over the broker's limit: the exchange cannot go on.
+        if (generation === this.#generation && !this.#failure) this.#fail(new ClosedError(`enhanced authentication (${auth.method}): the answer could not be sent: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }));
+      }
     });
   }
 
@@ -1411,6 +1463,22 @@ function deferred(): { promise: Promise<void>; resolve(): void; reject(error: un
     reject = rej;
   });
   promise.catch(() => {}); // a fire-and-forget acknowledgement's failure is reported through the connection
+  return { promise, resolve, reject };
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+function deferredValue<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
   return { promise, resolve, reject };
 }
 
