@@ -22,7 +22,8 @@
 //           Variants by prefix: auth-other- is challenged under method "OTHER"; auth-pipe- gets
 //           both challenges at once; auth-nomethod-'s CONNACK names no method; auth-late- gets an
 //           AUTH 0x18 after its CONNACK; auth-eager- gets its CONNACK right after the first
-//           challenge, without waiting for the answer (any AUTH after that ends the connection).
+//           challenge, without waiting for the answer (any AUTH after that ends the connection);
+//           auth-mute- never answers a re-authentication.
 // Every connection: QoS 1 gets PUBACK; QoS 2 gets PUBREC (and PUBREL, PUBCOMP) only where the
 // CONNACK allows QoS 2, except on a down- client's first connection, which acknowledges no QoS 2
 // (the flow stays open across the drop). A QoS 2 PUBLISH where maximumQoS is 1 gets DISCONNECT
@@ -142,6 +143,7 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
         const code = (p as { reasonCode?: number }).reasonCode ?? 0;
         const data = String(authData ?? "");
         if (code === 0x19) {
+          if (clientId.startsWith("auth-mute-")) return;
           auth = { base: data, round: 3 };
           sendAuth(0x18, "nonce-3");
           return;

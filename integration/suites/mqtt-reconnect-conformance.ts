@@ -344,7 +344,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
     });
   });
   describe(`MQTT 5 limits that change between connections, against a scripted broker (${runtime})`, () => {
-    const open = (plan: "down" | "lim" | "up" | "noret" | "ret" | "alias" | "auth" | "auth-other" | "auth-pipe" | "auth-nomethod" | "auth-late" | "auth-eager", options: Partial<MqttClientOptions> = {}) => {
+    const open = (plan: "down" | "lim" | "up" | "noret" | "ret" | "alias" | "auth" | "auth-other" | "auth-pipe" | "auth-nomethod" | "auth-late" | "auth-eager" | "auth-mute", options: Partial<MqttClientOptions> = {}) => {
       const clientId = `${plan}-${run}-${runtime}-${Math.random().toString(36).slice(2, 8)}`;
       const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.limitsFake.port }, protocolVersion: 5, clientId, clean: false, sessionExpiry: 300, keepalive: 0, ...options });
       clients.push(client);
@@ -560,6 +560,15 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       const started = Date.now();
       expect(await rejection(huge.client.connect())).toMatchObject({ code: "ECLOSED", message: expect.stringMatching(/could not be sent/) });
       expect(Date.now() - started).toBeLessThan(5000); // not the 10 s connect deadline
+    });
+
+    it("a re-authentication the broker never finishes: after connectTimeoutMs reauthenticate() rejects with ETIMEDOUT and the connection is closed", async () => {
+      const { client, events } = open("auth-mute", { connectTimeoutMs: 300, auth: { method: "TEST-CR", data: text("m"), challenge: (data) => text(`m:${decode(data)}`) } });
+      await client.connect();
+      const started = Date.now();
+      expect(await rejection(client.reauthenticate())).toMatchObject({ code: "ETIMEDOUT" });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      expect(events.map((e) => e.type)).toEqual(["connected", "disconnected"]);
     });
 
     it("a re-authentication the broker refuses: it disconnects (0x87) and reauthenticate() rejects with why", async () => {
