@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
 import { ensureTestCerts, type TestCerts } from "./certs.js";
@@ -119,7 +120,7 @@ export async function startSocketServers(options: { bigSize?: number } = {}): Pr
       }),
     );
 
-  const refused = await reservePort();
+  const refused = await portNobodyListensOn();
 
   const env: SocketTestEnv = {
     echo: await plain("echo", echo),
@@ -255,10 +256,31 @@ function startTlsServer(socket: net.Socket, certs: TestCerts, stats: ControlStat
   socket.on("data", onData);
 }
 
-async function reservePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/**
+ * A free port below the kernel's ephemeral range. A port from listen(0), closed again, is an
+ * ephemeral one: a later listen(0) (workerd's and miniflare's servers start after this) or a
+ * connection's local end may take it, and "refused" then opens: in one workerd run here every
+ * refused-port test found it open.
+ */
+async function portNobodyListensOn(): Promise<number> {
+  let low = 32768;
+  try {
+    low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: assume the IANA range
+  }
+  const from = Math.max(1025, low - 12_000);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = from + Math.floor(Math.random() * (low - from));
+    const server = net.createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    if (free) {
+      await new Promise((resolve) => server.close(resolve));
+      return port;
+    }
+  }
+  throw new Error(`no free port found below ${low} for the refused-connection tests`);
 }
