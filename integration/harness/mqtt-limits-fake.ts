@@ -21,9 +21,11 @@
 //           challenged with "nonce-3", answered "E:nonce-3", then AUTH 0x00 (wrong: DISCONNECT 0x87).
 //           Variants by prefix: auth-other- is challenged under method "OTHER"; auth-pipe- gets
 //           both challenges at once; auth-nomethod-'s CONNACK names no method; auth-late- gets an
-//           AUTH 0x18 after its CONNACK; auth-eager- gets its CONNACK right after the first
+//           AUTH 0x18 after its CONNACK; auth-eager- gets its CONNACK 50 ms after the first
 //           challenge, without waiting for the answer (any AUTH after that ends the connection);
-//           auth-mute- never answers a re-authentication.
+//           auth-mute- never answers a re-authentication. Success (CONNACK, AUTH 0x00) carries
+//           the data "server-final".
+//   twice-  receiveMaximum 100; its first PUBLISH is answered with a second CONNACK.
 // Every connection: QoS 1 gets PUBACK; QoS 2 gets PUBREC (and PUBREL, PUBCOMP) only where the
 // CONNACK allows QoS 2, except on a down- client's first connection, which acknowledges no QoS 2
 // (the flow stays open across the drop). A QoS 2 PUBLISH where maximumQoS is 1 gets DISCONNECT
@@ -51,7 +53,7 @@ function limitsFor(clientId: string, connection: number): Limits {
   if (clientId.startsWith("up-")) return connection === 1 ? { maximumQoS: 1, receiveMaximum: 2 } : { receiveMaximum: 2 };
   if (clientId.startsWith("noret-")) return connection === 1 ? { receiveMaximum: 100 } : { retainAvailable: false, receiveMaximum: 100 };
   if (clientId.startsWith("ret-")) return connection === 1 ? { retainAvailable: false, receiveMaximum: 100 } : { receiveMaximum: 100 };
-  if (clientId.startsWith("auth-")) return { receiveMaximum: 100 };
+  if (clientId.startsWith("auth-") || clientId.startsWith("twice-")) return { receiveMaximum: 100 };
   if (clientId.startsWith("alias-")) return { topicAliasMaximum: 2, maximumPacketSize: 300, receiveMaximum: 100 };
   throw new Error(`the limits fake has no script for client id ${clientId}`);
 }
@@ -90,6 +92,7 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
     let limits: Limits = { receiveMaximum: 100 };
     const aliases = new Map<number, string>(); // the client's, on this connection
     let auth: { base: string; round: number } | undefined; // an exchange under way: the answer expected
+    let connackedTwice = false;
     const sendAuth = (reasonCode: number, data?: string) =>
       send({ cmd: "auth", reasonCode, properties: { authenticationMethod: clientId.startsWith("auth-other-") ? "OTHER" : AUTH_METHOD, ...(data !== undefined ? { authenticationData: Buffer.from(data) } : {}) } });
     parser.on("packet", (packet: mqttPacket.Packet) => {
@@ -120,7 +123,8 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
           if (clientId.startsWith("auth-pipe-")) sendAuth(0x18, "nonce-2");
           if (clientId.startsWith("auth-eager-")) {
             auth = undefined;
-            send({ cmd: "connack", reasonCode: 0, sessionPresent: false, properties: { ...limits, authenticationMethod: AUTH_METHOD } });
+            // 50 ms later: the client is working on its answer by then.
+            setTimeout(() => send({ cmd: "connack", reasonCode: 0, sessionPresent: false, properties: { ...limits, authenticationMethod: AUTH_METHOD, authenticationData: Buffer.from("server-final") } }), 50);
           }
           return;
         }
@@ -154,12 +158,12 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
           if (!clientId.startsWith("auth-pipe-")) sendAuth(0x18, "nonce-2"); // a pipe- client has it already
         } else if (auth?.round === 2 && right) {
           auth = undefined;
-          const method = clientId.startsWith("auth-nomethod-") ? {} : { authenticationMethod: AUTH_METHOD };
+          const method = clientId.startsWith("auth-nomethod-") ? {} : { authenticationMethod: AUTH_METHOD, authenticationData: Buffer.from("server-final") };
           send({ cmd: "connack", reasonCode: 0, sessionPresent: false, properties: { ...limits, ...method } });
           if (clientId.startsWith("auth-late-")) sendAuth(0x18, "nonce-late");
         } else if (auth?.round === 3 && right) {
           auth = undefined;
-          sendAuth(0x00);
+          sendAuth(0x00, "server-final");
         } else {
           send(auth?.round === 3 ? { cmd: "disconnect", reasonCode: 0x87 } : { cmd: "connack", reasonCode: 0x87, sessionPresent: false });
           socket.end();
@@ -186,6 +190,11 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
         for (const [topic, topicAlias, payload] of filters.flatMap((f) => ALIASED[f] ?? [])) {
           send({ cmd: "publish", topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false, properties: { topicAlias } });
         }
+        return;
+      }
+      if (p.cmd === "publish" && clientId.startsWith("twice-") && !connackedTwice) {
+        connackedTwice = true;
+        send({ cmd: "connack", reasonCode: 0, sessionPresent: false, properties: limits });
         return;
       }
       if (p.cmd === "publish" && p.topic === "drop-me") {

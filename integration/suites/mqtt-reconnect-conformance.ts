@@ -344,7 +344,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
     });
   });
   describe(`MQTT 5 limits that change between connections, against a scripted broker (${runtime})`, () => {
-    const open = (plan: "down" | "lim" | "up" | "noret" | "ret" | "alias" | "auth" | "auth-other" | "auth-pipe" | "auth-nomethod" | "auth-late" | "auth-eager" | "auth-mute", options: Partial<MqttClientOptions> = {}) => {
+    const open = (plan: "down" | "lim" | "up" | "noret" | "ret" | "alias" | "auth" | "auth-other" | "auth-pipe" | "auth-nomethod" | "auth-late" | "auth-eager" | "auth-mute" | "twice", options: Partial<MqttClientOptions> = {}) => {
       const clientId = `${plan}-${run}-${runtime}-${Math.random().toString(36).slice(2, 8)}`;
       const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.limitsFake.port }, protocolVersion: 5, clientId, clean: false, sessionExpiry: 300, keepalive: 0, ...options });
       clients.push(client);
@@ -494,12 +494,18 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
     const decode = (value: Uint8Array | undefined) => new TextDecoder().decode(value);
 
     it("enhanced authentication: two challenges answered, then CONNACK; reauthenticate() runs the exchange again on the live connection", async () => {
-      const { client, log } = open("auth", {
+      const { client, events, log } = open("auth", {
+        connectTimeoutMs: 1000,
         auth: { method: "TEST-CR", data: text("first"), challenge: (data, { reauthenticating }) => text(`${reauthenticating ? "second" : "first"}:${decode(data)}`) },
       });
-      expect((await client.connect()).properties?.authenticationMethod).toBe("TEST-CR");
-      expect(await client.reauthenticate(text("second"))).toBeUndefined(); // the fake's AUTH 0x00 carries no data
+      const { properties } = await client.connect();
+      expect([properties?.authenticationMethod, decode(properties?.authenticationData)]).toEqual(["TEST-CR", "server-final"]);
+      expect(events[0]).toMatchObject({ type: "connected", properties: { authenticationMethod: "TEST-CR" } });
+      expect(decode(await client.reauthenticate(text("second")))).toBe("server-final");
+      // Past the re-authentication's deadline (connectTimeoutMs): it was cancelled, the connection is up.
+      await new Promise((resolve) => setTimeout(resolve, 1200));
       await client.publish("auth/after", "still connected", { qos: 1 });
+      expect(events.map((e) => e.type)).toEqual(["connected"]);
       expect((await log()).connections[0]!.filter((p) => p.cmd === "auth")).toEqual([
         { cmd: "auth", reasonCode: 0x18, data: "first:nonce-1" },
         { cmd: "auth", reasonCode: 0x18, data: "first:nonce-2" },
@@ -552,10 +558,18 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       const nomethod = open("auth-nomethod", { auth: { method: "TEST-CR", data: text("n"), challenge: answer } });
       expect(await rejection(nomethod.client.connect())).toMatchObject({ code: "EPROTOCOL", reasonCode: 0x82, message: expect.stringMatching(/authentication method/) });
       const late = open("auth-late", { auth: { method: "TEST-CR", data: text("n"), challenge: answer } });
-      await late.client.connect().catch(() => {}); // the AUTH may come before or after connect() resolves
-      await when(late.events, 1);
-      for (let i = 0; i < 100 && !late.events.some((e) => e.type === "disconnected"); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-      expect((await late.log()).connections[0]!.filter((p) => p.cmd === "disconnect")).toEqual([{ cmd: "disconnect", reasonCode: 0x82 }]);
+      // The AUTH comes in the CONNACK's read: connect() may resolve first (then the loss is an event) or reject with it.
+      const failure = await late.client.connect().then(
+        async () => {
+          for (let i = 0; i < 100 && !late.events.some((e) => e.type === "disconnected"); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+          return (late.events.find((e) => e.type === "disconnected") as { error?: unknown } | undefined)?.error;
+        },
+        (error: unknown) => error,
+      );
+      expect(failure).toMatchObject({ code: "EPROTOCOL", reasonCode: 0x82, message: expect.stringMatching(/AUTH after CONNACK/) });
+      const lateLog = (await late.log()).connections[0]!;
+      expect(lateLog.filter((p) => p.cmd === "auth").map((p) => p.data)).toEqual(["n:nonce-1", "n:nonce-2"]); // the late challenge went unanswered
+      expect(lateLog.filter((p) => p.cmd === "disconnect")).toEqual([{ cmd: "disconnect", reasonCode: 0x82 }]);
       const huge = open("auth", { auth: { method: "TEST-CR", challenge: () => new Uint8Array(70_000) } });
       const started = Date.now();
       expect(await rejection(huge.client.connect())).toMatchObject({ code: "ECLOSED", message: expect.stringMatching(/could not be sent/) });
@@ -563,12 +577,37 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
     });
 
     it("a re-authentication the broker never finishes: after connectTimeoutMs reauthenticate() rejects with ETIMEDOUT and the connection is closed", async () => {
-      const { client, events } = open("auth-mute", { connectTimeoutMs: 300, auth: { method: "TEST-CR", data: text("m"), challenge: (data) => text(`m:${decode(data)}`) } });
+      const { client, events } = open("auth-mute", { connectTimeoutMs: 1000, auth: { method: "TEST-CR", data: text("m"), challenge: (data) => text(`m:${decode(data)}`) } });
       await client.connect();
       const started = Date.now();
       expect(await rejection(client.reauthenticate())).toMatchObject({ code: "ETIMEDOUT" });
-      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(900);
       expect(events.map((e) => e.type)).toEqual(["connected", "disconnected"]);
+    });
+
+    it("a connect-time challenge still unanswered when CONNACK came holds up no later exchange", async () => {
+      const { client } = open("auth-eager", {
+        connectTimeoutMs: 1000,
+        auth: { method: "TEST-CR", data: text("e"), challenge: (data, { reauthenticating }) => (reauthenticating ? text(`r:${decode(data)}`) : new Promise<Uint8Array>(() => {})) },
+      });
+      await client.connect();
+      expect(decode(await client.reauthenticate(text("r")))).toBe("server-final");
+    });
+
+    it("a second CONNACK on a connection is EPROTOCOL: the client says why (DISCONNECT 0x82)", async () => {
+      const { client, events, log } = open("twice");
+      await client.connect();
+      await client.publish("twice/x", "x", { qos: 0 });
+      await when(events, 2);
+      expect(events[1]).toMatchObject({ type: "disconnected", error: { code: "EPROTOCOL", reasonCode: 0x82, message: expect.stringMatching(/second CONNACK/) } });
+      expect((await log()).connections[0]!.filter((p) => p.cmd === "disconnect")).toEqual([{ cmd: "disconnect", reasonCode: 0x82 }]);
+    });
+
+    it("a CONNACK under the wrong authentication method is not retried, even with reconnect", async () => {
+      const { client, log } = open("auth-nomethod", { reconnect: { baseDelayMs: 20, maxDelayMs: 40 }, auth: { method: "TEST-CR", data: text("n"), challenge: (data) => text(`n:${decode(data)}`) } });
+      expect(await rejection(client.connect())).toMatchObject({ code: "EPROTOCOL", reasonCode: 0x82 });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await log()).connections).toHaveLength(1);
     });
 
     it("a re-authentication the broker refuses: it disconnects (0x87) and reauthenticate() rejects with why", async () => {

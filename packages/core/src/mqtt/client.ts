@@ -234,6 +234,10 @@ type ConnackInfo = { sessionPresent: boolean; properties?: MqttProperties };
 
 /** Failures that another attempt would only repeat (a missing auth.challenge, say). */
 const FINAL_ERRORS = new WeakSet<object>();
+function finalError<E extends Error>(error: E): E {
+  FINAL_ERRORS.add(error);
+  return error;
+}
 
 /** CONNACK refusals worth another attempt: the broker is busy or down, not saying no to us. */
 const RETRYABLE_CONNACK = new Set([3, 0x88, 0x89, 0x97, 0x9f]);
@@ -794,9 +798,9 @@ export class MqttClient {
     this.#inboundAliases.clear();
     this.#outboundAliases.clear();
     this.#outboundAliasMax = 0;
-    this.#authTurn = Promise.resolve();
     this.#connackSeen = false;
-    this.#authExchange++;
+    this.#nextAuthExchange();
+    this.#maxOutgoing = Infinity; // until this connection's CONNACK says otherwise
     const lost = (this.#lost = deferred());
     const deadline = new AbortController();
     this.#connectAbort = deadline;
@@ -1008,12 +1012,12 @@ export class MqttClient {
           // MQTT-4.12.0-5/6: the broker confirms the method the client asked for, or none if it asked for none.
           const method = packet.properties?.authenticationMethod;
           if (method !== this.#o.auth?.method) {
-            throw new MqttProtocolError(`the broker's CONNACK names authentication method ${JSON.stringify(method)} where the client asked for ${JSON.stringify(this.#o.auth?.method)}`, 0x82);
+            throw finalError(new MqttProtocolError(`the broker's CONNACK names authentication method ${JSON.stringify(method)} where the client asked for ${JSON.stringify(this.#o.auth?.method)}`, 0x82));
           }
           // Now, not after an await: the broker's next packets (in the same read) belong to the new session.
           if (!packet.sessionPresent) this.#inboundQos2.clear();
           this.#connackSeen = true;
-          this.#authExchange++; // a challenge still being answered belongs to the exchange that just ended
+          this.#nextAuthExchange(); // a challenge still being answered belongs to the exchange that just ended
         }
         this.#onConnack(packet);
         this.#onConnack = undefined;
@@ -1112,11 +1116,17 @@ export class MqttClient {
     });
     const done = deferredValue<Uint8Array | undefined>();
     this.#reauthenticating = { ...done, generation, deadline };
-    this.#authExchange++;
+    this.#nextAuthExchange();
     deadline.start();
     const payload = data ?? auth.data;
     this.#send({ type: "auth", reasonCode: 0x19, properties: { authenticationMethod: auth.method, ...(payload ? { authenticationData: payload } : {}) } }).catch((error: unknown) => this.#endReauthentication(generation, error));
     return done.promise;
+  }
+
+  /** A new exchange: answers still being worked out for the last one are dropped and wait for nothing. */
+  #nextAuthExchange(): void {
+    this.#authExchange++;
+    this.#authTurn = Promise.resolve();
   }
 
   /** Settles the re-authentication of connection `generation`: with the broker's final data, or an error. */
@@ -1124,7 +1134,7 @@ export class MqttClient {
     const pending = this.#reauthenticating;
     if (!pending || pending.generation !== generation) return;
     this.#reauthenticating = undefined;
-    this.#authExchange++;
+    this.#nextAuthExchange();
     pending.deadline.cancel();
     if (error === undefined) pending.resolve(data);
     else pending.reject(error);
@@ -1136,7 +1146,7 @@ export class MqttClient {
     // §4.12: a broker must not send AUTH to a client that named no method, nor switch methods.
     if (!auth) throw new MqttProtocolError("the broker sent AUTH, but this client asked for no enhanced authentication", 0x82);
     if (packet.properties?.authenticationMethod !== auth.method) {
-      throw new MqttProtocolError(`the broker's AUTH names method ${JSON.stringify(packet.properties?.authenticationMethod)}, not ${JSON.stringify(auth.method)}`, 0x82);
+      throw finalError(new MqttProtocolError(`the broker's AUTH names method ${JSON.stringify(packet.properties?.authenticationMethod)}, not ${JSON.stringify(auth.method)}`, 0x82));
     }
     // After CONNACK only the client starts an exchange (§4.12.1): the broker continues one under way.
     const reauthenticating = this.#connackSeen;
@@ -1149,11 +1159,7 @@ export class MqttClient {
     }
     if (packet.reasonCode !== 0x18) throw new MqttProtocolError(`the broker's AUTH has reason 0x${packet.reasonCode.toString(16)}; a broker may only continue (0x18) or succeed (0x00)`, 0x82);
     const challenge = auth.challenge;
-    if (!challenge) {
-      const error = new MqttProtocolError(`the broker continues authentication (method ${auth.method}) and auth.challenge is not set to answer it`, 0x80);
-      FINAL_ERRORS.add(error); // the same on every attempt: reconnecting cannot help
-      throw error;
-    }
+    if (!challenge) throw finalError(new MqttProtocolError(`the broker continues authentication (method ${auth.method}) and auth.challenge is not set to answer it`, 0x80));
     const generation = this.#generation;
     const exchange = this.#authExchange;
     const live = () => generation === this.#generation && !this.#failure && exchange === this.#authExchange;
@@ -1176,7 +1182,9 @@ export class MqttClient {
         await this.#send({ type: "auth", reasonCode: 0x18, properties: { authenticationMethod: auth.method, authenticationData: answer } });
       } catch (cause) {
         // An answer that cannot be encoded or is over the broker's limit: the exchange cannot go on.
-        if (generation === this.#generation && !this.#failure) this.#fail(new ClosedError(`enhanced authentication (${auth.method}): the answer could not be sent: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }));
+        if (generation !== this.#generation || this.#failure) return;
+        await this.#send({ type: "disconnect", reasonCode: 0x80 }).catch(() => {});
+        if (generation === this.#generation) this.#fail(new ClosedError(`enhanced authentication (${auth.method}): the answer could not be sent: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }));
       }
     });
   }
