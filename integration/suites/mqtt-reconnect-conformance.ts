@@ -93,8 +93,13 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       // ones the subscriber had completed, flagged DUP; Aedes, racing a DUP resend from the old
       // connection with the new one, as new messages); MQTT.js as the subscriber sees the same and,
       // on Aedes, also loses messages. Repeats can only come from the flows in flight at the
-      // restart, so they are bounded by the two windows; the client's own exactly-once part is
-      // pinned packet by packet against the scripted broker below.
+      // restart: the publisher's window (maxInFlight, 100) and whatever the broker still held
+      // unacknowledged for the subscriber, which neither broker bounds here (MQTT 3.1.1 has no
+      // receive maximum; Mosquitto runs with max_inflight_messages 0). Under a full test run
+      // Aedes once held about 300 of 10,000 and resent them, some from the first hundred: the
+      // bound is a twentieth of the stream (at least 200), far below what a client resending
+      // everything before the restart (a third) would give. The client's own exactly-once part
+      // is pinned packet by packet against the scripted broker below.
       it("a restart in the middle of a stream: QoS 2 messages none lost, repeats only from the flows in flight; QoS 1 at least once; the session resumes", async () => {
         const n = broker === "Aedes" ? 10_000 : 1_000;
         const subscriber = open({ clean: false });
@@ -113,8 +118,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
         await Promise.all(published);
         const got = await arrived;
         const repeats = [...Array(n).keys()].map((i) => `2:${i}`).filter((text) => got.get(text)! > 1);
-        // maxInFlight (100) on each side of the broker.
-        expect(repeats.length, `repeated: ${repeats.slice(0, 10).join(", ")} (${redelivered.size} flagged DUP)`).toBeLessThanOrEqual(200);
+        expect(repeats.length, `repeated: ${repeats.slice(0, 10).join(", ")} (${redelivered.size} flagged DUP)`).toBeLessThanOrEqual(Math.max(200, n / 20));
         expect(got.get("1:last")).toBeGreaterThanOrEqual(1);
         expect(await resumed).toMatchObject({ sessionPresent: true, reconnected: true });
       });
