@@ -268,7 +268,7 @@ export class MqttClient {
   /** The broker accepted the current connection (CONNACK 0). */
   #connacked = false;
   #connectAbort: AbortController | undefined;
-  #lost: { promise: Promise<void>; resolve(): void; reject(error: unknown): void } | undefined;
+  #lost: Deferred<void> | undefined;
   #socketClosed: Promise<unknown> = Promise.resolve();
   #onConnack: ((packet: MqttPacket) => void) | undefined;
   #keepalive: Timer | undefined;
@@ -277,7 +277,7 @@ export class MqttClient {
   #pingSentAt = 0;
   #batch: Uint8Array[] = [];
   #batchBytes = 0;
-  #batchWritten: { promise: Promise<void>; resolve(): void; reject(error: unknown): void } | undefined;
+  #batchWritten: Deferred<void> | undefined;
   #writing = false;
   #flushQueued = false;
   #maxOutgoing = Infinity;
@@ -298,7 +298,7 @@ export class MqttClient {
   /** Flows wait for the receive maximum to let them out on this connection. */
   #backlog = false;
   /** The batch being written: failed with the connection, not left to a write that may never end. */
-  #writingBatch: { promise: Promise<void>; resolve(): void; reject(error: unknown): void } | undefined;
+  #writingBatch: Deferred<void> | undefined;
   #offlineWaiting = 0;
   #wakeBackoff: ((error: Error) => void) | undefined;
   readonly #operations = new Set<Promise<unknown>>();
@@ -1114,7 +1114,7 @@ export class MqttClient {
     const deadline = timer(ms, () => {
       if (generation === this.#generation) this.#fail(new TimeoutError(`no end to the re-authentication within ${ms} ms`, ms));
     });
-    const done = deferredValue<Uint8Array | undefined>();
+    const done = deferred<Uint8Array | undefined>();
     this.#reauthenticating = { ...done, generation, deadline };
     this.#nextAuthExchange();
     deadline.start();
@@ -1164,6 +1164,12 @@ export class MqttClient {
     const exchange = this.#authExchange;
     const live = () => generation === this.#generation && !this.#failure && exchange === this.#authExchange;
     const data = packet.properties?.authenticationData;
+    // The exchange cannot go on: tell the broker (DISCONNECT 0x80), then close with why.
+    const abandon = async (what: string, cause: unknown) => {
+      if (generation !== this.#generation || this.#failure) return;
+      await this.#send({ type: "disconnect", reasonCode: 0x80 }).catch(() => {});
+      if (generation === this.#generation) this.#fail(new ClosedError(`enhanced authentication (${auth.method}): ${what}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }));
+    };
     // One answer at a time, in the order the challenges came; none once its exchange is over.
     this.#authTurn = this.#authTurn.then(async () => {
       if (!live()) return;
@@ -1172,20 +1178,12 @@ export class MqttClient {
         answer = await challenge(data, { reauthenticating });
         if (!(answer instanceof Uint8Array)) throw new TypeError("auth.challenge must return (or resolve to) a Uint8Array");
       } catch (cause) {
-        if (!live()) return;
-        await this.#send({ type: "disconnect", reasonCode: 0x80 }).catch(() => {});
-        if (generation === this.#generation) this.#fail(new ClosedError(`enhanced authentication (${auth.method}): auth.challenge failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }));
+        if (live()) await abandon("auth.challenge failed", cause);
         return;
       }
       if (!live()) return;
-      try {
-        await this.#send({ type: "auth", reasonCode: 0x18, properties: { authenticationMethod: auth.method, authenticationData: answer } });
-      } catch (cause) {
-        // An answer that cannot be encoded or is over the broker's limit: the exchange cannot go on.
-        if (generation !== this.#generation || this.#failure) return;
-        await this.#send({ type: "disconnect", reasonCode: 0x80 }).catch(() => {});
-        if (generation === this.#generation) this.#fail(new ClosedError(`enhanced authentication (${auth.method}): the answer could not be sent: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }));
-      }
+      // An answer that cannot be encoded or is over the broker's limit ends the exchange too.
+      await this.#send({ type: "auth", reasonCode: 0x18, properties: { authenticationMethod: auth.method, authenticationData: answer } }).catch((cause: unknown) => abandon("the answer could not be sent", cause));
     });
   }
 
@@ -1463,30 +1461,20 @@ function sameMessage(a: PublishPacket, b: PublishPacket): boolean {
   return true;
 }
 
-function deferred(): { promise: Promise<void>; resolve(): void; reject(error: unknown): void } {
-  let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  promise.catch(() => {}); // a fire-and-forget acknowledgement's failure is reported through the connection
-  return { promise, resolve, reject };
-}
-
 interface Deferred<T> {
   promise: Promise<T>;
   resolve(value: T): void;
   reject(error: unknown): void;
 }
 
-function deferredValue<T>(): Deferred<T> {
+function deferred<T = void>(): Deferred<T> {
   let resolve!: (value: T) => void;
   let reject!: (error: unknown) => void;
   const promise = new Promise<T>((res, rej) => {
     resolve = res;
     reject = rej;
   });
+  promise.catch(() => {}); // a fire-and-forget acknowledgement's failure is reported through the connection
   return { promise, resolve, reject };
 }
 

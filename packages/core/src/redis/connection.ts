@@ -81,8 +81,7 @@ export class RedisConnection {
   #watchdogAt = Infinity;
   #closing: Promise<void> | undefined;
   #protocol: 2 | 3 = 2;
-  #wasReady = false;
-  #readyAt = 0;
+  #readyAt = 0; // when the handshake completed (Date.now()), 0 before
   readonly #stop = new AbortController();
   readonly ready: Promise<void>;
   readonly closed: Promise<void>;
@@ -111,7 +110,7 @@ export class RedisConnection {
 
   /** Whether the handshake ever completed. */
   get wasReady(): boolean {
-    return this.#wasReady;
+    return this.#readyAt > 0;
   }
 
   /** When the handshake completed (`Date.now()`), 0 before. */
@@ -161,7 +160,7 @@ export class RedisConnection {
     if (this.#closing) return this.#closing;
     this.#closing = (async () => {
       // A reconnection still in its backoff has nothing owed worth waiting for.
-      if (this.#failure === undefined && !(this.#settings.delayMs && !this.#wasReady)) {
+      if (this.#failure === undefined && !(this.#settings.delayMs && this.#readyAt === 0)) {
         try {
           await this.ready;
           await this.#enqueue(["QUIT"], undefined, false, { timeoutMs: Math.min(this.#settings.commandTimeoutMs, 5000) }, false);
@@ -217,7 +216,6 @@ export class RedisConnection {
     this.#batch.append(held.take(), count);
     for (const entry of this.#heldEntries) this.#queue.push(entry);
     this.#heldEntries = [];
-    this.#wasReady = true;
     this.#readyAt = Date.now();
     this.#scheduleFlush();
   }
