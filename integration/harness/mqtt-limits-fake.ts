@@ -124,7 +124,8 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
           if (clientId.startsWith("auth-eager-")) {
             auth = undefined;
             // 50 ms later: the client is working on its answer by then.
-            setTimeout(() => send({ cmd: "connack", reasonCode: 0, sessionPresent: false, properties: { ...limits, authenticationMethod: AUTH_METHOD, authenticationData: Buffer.from("server-final") } }), 50);
+            const later = setTimeout(() => send({ cmd: "connack", reasonCode: 0, sessionPresent: false, properties: { ...limits, authenticationMethod: AUTH_METHOD, authenticationData: Buffer.from("server-final") } }), 50);
+            socket.once("close", () => clearTimeout(later));
           }
           return;
         }

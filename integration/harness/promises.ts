@@ -22,3 +22,8 @@ export async function settledWithin<T>(promise: Promise<T>, ms: number): Promise
     clearTimeout(timer);
   }
 }
+
+/** Waits until `condition()` holds, looking every `everyMs`, for at most `timeoutMs`; the caller asserts afterwards. */
+export async function waitUntil(condition: () => boolean, timeoutMs = 2000, everyMs = 20): Promise<void> {
+  for (const end = Date.now() + timeoutMs; !condition() && Date.now() < end; ) await new Promise((resolve) => setTimeout(resolve, everyMs));
+}

@@ -45,7 +45,8 @@ const behaviours: Record<keyof RedisFakes, Behaviour> = {
   flappy: (socket, request) => {
     if (request > 0) return;
     socket.write("+OK\r\n");
-    setTimeout(() => socket.destroy(), 30);
+    const drop = setTimeout(() => socket.destroy(), 30);
+    socket.once("close", () => clearTimeout(drop));
   },
 };
 

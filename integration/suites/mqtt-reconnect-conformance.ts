@@ -9,7 +9,7 @@ import { queryControl, sendControl } from "../harness/control-client.js";
 import type { LimitsFakeLog } from "../harness/mqtt-limits-fake.js";
 import type { SessionFakeLog } from "../harness/mqtt-session-fake.js";
 import type { MqttTestEnv } from "../harness/mqtt.js";
-import { rejection } from "../harness/promises.js";
+import { rejection, waitUntil } from "../harness/promises.js";
 
 export interface MqttReconnectConformanceOptions {
   runtime: "workerd" | "node";
@@ -181,7 +181,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
         const second = open({ clientId, clean: false, store });
         await second.connect();
         expect((await arrived).get("left behind")).toBeGreaterThanOrEqual(1);
-        for (let i = 0; i < 50 && store.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+        await waitUntil(() => store.size === 0, 1000);
         expect(store.size).toBe(0);
       });
 
@@ -361,7 +361,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
     };
     const when = (events: Array<{ type: string }>, count: number) =>
       (async () => {
-        for (let i = 0; i < 250 && events.length < count; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+        await waitUntil(() => events.length >= count, 5000);
         expect(events.length, `events: ${JSON.stringify(events.map((e) => e.type))}`).toBeGreaterThanOrEqual(count);
       })();
 
@@ -432,7 +432,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       await client.publish("drop-me", "x");
       await when(events, 5);
       expect(events.map((e) => e.type)).toEqual(["connected", "parked", "parked", "disconnected", "connected"]);
-      for (let i = 0; i < 100 && store.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitUntil(() => store.size === 0);
       expect(store.size).toBe(0);
       await Promise.all([1, 2, 3].map((i) => client.publish("limits/later", `later ${i}`, { qos: 1 })));
       const second = (await log()).connections[1]!;
@@ -464,7 +464,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       const got: string[] = [];
       client.onMessage((m) => got.push(`${m.topic}=${m.text}`));
       await client.subscribe("alias/in");
-      for (let i = 0; i < 100 && got.length < 7; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitUntil(() => got.length >= 7);
       expect(got).toEqual(["alias/one=1", "alias/one=2", "alias/two=3", "alias/two=4", "alias/one=5", "alias/three=6", "alias/three=7"]);
     });
 
@@ -486,7 +486,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       const got: string[] = [];
       client.onMessage((m) => got.push(`${m.topic}=${m.text}`));
       await client.subscribe("alias/again");
-      for (let i = 0; i < 100 && got.length < 1; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitUntil(() => got.length >= 1);
       await client.publish("drop-me", "x");
       await when(events, 4); // connected, disconnected, connected, disconnected
       expect(events[3]).toMatchObject({ type: "disconnected", error: { code: "EPROTOCOL", reasonCode: 0x82 } });
@@ -565,7 +565,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       // The AUTH comes in the CONNACK's read: connect() may resolve first (then the loss is an event) or reject with it.
       const failure = await late.client.connect().then(
         async () => {
-          for (let i = 0; i < 100 && !late.events.some((e) => e.type === "disconnected"); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+          await waitUntil(() => late.events.some((e) => e.type === "disconnected"));
           return (late.events.find((e) => e.type === "disconnected") as { error?: unknown } | undefined)?.error;
         },
         (error: unknown) => error,
@@ -637,7 +637,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       expect((await log()).connections[0]!.filter((p) => p.cmd === "publish").map((p) => p.topic)).toEqual(["limits/plain"]);
       await client.publish("drop-me", "x");
       await when(events, 4);
-      for (let i = 0; i < 100 && store.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitUntil(() => store.size === 0);
       expect(store.size).toBe(0);
       expect(events.map((e) => e.type)).toEqual(["connected", "parked", "disconnected", "connected"]);
       const second = (await log()).connections[1]!;
