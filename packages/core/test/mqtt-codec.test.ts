@@ -224,6 +224,8 @@ describe("MQTT codec", () => {
       ["PUBLISH with QoS 3", 4, "36 05 00 01 61 00 01", "EPROTOCOL", 0x81],
       ["a QoS 0 PUBLISH with DUP", 5, "38 04 00 01 61 00", "EPROTOCOL", 0x82],
       ["PUBREL without its reserved flag", 4, "60 02 00 01", "EPROTOCOL", 0x81],
+      ["PUBACK with a reserved flag set", 4, "41 02 00 01", "EPROTOCOL", 0x81],
+      ["PUBCOMP with a reserved flag set", 5, "72 02 00 01", "EPROTOCOL", 0x81],
       ["SUBSCRIBE without its reserved flag", 4, "80 06 00 01 00 01 61 00", "EPROTOCOL", 0x81],
       ["packet identifier 0", 4, "40 02 00 00", "EPROTOCOL", 0x82],
       ["a string that is not UTF-8", 4, "30 05 00 02 c3 28 00", "EPROTOCOL", 0x81],

@@ -616,11 +616,63 @@ class Reader {
   }
 }
 
+// The packets of a message flow (PUBLISH and its acknowledgements) are decoded in functions of
+// their own, ahead of the rest: V8 optimizes a function once it has run bytecode in proportion to
+// the function's length, and while PUBLISH was one case of a 3 KB switch, a subscriber decoded
+// about 10,000 messages before that happened (--trace-opt; round trips cost 57 µs of CPU before
+// and 37 after).
 function decodeBody(typeId: number, flags: number, r: Reader, version: ProtocolVersion): MqttPacket {
+  if (typeId === 3) return decodePublish(flags, r, version === 5);
+  if (typeId >= 4 && typeId <= 7) return decodeAck(typeId, flags, r, version === 5);
+  return decodeControl(typeId, flags, r, version);
+}
+
+function decodePublish(flags: number, r: Reader, v5: boolean): PublishPacket {
+  const type = "publish";
+  const qos = (flags >> 1) & 3;
+  if (qos === 3) throw new MqttProtocolError("PUBLISH with QoS 3");
+  const dup = (flags & 8) !== 0;
+  if (qos === 0 && dup) throw new MqttProtocolError("a QoS 0 PUBLISH with the DUP flag", ReasonCode.ProtocolError);
+  const topic = r.string();
+  const packetId = qos > 0 ? r.u16() : undefined;
+  if (packetId === 0) throw new MqttProtocolError("packet identifier 0", ReasonCode.ProtocolError);
+  const properties = v5 ? r.properties() : undefined;
+  if (topic === "" ? !(v5 && properties?.topicAlias) : hasWildcardOrNul(topic) && topicNameProblem(topic)) {
+    throw new MqttProtocolError(`invalid topic name in PUBLISH: ${topic === "" ? "empty, without a topic alias" : topicNameProblem(topic)}`, 0x90);
+  }
+  const payload = r.bytes(r.left);
+  return {
+    type,
+    topic,
+    payload,
+    qos: qos as QoS,
+    retain: (flags & 1) === 1,
+    dup,
+    ...(packetId !== undefined ? { packetId } : {}),
+    ...(properties ? { properties } : {}),
+  };
+}
+
+function decodeAck(typeId: number, flags: number, r: Reader, v5: boolean): MqttPacket {
+  const type = PACKET_TYPES[typeId] as "puback" | "pubrec" | "pubrel" | "pubcomp";
+  if (flags !== (typeId === 6 ? 2 : 0)) throw new MqttProtocolError(`${type.toUpperCase()} has reserved flags 0x${flags.toString(16)}`);
+  const packetId = r.u16();
+  if (packetId === 0) throw new MqttProtocolError("packet identifier 0", ReasonCode.ProtocolError);
+  let reasonCode: number | undefined;
+  let properties: MqttProperties | undefined;
+  if (v5 && r.left > 0) {
+    reasonCode = r.u8();
+    if (r.left > 0) properties = r.properties();
+  }
+  r.done(type.toUpperCase());
+  return { type, packetId, ...(reasonCode !== undefined ? { reasonCode } : {}), ...(properties ? { properties } : {}) };
+}
+
+function decodeControl(typeId: number, flags: number, r: Reader, version: ProtocolVersion): MqttPacket {
   const type = PACKET_TYPES[typeId];
   if (type === undefined || (type === "auth" && version !== 5)) throw new MqttProtocolError(`unknown packet type ${typeId}`);
-  const expectedFlags = type === "pubrel" || type === "subscribe" || type === "unsubscribe" ? 2 : 0;
-  if (type !== "publish" && flags !== expectedFlags) throw new MqttProtocolError(`${type.toUpperCase()} has reserved flags 0x${flags.toString(16)}`);
+  const expectedFlags = type === "subscribe" || type === "unsubscribe" ? 2 : 0;
+  if (flags !== expectedFlags) throw new MqttProtocolError(`${type.toUpperCase()} has reserved flags 0x${flags.toString(16)}`);
   const v5 = version === 5;
   switch (type) {
     case "connect": {
@@ -666,45 +718,6 @@ function decodeBody(typeId: number, flags: number, r: Reader, version: ProtocolV
       const properties = v5 ? r.properties() : undefined;
       r.done("CONNACK");
       return { type, sessionPresent: (ackFlags & 1) === 1, reasonCode, ...(properties ? { properties } : {}) };
-    }
-    case "publish": {
-      const qos = (flags >> 1) & 3;
-      if (qos === 3) throw new MqttProtocolError("PUBLISH with QoS 3");
-      const dup = (flags & 8) !== 0;
-      if (qos === 0 && dup) throw new MqttProtocolError("a QoS 0 PUBLISH with the DUP flag", ReasonCode.ProtocolError);
-      const topic = r.string();
-      const packetId = qos > 0 ? r.u16() : undefined;
-      if (packetId === 0) throw new MqttProtocolError("packet identifier 0", ReasonCode.ProtocolError);
-      const properties = v5 ? r.properties() : undefined;
-      if (topic === "" ? !(v5 && properties?.topicAlias) : hasWildcardOrNul(topic) && topicNameProblem(topic)) {
-        throw new MqttProtocolError(`invalid topic name in PUBLISH: ${topic === "" ? "empty, without a topic alias" : topicNameProblem(topic)}`, 0x90);
-      }
-      const payload = r.bytes(r.left);
-      return {
-        type,
-        topic,
-        payload,
-        qos: qos as QoS,
-        retain: (flags & 1) === 1,
-        dup,
-        ...(packetId !== undefined ? { packetId } : {}),
-        ...(properties ? { properties } : {}),
-      };
-    }
-    case "puback":
-    case "pubrec":
-    case "pubrel":
-    case "pubcomp": {
-      const packetId = r.u16();
-      if (packetId === 0) throw new MqttProtocolError("packet identifier 0", ReasonCode.ProtocolError);
-      let reasonCode: number | undefined;
-      let properties: MqttProperties | undefined;
-      if (v5 && r.left > 0) {
-        reasonCode = r.u8();
-        if (r.left > 0) properties = r.properties();
-      }
-      r.done(type.toUpperCase());
-      return { type, packetId, ...(reasonCode !== undefined ? { reasonCode } : {}), ...(properties ? { properties } : {}) };
     }
     case "subscribe": {
       const packetId = r.u16();
