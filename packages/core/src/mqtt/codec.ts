@@ -619,8 +619,7 @@ class Reader {
 // The packets of a message flow (PUBLISH and its acknowledgements) are decoded in functions of
 // their own, ahead of the rest: V8 optimizes a function once it has run bytecode in proportion to
 // the function's length, and while PUBLISH was one case of a 3 KB switch, a subscriber decoded
-// about 10,000 messages before that happened (--trace-opt; round trips cost 57 µs of CPU before
-// and 37 after).
+// about 10,000 messages before that happened (--trace-opt; bench/RESULTS.md, sixth session).
 function decodeBody(typeId: number, flags: number, r: Reader, version: ProtocolVersion): MqttPacket {
   if (typeId === 3) return decodePublish(flags, r, version === 5);
   if (typeId >= 4 && typeId <= 7) return decodeAck(typeId, flags, r, version === 5);
