@@ -16,6 +16,8 @@ export interface MqttTestEnv {
   mosquitto: number;
   /** Mosquitto with `max_qos 1` and `retain_available false`, which an MQTT 5 CONNACK announces. */
   mosquittoLimited: number;
+  /** Mosquitto that refuses anonymous clients, and its one account. */
+  mosquittoWithPassword: { port: number; username: string; password: string };
   /** Fake brokers: each accepts CONNECT, answers CONNACK (MQTT 3.1.1), then misbehaves. */
   fakes: { silent: number; garbage: number; huge: number; stalled: number };
   /** Brokers the suites may break (see mqtt-victims.ts): `port` for clients, `control` to drop, stop, start or restart them. */
@@ -114,6 +116,35 @@ export async function startMosquitto(
     async close({ keepData = false } = {}) {
       await server.stop("SIGTERM");
       if (!keepData) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The account of {@link startMosquittoWithPassword}. */
+export const MQTT_ACCOUNT = { username: "sockkit", password: "s3cret-\u00e9" } as const;
+
+/** Mosquitto that refuses anonymous clients and knows one account, made with `mosquitto_passwd`. */
+export async function startMosquittoWithPassword(): Promise<{ port: number; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), "sockkit-mosquitto-passwd-"));
+  const file = join(dir, "passwords");
+  const made = spawnSync("mosquitto_passwd", ["-b", "-c", file, MQTT_ACCOUNT.username, MQTT_ACCOUNT.password], { encoding: "utf8" });
+  if (made.error || made.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`mosquitto_passwd failed (${made.error?.message ?? (made.stderr.trim() || `exit status ${made.status}`)}). ${HOW_TO}`);
+  }
+  let broker: Awaited<ReturnType<typeof startMosquitto>>;
+  try {
+    // Later lines win: anonymous clients are refused.
+    broker = await startMosquitto({ config: ["allow_anonymous false", `password_file ${file}`] });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    port: broker.port,
+    async close() {
+      await broker.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

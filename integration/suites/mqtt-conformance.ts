@@ -227,6 +227,101 @@ export function mqttConformance({ runtime, connect, mqtt }: MqttConformanceOptio
     });
   });
 
+  describe(`MQTT client against a Mosquitto that needs a password (${runtime})`, () => {
+    const account = mqtt.mosquittoWithPassword;
+    const secured = (options: Partial<MqttClientOptions> = {}) => {
+      const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: account.port }, username: account.username, ...options });
+      clients.push(client);
+      return client;
+    };
+    const fast = { baseDelayMs: 10, maxDelayMs: 50 };
+
+    for (const protocolVersion of [4, 5] as const) {
+      it(`MQTT ${protocolVersion === 5 ? "5.0" : "3.1.1"}: the password as a string (UTF-8), as bytes or in the URL connects; a wrong or missing one is refused with the broker's code and not retried`, async () => {
+        await secured({ protocolVersion, password: account.password }).connect();
+        await secured({ protocolVersion, password: new TextEncoder().encode(account.password) }).connect();
+        const url = `mqtt://${account.username}:${encodeURIComponent(account.password)}@127.0.0.1:${account.port}`;
+        const viaUrl = createMqttClient({ connect, url, protocolVersion });
+        clients.push(viaUrl);
+        await viaUrl.connect();
+        const refused = protocolVersion === 5 ? 0x87 : 5; // Mosquitto says "not authorized" to both
+        await expect(secured({ protocolVersion, password: "wrong" }).connect()).rejects.toMatchObject({ code: "EREPLY", reasonCode: refused });
+        await expect(secured({ protocolVersion }).connect()).rejects.toMatchObject({ code: "EREPLY", reasonCode: refused });
+        let asked = 0;
+        const client = secured({ protocolVersion, password: () => (asked++, "wrong"), reconnect: fast });
+        await expect(client.connect()).rejects.toMatchObject({ code: "EREPLY", reasonCode: refused });
+        expect(asked).toBe(1);
+      });
+    }
+
+    it("a password function is asked again for every connection: an MQTT 3.1.1 reconnection after a takeover asks it again", async () => {
+      const tokens: string[] = [];
+      const clientId = `sockkit-${run}-${runtime}-rotating`;
+      const client = secured({
+        clientId,
+        reconnect: fast,
+        password: async () => {
+          tokens.push(`token ${tokens.length + 1}`);
+          return account.password; // the broker knows one password; what is checked is that it was asked
+        },
+      });
+      const events: string[] = [];
+      const twoConnections = new Promise<void>((resolve, reject) => {
+        const timeout = setTimeout(() => reject(new Error(`no reconnection within 5 s (events: ${events.join(", ")})`)), 5000);
+        client.onConnection((event) => {
+          events.push(event.type);
+          if (events.filter((type) => type === "connected").length === 2) {
+            clearTimeout(timeout);
+            resolve();
+          }
+        });
+      });
+      await client.connect();
+      expect(tokens).toEqual(["token 1"]);
+      // Another client with the same id takes the session over; Mosquitto disconnects ours, which
+      // reconnects and takes it back (the taker, without reconnect, may lose it before its CONNACK
+      // is handled, so its own result is not the point).
+      const taker = secured({ clientId, password: account.password });
+      void taker.connect().catch(() => {});
+      await twoConnections;
+      expect(tokens).toEqual(["token 1", "token 2"]);
+      expect(events).toEqual(["connected", "disconnected", "connected"]);
+      expect(client.connected).toBe(true);
+    });
+
+    it("a password function that fails fails the attempt with ECONNECT (its error as cause), retried; one that returns something else is a TypeError, not retried", async () => {
+      let asked = 0;
+      const failing = secured({ password: () => (asked++, Promise.reject(new Error("token service down"))), reconnect: { ...fast, retries: 2 } });
+      const error = await rejection(failing.connect());
+      expect(error).toMatchObject({ code: "ECONNECT", message: expect.stringMatching(/password function failed/) });
+      expect((error as Error).cause).toMatchObject({ message: "token service down" });
+      expect(asked).toBe(3); // the first attempt and two retries
+      let wrongAsked = 0;
+      const wrong = secured({ password: (() => (wrongAsked++, 42)) as unknown as () => string, reconnect: fast });
+      expect(await rejection(wrong.connect())).toBeInstanceOf(TypeError);
+      expect(wrongAsked).toBe(1);
+      expect(() => createMqttClient({ connect, password: 42 as unknown as string })).toThrow(TypeError);
+      expect(() => createMqttClient({ connect, password: "no username" })).toThrow(/only with a username/);
+    });
+
+    it("a password function still pending: the deadline fails the attempt with ETIMEDOUT and end() with ECLOSED, both aborting its signal", async () => {
+      const signals: AbortSignal[] = [];
+      const pending = ({ signal }: { signal: AbortSignal }) => {
+        signals.push(signal);
+        return new Promise<string>(() => {});
+      };
+      const slow = secured({ password: pending, connectTimeoutMs: 200 });
+      expect(await rejection(slow.connect())).toMatchObject({ code: "ETIMEDOUT", message: expect.stringMatching(/password function did not answer within 200 ms/) });
+      const ended = secured({ password: pending, connectTimeoutMs: 10_000 });
+      const connecting = rejection(ended.connect());
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await ended.end({ timeoutMs: 1000 });
+      expect(await connecting).toMatchObject({ code: "ECLOSED" });
+      await ended.closed;
+      expect(signals.map((signal) => signal.aborted)).toEqual([true, true]);
+    });
+  });
+
   describe(`MQTT client against misbehaving brokers (${runtime})`, () => {
     const fake = (port: number, options: Partial<MqttClientOptions> = {}) => {
       const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port }, ...options });

@@ -2,7 +2,7 @@ import { parseSocketAddress } from "../address.js";
 import { concat } from "../read-all.js";
 import { backoffDelay, reconnectSettings, type BackoffOptions } from "../backoff.js";
 import { connectWithTimeout } from "../connect-with-timeout.js";
-import { ClosedError, SockkitError, TimeoutError, TooLargeError, asConnectError, isSockkitError } from "../errors.js";
+import { ClosedError, ConnectError, SockkitError, TimeoutError, TooLargeError, asConnectError, isSockkitError } from "../errors.js";
 import { timer, type Timer } from "../timer.js";
 import { decodeUtf8 } from "../text.js";
 import type { Connect, SocketAddress, SocketLike } from "../types.js";
@@ -24,7 +24,16 @@ export interface MqttClientOptions {
   /** 4 is MQTT 3.1.1 (what every broker speaks), 5 is MQTT 5.0. @default 4 */
   protocolVersion?: ProtocolVersion;
   username?: string;
-  password?: string | Uint8Array;
+  /**
+   * A string (sent as UTF-8) or bytes; or a function, called before every connection attempt (the
+   * first and each reconnection), for credentials that expire, such as signed tokens. The function
+   * has the attempt's `connectTimeoutMs` (`ETIMEDOUT` past it), and `signal` aborts when the attempt
+   * is given up (deadline, `end()`, `destroy()`); if it throws or rejects, the attempt fails with
+   * `ECONNECT` (its error as `cause`), retried like any failed attempt when `reconnect` is on. A
+   * result that is not a string or a Uint8Array is a `TypeError`, never retried. MQTT 3.1.1 sends
+   * a password only with a `username`.
+   */
+  password?: string | Uint8Array | ((context: { signal: AbortSignal }) => string | Uint8Array | Promise<string | Uint8Array>);
   /** Seconds; 0 turns keepalive off. A broker that goes silent is noticed within 1.5× this. @default 60 */
   keepalive?: number;
   /** Clean session (3.1.1) or clean start (5.0). @default true */
@@ -807,6 +816,7 @@ export class MqttClient {
     const giveUp = timer(o.connectTimeoutMs, () => deadline.abort(new TimeoutError(`no CONNACK within ${o.connectTimeoutMs} ms`, o.connectTimeoutMs)));
     giveUp.start();
     try {
+      const password = await this.#password(deadline.signal);
       let socket: SocketLike;
       try {
         socket = await connectWithTimeout(o.connect, { hostname: o.hostname, port: o.port }, o.tls ? { secureTransport: "on" } : undefined, {
@@ -836,7 +846,7 @@ export class MqttClient {
         clean: o.clean,
         keepalive: o.keepalive,
         ...(o.username !== undefined ? { username: o.username } : {}),
-        ...(o.password !== undefined ? { password: typeof o.password === "string" ? new TextEncoder().encode(o.password) : o.password } : {}),
+        ...(password !== undefined ? { password } : {}),
         ...(will
           ? { will: { topic: will.topic, payload: typeof will.payload === "string" ? new TextEncoder().encode(will.payload) : will.payload, qos: will.qos ?? 0, retain: will.retain ?? false, ...(will.properties ? { properties: will.properties } : {}) } }
           : {}),
@@ -960,6 +970,36 @@ export class MqttClient {
         });
       }
     }
+  }
+
+  /** This attempt's password: the option, or what its function gives now (credentials that expire). */
+  async #password(signal: AbortSignal): Promise<Uint8Array | undefined> {
+    const option = this.#o.password;
+    if (typeof option !== "function") return typeof option === "string" ? new TextEncoder().encode(option) : option;
+    let stop = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      stop = () => signal.removeEventListener("abort", onAbort);
+    });
+    aborted.catch(() => {});
+    let value: unknown;
+    try {
+      value = await Promise.race([Promise.resolve({ signal }).then(option), aborted]);
+    } catch (cause) {
+      if (signal.aborted && cause === signal.reason) {
+        // The deadline's own message speaks of CONNACK; no socket was opened yet.
+        if (cause instanceof TimeoutError) throw new TimeoutError(`the password function did not answer within ${this.#o.connectTimeoutMs} ms`, this.#o.connectTimeoutMs);
+        throw cause;
+      }
+      const detail = cause instanceof Error ? cause.message : String(cause);
+      throw new ConnectError(`${this.#o.hostname}:${this.#o.port}`, `the password function failed: ${detail}`, { cause });
+    } finally {
+      stop();
+    }
+    if (typeof value === "string") return new TextEncoder().encode(value);
+    if (value instanceof Uint8Array) return value;
+    throw finalError(new TypeError("the password function must return (or resolve to) a string or a Uint8Array"));
   }
 
   async #readLoop(reader: ReadableStreamDefaultReader<Uint8Array>, generation: number): Promise<void> {
@@ -1520,6 +1560,12 @@ export function createMqttClient(options: MqttClientOptions): MqttClient {
     if (typeof auth !== "object" || auth === null || typeof auth.method !== "string" || auth.method === "") throw new TypeError("auth.method must be a non-empty string");
     if (auth.data !== undefined && !(auth.data instanceof Uint8Array)) throw new TypeError("auth.data must be a Uint8Array");
     if (auth.challenge !== undefined && typeof auth.challenge !== "function") throw new TypeError("auth.challenge must be a function");
+  }
+  if (options.password !== undefined && typeof options.password !== "string" && typeof options.password !== "function" && !(options.password instanceof Uint8Array)) {
+    throw new TypeError("password must be a string, a Uint8Array or a function that returns one");
+  }
+  if (protocolVersion === 4 && (options.password ?? password) !== undefined && (options.username ?? username) === undefined) {
+    throw new TypeError("MQTT 3.1.1 sends a password only with a username");
   }
   if (options.autoTopicAlias !== undefined && typeof options.autoTopicAlias !== "boolean") throw new TypeError(`autoTopicAlias must be a boolean, got ${String(options.autoTopicAlias)}`);
   if (protocolVersion !== 5 && (topicAliasMaximum > 0 || options.autoTopicAlias)) throw new TypeError("topic aliases (topicAliasMaximum, autoTopicAlias) need protocolVersion 5");
