@@ -267,7 +267,7 @@ async function portNobodyListensOn(): Promise<number> {
   try {
     low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || low;
   } catch {
-    // not Linux: assume the IANA range
+    low = 49152; // not Linux: assume the IANA range (macOS and Windows use it)
   }
   const from = Math.max(1025, low - 12_000);
   for (let attempt = 0; attempt < 50; attempt++) {

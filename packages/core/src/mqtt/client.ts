@@ -3,7 +3,7 @@ import { concat } from "../read-all.js";
 import { backoffDelay, reconnectSettings, type BackoffOptions } from "../backoff.js";
 import { connectWithTimeout } from "../connect-with-timeout.js";
 import { ClosedError, ConnectError, SockkitError, TimeoutError, TooLargeError, asConnectError, isSockkitError } from "../errors.js";
-import { timer, type Timer } from "../timer.js";
+import { onAbort, timer, type Timer } from "../timer.js";
 import { decodeUtf8 } from "../text.js";
 import type { Connect, SocketAddress, SocketLike } from "../types.js";
 import { MqttDecoder, MqttProtocolError, encodePacket } from "./codec.js";
@@ -976,12 +976,9 @@ export class MqttClient {
   async #password(signal: AbortSignal): Promise<Uint8Array | undefined> {
     const option = this.#o.password;
     if (typeof option !== "function") return typeof option === "string" ? new TextEncoder().encode(option) : option;
+    signal.throwIfAborted();
     let stop = () => {};
-    const aborted = new Promise<never>((_, reject) => {
-      const onAbort = () => reject(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-      stop = () => signal.removeEventListener("abort", onAbort);
-    });
+    const aborted = new Promise<never>((_, reject) => (stop = onAbort(signal, () => reject(signal.reason))));
     aborted.catch(() => {});
     let value: unknown;
     try {
@@ -999,7 +996,7 @@ export class MqttClient {
     }
     if (typeof value === "string") return new TextEncoder().encode(value);
     if (value instanceof Uint8Array) return value;
-    throw finalError(new TypeError("the password function must return (or resolve to) a string or a Uint8Array"));
+    throw new TypeError("the password function must return (or resolve to) a string or a Uint8Array"); // never retried, as a TypeError
   }
 
   async #readLoop(reader: ReadableStreamDefaultReader<Uint8Array>, generation: number): Promise<void> {

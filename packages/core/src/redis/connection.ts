@@ -160,7 +160,7 @@ export class RedisConnection {
     if (this.#closing) return this.#closing;
     this.#closing = (async () => {
       // A reconnection still in its backoff has nothing owed worth waiting for.
-      if (this.#failure === undefined && !(this.#settings.delayMs && this.#readyAt === 0)) {
+      if (this.#failure === undefined && !(this.#settings.delayMs && !this.wasReady)) {
         try {
           await this.ready;
           await this.#enqueue(["QUIT"], undefined, false, { timeoutMs: Math.min(this.#settings.commandTimeoutMs, 5000) }, false);
