@@ -1,10 +1,8 @@
 import { defineConfig } from "tsup";
 
-export default defineConfig({
-  entry: ["src/bin.ts", "src/serve.ts"],
-  format: ["esm"],
-  dts: { entry: "src/serve.ts" },
-  target: "es2022",
-  sourcemap: true,
-  banner: ({ format }) => (format === "esm" ? {} : {}),
-});
+export default defineConfig([
+  // The library entry (serveGateway) for both module systems, like every other package.
+  { entry: ["src/serve.ts"], format: ["esm", "cjs"], dts: true, target: "es2022", sourcemap: true },
+  // The executable is run, never required: ESM only.
+  { entry: ["src/bin.ts"], format: ["esm"], target: "es2022", sourcemap: true },
+]);
