@@ -57,10 +57,14 @@ export interface ControlStats {
   accepted: Record<string, number>;
   /** Text each half-close connection received after the server ended its side. */
   halfCloseReceived: string[];
-  /** Bytes the big server has handed to the kernel, per connection (latest last). */
-  bigSent: number[];
-  /** SNI names the TLS servers saw (latest last). */
-  sni: string[];
+  /**
+   * Bytes the big server has handed to the kernel, per connection that named itself by sending
+   * a line first (keyed by that line): test files share these servers and run at the same time,
+   * so "the latest connection" could be another file's.
+   */
+  bigSent: Record<string, number>;
+  /** The SNI name each TLS connection sent, keyed by the first bytes the client sent over it (as text). */
+  sni: Record<string, string>;
   /** What the sink has read since it was drained: bytes, and how many were "Z" (0x5a). */
   sinkReceived: { bytes: number; z: number };
 }
@@ -77,7 +81,7 @@ const TRICKLE_TEXT = "one byte at a time, split at every boundary";
 export async function startSocketServers(options: { bigSize?: number } = {}): Promise<RunningServers> {
   const certs = ensureTestCerts();
   const bigSize = options.bigSize ?? 64 * 1024 * 1024;
-  const stats: ControlStats = { open: {}, accepted: {}, halfCloseReceived: [], bigSent: [], sni: [], sinkReceived: { bytes: 0, z: 0 } };
+  const stats: ControlStats = { open: {}, accepted: {}, halfCloseReceived: [], bigSent: {}, sni: {}, sinkReceived: { bytes: 0, z: 0 } };
   const servers: net.Server[] = [];
   const sockets = new Set<net.Socket>();
   const sinks = new Set<net.Socket>();
@@ -115,7 +119,7 @@ export async function startSocketServers(options: { bigSize?: number } = {}): Pr
     listen(
       tls.createServer({ cert, key, allowHalfOpen: true }, (socket) => {
         track(name, socket);
-        stats.sni.push(socket.servername || "");
+        recordSni(socket, stats);
         echo(socket);
       }),
     );
@@ -212,8 +216,27 @@ function echo(socket: net.Socket): void {
   socket.pipe(socket);
 }
 
+/** Keys the connection's SNI name by the first chunk it carries (tests send a unique token first). */
+function recordSni(socket: tls.TLSSocket, stats: ControlStats): void {
+  socket.once("data", (chunk: Buffer) => {
+    stats.sni[chunk.toString()] = typeof socket.servername === "string" ? socket.servername : "";
+  });
+}
+
 function sendBig(socket: net.Socket, size: number, stats: ControlStats): void {
-  const slot = stats.bigSent.push(0) - 1;
+  // A client may name the connection with a first line; until then its bytes are counted here.
+  let counted = 0;
+  let name: string | undefined;
+  let text = "";
+  const onData = (chunk: Buffer) => {
+    text += chunk.toString("latin1");
+    const end = text.indexOf("\n");
+    if (end === -1 && text.length < 256) return;
+    socket.off("data", onData);
+    name = end === -1 ? undefined : text.slice(0, end);
+    if (name !== undefined) stats.bigSent[name] = counted;
+  };
+  socket.on("data", onData);
   const chunkSize = 64 * 1024;
   let sent = 0;
   const pump = () => {
@@ -223,7 +246,8 @@ function sendBig(socket: net.Socket, size: number, stats: ControlStats): void {
       for (let i = 0; i < n; i++) chunk[i] = (sent + i) % 251;
       sent += n;
       const more = socket.write(chunk, () => {
-        stats.bigSent[slot]! += n;
+        counted += n;
+        if (name !== undefined) stats.bigSent[name] = counted;
       });
       if (!more) return void socket.once("drain", pump);
     }
@@ -244,12 +268,12 @@ function startTlsServer(socket: net.Socket, certs: TestCerts, stats: ControlStat
         isServer: true,
         cert: certs.localhostCert,
         key: certs.localhostKey,
-        SNICallback: (servername, cb) => {
-          stats.sni.push(servername);
+        SNICallback: (_servername, cb) => {
           cb(null, tls.createSecureContext({ cert: certs.localhostCert, key: certs.localhostKey }));
         },
       });
       secure.on("error", () => {});
+      recordSni(secure, stats);
       secure.pipe(secure);
     });
   };

@@ -60,6 +60,29 @@ describe("createConnect({ edgeRules: true })", () => {
     expect((await socket.opened).remoteAddress).toBe(`127.0.0.1:${env.echo}`);
     await socket.close();
   });
+
+  it("is off by default for port 25 too: the port is dialled", async () => {
+    // Whether something listens on this machine's port 25 or not, a dial happened: it opened,
+    // or the kernel refused it (Node's ECONNREFUSED as the cause), never EDESTINATION_DENIED.
+    const socket = connect({ hostname: "127.0.0.1", port: 25 });
+    try {
+      await socket.opened;
+    } catch (error) {
+      expect(isSockkitError(error, "ECONNECT"), String(error)).toBe(true);
+      expect(((error as Error).cause as NodeJS.ErrnoException).code).toBe("ECONNREFUSED");
+    } finally {
+      await socket.close().catch(() => {});
+    }
+  });
+});
+
+it("close() returns the same promise every time (workerd returns a new one; see the README)", async () => {
+  const socket = connect({ hostname: "127.0.0.1", port: env.echo });
+  await socket.opened;
+  const first = socket.close();
+  expect(socket.close()).toBe(first);
+  await first;
+  expect(socket.close()).toBe(first);
 });
 
 describe("errors carry sockkit codes", () => {
