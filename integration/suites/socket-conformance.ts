@@ -381,6 +381,47 @@ export function socketConformance({ runtime, connect, env }: ConformanceOptions)
         expect(await pending).toBeInstanceOf(Error);
       });
 
+      it("at close(), closed and close() resolve before a pending read rejects", async () => {
+        // Clients race `closed` against `read()` to end their read loop (redis-on-workers does);
+        // in workerd `closed` wins, so the loop ends without meeting the read's rejection.
+        const socket = dial(at(env.echo));
+        await socket.opened;
+        const order: string[] = [];
+        const read = socket.readable.getReader().read();
+        const race = Promise.race([socket.closed, read]).then(
+          (value) => order.push(`race resolved ${String(value)}`),
+          () => order.push("race rejected"),
+        );
+        const readSettled = read.then(
+          () => order.push("read resolved"),
+          () => order.push("read rejected"),
+        );
+        void socket.closed.then(() => order.push("closed"));
+        await Promise.all([race, socket.close().then(() => order.push("close() resolved")), readSettled]);
+        expect(order).toEqual(["closed", "race resolved undefined", "close() resolved", "read rejected"]);
+      });
+
+      it("after close(), abort() and cancel() resolve while reads and writes reject", async () => {
+        // Clients tidy up after close() (redis-on-workers aborts the writer and cancels the reader):
+        // in workerd that succeeds, where a standard errored stream would reject the cancel.
+        const socket = dial(at(env.echo));
+        await socket.opened;
+        const writer = socket.writable.getWriter();
+        const reader = socket.readable.getReader();
+        const pending = reader.read();
+        await socket.close();
+        expect(await rejection(pending)).toBeInstanceOf(Error);
+        expect(await writer.abort(new Error("after close"))).toBeUndefined();
+        expect(await reader.cancel(new Error("after close"))).toBeUndefined();
+        expect(await rejection(reader.read())).toBeInstanceOf(TypeError);
+        expect(await rejection(writer.close())).toBeInstanceOf(TypeError);
+        reader.releaseLock();
+        const unlocked = dial(at(env.echo));
+        await unlocked.opened;
+        await unlocked.close();
+        expect(await unlocked.readable.cancel()).toBeUndefined();
+      });
+
       it("rejects writes and reads after close() with a TypeError", async () => {
         const socket = dial(at(env.echo));
         const writer = socket.writable.getWriter();

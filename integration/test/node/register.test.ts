@@ -30,6 +30,17 @@ describe("node --import @sockkit/adapter-node/register", () => {
     expect(JSON.parse(out)).toBe("cjs");
   });
 
+  it("runs redis-on-workers, unmodified: its import(\"cloudflare:sockets\") gets the emulation", async () => {
+    const { shared } = inject("redis");
+    const out = await node(["--import", "@sockkit/adapter-node/register", fixture("redis-on-workers.mjs"), String(shared.port)]);
+    // Its read loop races `closed` against `read()`: it ends quietly only because, as in workerd,
+    // `closed` resolves before the pending read rejects (node would exit 1 on the rejection).
+    expect(JSON.parse(out)).toEqual({ value: "from redis-on-workers", emulated: true });
+    // Without the hook its import fails and it falls back to another socket library.
+    const fallback = await node([fixture("redis-on-workers.mjs"), String(shared.port)]);
+    expect(JSON.parse(fallback)).toEqual({ value: "from redis-on-workers", emulated: false });
+  });
+
   it("is what makes it work: without it Node cannot load cloudflare:sockets", async () => {
     await expect(node([fixture("echo-static.mjs"), String(env.echo)])).rejects.toThrow(/cloudflare:|ERR_UNSUPPORTED_ESM_URL_SCHEME/);
   });
@@ -67,9 +78,15 @@ describe("node --import @sockkit/adapter-node/register-workerd (packages' worker
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {
       const port = (server.address() as net.AddressInfo).port;
-      const out = JSON.parse(await node(["--import", "@sockkit/adapter-node/register-workerd", fixture("postgres-workers.mjs"), String(port)]));
+      // postgres.js' Cloudflare build leaves its read loop's rejection unhandled when the socket is
+      // closed under it (porsager/postgres#1202: in workerd, "Stream was cancelled." on every
+      // sql.end()). The emulation reproduces it; workerd logs unhandled rejections, Node's default
+      // makes them fatal, so this runs with workerd's policy and checks the rejection is reported.
+      const { stdout, stderr } = await run(process.execPath, ["--unhandled-rejections=warn", "--import", "@sockkit/adapter-node/register-workerd", fixture("postgres-workers.mjs"), String(port)], { cwd, timeout: 20_000 });
+      const out = JSON.parse(stdout.trim());
       expect(out.resolved).toMatch(/postgres\/cf\/src\/index\.js$/);
       expect(out.error).toBe("hello from the fake server");
+      expect(stderr).toMatch(/The socket has been closed/);
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }

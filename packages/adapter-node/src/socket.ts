@@ -107,7 +107,7 @@ export class NodeSocket implements SocketLike {
     this.opened.catch(noop);
     this.closed.catch(noop);
 
-    this.readable = new ReadableStream(
+    this.readable = new SocketReadable(
       {
         type: "bytes",
         start: (controller) => {
@@ -464,14 +464,20 @@ export class NodeSocket implements SocketLike {
       return;
     }
     await this.#flush();
-    if (!this.#readDone) {
-      this.#readDone = true;
-      this.#rc.error(new TypeError("The socket has been closed."));
-    }
+    const cancelRead = !this.#readDone;
+    this.#readDone = true;
     this.#shutWritable(new TypeError("This WritableStream has been closed."));
     await this.#endRaw();
     this.#teardown();
     await this.#closed.promise.catch(noop);
+    // A pending read rejects only after `closed` and close() have resolved, as in workerd: code
+    // that races `closed` against `read()` (redis-on-workers does) ends its loop quietly there,
+    // and would otherwise meet a rejection it never catches.
+    if (cancelRead) {
+      const error = new TypeError("The socket has been closed.");
+      (this.readable as SocketReadable).closeError = error;
+      queueMicrotask(() => this.#rc.error(error));
+    }
   }
 
   #teardown(error?: unknown): void {
@@ -514,6 +520,37 @@ export class NodeSocket implements SocketLike {
 }
 
 function noop(): void {}
+
+/**
+ * The socket's readable. As in workerd, once close() has cancelled it, reads reject but
+ * `cancel()` (on the stream or its reader) resolves; a standard errored stream would reject
+ * both, and clients that cancel after closing (redis-on-workers does) would meet an error.
+ */
+class SocketReadable extends ReadableStream<Uint8Array> {
+  /** The error close() ended the stream with. */
+  closeError: TypeError | undefined;
+
+  constructor(source: UnderlyingByteSource, strategy: { highWaterMark?: number }) {
+    super(source as UnderlyingSource<Uint8Array>, strategy); // the byte-source overload is typed for ReadableStream<Uint8Array<ArrayBuffer>>
+  }
+
+  override cancel(reason?: unknown): Promise<void> {
+    return this.#unlessClosed(super.cancel(reason));
+  }
+
+  override getReader(options?: { mode?: "byob" }): never {
+    const reader = super.getReader(options as { mode: "byob" });
+    const cancel = reader.cancel.bind(reader);
+    reader.cancel = (reason?: unknown) => this.#unlessClosed(cancel(reason));
+    return reader as never;
+  }
+
+  #unlessClosed(cancelled: Promise<void>): Promise<void> {
+    return cancelled.catch((error: unknown) => {
+      if (error === undefined || error !== this.closeError) throw error;
+    });
+  }
+}
 
 /**
  * The buffer Node reads plain TCP into (`net.connect({ onread })`), sized to
