@@ -330,6 +330,25 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       expect(resent).toHaveLength(4);
     });
 
+    it("end() past its deadline with a QoS 1 flow still open: DISCONNECT all the same (no will), and the flow rejects with ECLOSED", async () => {
+      // On its first connection the scripted broker never acknowledges a QoS 1 PUBLISH.
+      const clientId = `end-deadline-${run}-${runtime}`;
+      const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.sessionFake.port }, clientId, clean: false });
+      clients.push(client);
+      await client.connect();
+      const open = client.publish("fake/a", "a", { qos: 1 });
+      open.catch(() => {});
+      await client.end({ timeoutMs: 300 });
+      expect(await rejection(open)).toMatchObject({ code: "ECLOSED", message: expect.stringContaining("still open after 300 ms") });
+      let sent: string[] = [];
+      for (let i = 0; i < 50 && !sent.includes("disconnect"); i++) {
+        const log = JSON.parse(await queryControl(connect, mqtt.sessionFake.control, `log ${clientId}`)) as SessionFakeLog;
+        sent = (log.connections[0] ?? []).map((p) => p.cmd);
+        if (!sent.includes("disconnect")) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(sent).toEqual(expect.arrayContaining(["publish", "disconnect"]));
+    });
+
     it("after a lost connection to a broker that lost the session: the QoS 2 message past PUBREC rejects (delivery unknown); the QoS 1 one is published again as new", async () => {
       const clientId = `lost-${run}-${runtime}`;
       const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.sessionFake.port }, clientId, clean: false, reconnect: fast });

@@ -716,18 +716,28 @@ export class MqttClient {
   }
 
   /**
-   * Lets QoS flows in progress finish (up to `timeoutMs`), sends DISCONNECT
-   * and closes. Flows still open at the deadline reject with `ECLOSED`; so
-   * do they at once when the client is offline (no reconnection after end()).
+   * Lets QoS flows in progress finish (up to `timeoutMs`, default 5000), sends
+   * DISCONNECT (also when flows are still open at the deadline, so the broker
+   * does not publish the will) and closes. Flows still open at the deadline
+   * reject with `ECLOSED`; so do they at once when the client is offline (no
+   * reconnection after end()).
    */
   async end({ timeoutMs = 5000 }: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#ended) return this.closed;
     this.#ended = true;
+    let stalled: ClosedError | undefined;
     if (this.#connacked && !this.#failure) {
-      const deadline = timer(timeoutMs, () => this.#finish(new ClosedError(`end(): QoS flows still open after ${timeoutMs} ms`)));
+      let passed!: () => void;
+      const deadlinePassed = new Promise<void>((resolve) => (passed = resolve));
+      const deadline = timer(timeoutMs, () => {
+        stalled = new ClosedError(`end(): QoS flows still open after ${timeoutMs} ms`);
+        passed();
+      });
       deadline.start();
-      await Promise.allSettled([...this.#operations]);
+      await Promise.race([Promise.allSettled([...this.#operations]), deadlinePassed]);
       deadline.cancel();
+      // DISCONNECT also when flows are still open at the deadline: the caller ended the client on
+      // purpose, so the broker must not publish its will (those flows reject, below).
       if (!this.#fatal && this.#connacked && !this.#failure) {
         // A broker that stopped reading must not hold end() on this write.
         let stop!: () => void;
@@ -738,7 +748,7 @@ export class MqttClient {
         waited.cancel();
       }
     }
-    this.#finish(new ClosedError("the MQTT client was ended"), true);
+    this.#finish(stalled ?? new ClosedError("the MQTT client was ended"), true);
     return this.closed;
   }
 
