@@ -32,12 +32,14 @@ describe("node --import @sockkit/adapter-node/register", () => {
 
   it("runs redis-on-workers, unmodified: its import(\"cloudflare:sockets\") gets the emulation", async () => {
     const { shared } = inject("redis");
-    const out = await node(["--import", "@sockkit/adapter-node/register", fixture("redis-on-workers.mjs"), String(shared.port)]);
-    // Its read loop races `closed` against `read()`: it ends quietly only because, as in workerd,
-    // `closed` resolves before the pending read rejects (node would exit 1 on the rejection).
+    const args = [fixture("redis-on-workers.mjs"), shared.hostname, String(shared.port), shared.password ?? ""];
+    const out = await node(["--import", "@sockkit/adapter-node/register", ...args]);
+    // It closes quietly only because the emulation does as workerd: its read loop races `closed`
+    // against `read()` and `closed` resolves first, and its cancel() after close() resolves (on
+    // either count Node would exit 1 with an unhandled rejection).
     expect(JSON.parse(out)).toEqual({ value: "from redis-on-workers", emulated: true });
     // Without the hook its import fails and it falls back to another socket library.
-    const fallback = await node([fixture("redis-on-workers.mjs"), String(shared.port)]);
+    const fallback = await node(args);
     expect(JSON.parse(fallback)).toEqual({ value: "from redis-on-workers", emulated: false });
   });
 
