@@ -2,12 +2,12 @@
 // reach for Node, Cloudflare, Deno or Bun APIs. A runtime test cannot catch this:
 // the workerd test pool enables Node compatibility.
 import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-// The folder to check (relative to the repository): packages/core/src unless given.
-const src = join(root, process.argv[2] ?? "packages/core/src");
+// The folder to check (relative to the repository, or absolute): packages/core/src unless given.
+const src = resolve(root, process.argv[2] ?? "packages/core/src");
 
 const rules = [
   [/\bfrom\s+["'](node:|cloudflare:|bun:|deno:)/, "imports a runtime module"],
