@@ -1,5 +1,5 @@
 import type { TestProject } from "vitest/node";
-import { MQTT_ACCOUNT, startAedes, startMosquitto, startMosquittoWithPassword, startMqttFakes, type MqttTestEnv } from "./mqtt.js";
+import { MQTT_ACCOUNT, startAedes, startMosquitto, startMosquittoTls, startMosquittoWithPassword, startMqttFakes, type MqttTestEnv } from "./mqtt.js";
 import { startMqttLimitsFake } from "./mqtt-limits-fake.js";
 import { startMqttSessionFake } from "./mqtt-session-fake.js";
 import { startAedesVictim, startMosquittoVictim } from "./mqtt-victims.js";
@@ -16,6 +16,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const mosquitto = await startMosquitto();
   const mosquittoLimited = await startMosquitto({ config: ["max_qos 1", "retain_available false"] });
   const mosquittoWithPassword = await startMosquittoWithPassword();
+  const mosquittoTls = await startMosquittoTls();
   const fakes = await startMqttFakes();
   const aedesVictim = await startAedesVictim();
   const mosquittoVictim = await startMosquittoVictim();
@@ -26,12 +27,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     mosquitto: mosquitto.port,
     mosquittoLimited: mosquittoLimited.port,
     mosquittoWithPassword: { port: mosquittoWithPassword.port, ...MQTT_ACCOUNT },
+    mosquittoTls: mosquittoTls.port,
     fakes: fakes.ports,
     victims: { aedes: aedesVictim.victim, mosquitto: mosquittoVictim.victim },
     sessionFake: { port: sessionFake.port, control: sessionFake.control },
     limitsFake: { port: limitsFake.port, control: limitsFake.control },
   });
   return async () => {
-    await Promise.all([aedes.close(), mosquitto.close(), mosquittoLimited.close(), mosquittoWithPassword.close(), fakes.close(), aedesVictim.close(), mosquittoVictim.close(), sessionFake.close(), limitsFake.close()]);
+    await Promise.all([aedes.close(), mosquitto.close(), mosquittoLimited.close(), mosquittoWithPassword.close(), mosquittoTls.close(), fakes.close(), aedesVictim.close(), mosquittoVictim.close(), sessionFake.close(), limitsFake.close()]);
   };
 }

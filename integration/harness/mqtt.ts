@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensureTestCerts } from "./certs.js";
 import { startFakeServers } from "./fake-servers.js";
 import { freePort, spawnListening } from "./processes.js";
 
@@ -16,6 +17,8 @@ export interface MqttTestEnv {
   mosquitto: number;
   /** Mosquitto with `max_qos 1` and `retain_available false`, which an MQTT 5 CONNACK announces. */
   mosquittoLimited: number;
+  /** Mosquitto speaking MQTT over TLS only (mqtts://), with the test CA's certificate for localhost and 127.0.0.1. */
+  mosquittoTls: number;
   /** Mosquitto that refuses anonymous clients, and its one account. */
   mosquittoWithPassword: { port: number; username: string; password: string };
   /** Fake brokers: each accepts CONNECT, answers CONNACK (MQTT 3.1.1), then misbehaves. */
@@ -147,6 +150,17 @@ export async function startMosquittoWithPassword(): Promise<{ port: number; clos
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Mosquitto whose one listener is TLS, with the certificate the socket suites' TLS servers use (test CA). */
+export async function startMosquittoTls(): Promise<{ port: number; close(): Promise<void> }> {
+  const certs = ensureTestCerts();
+  const dir = mkdtempSync(join(tmpdir(), "sockkit-mosquitto-tls-"));
+  writeFileSync(join(dir, "server.crt"), certs.localhostCert);
+  writeFileSync(join(dir, "server.key"), certs.localhostKey);
+  // The certificate lines follow the listener line startMosquitto writes first, so they configure it.
+  const broker = await startMosquitto({ dir, config: [`certfile ${join(dir, "server.crt")}`, `keyfile ${join(dir, "server.key")}`] });
+  return { port: broker.port, close: () => broker.close() };
 }
 
 /** Fake brokers for fault tests: CONNACK, then silence, garbage, a 200 MB packet header, or no more reading. */

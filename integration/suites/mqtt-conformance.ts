@@ -12,9 +12,13 @@ export interface MqttConformanceOptions {
   runtime: "workerd" | "node";
   connect: Connect;
   mqtt: MqttTestEnv;
+  /** A `connect` that trusts the test CA (workerd's does through miniflare's outbound settings). @default connect */
+  tlsConnect?: Connect;
+  /** On Node: a `connect` that trusts only the system CAs, for the refusal of the test CA's certificate. */
+  untrustingConnect?: Connect;
 }
 
-export function mqttConformance({ runtime, connect, mqtt }: MqttConformanceOptions): void {
+export function mqttConformance({ runtime, connect, mqtt, tlsConnect = connect, untrustingConnect }: MqttConformanceOptions): void {
   const clients: MqttClient[] = [];
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.end({ timeoutMs: 1000 })));
@@ -225,6 +229,35 @@ export function mqttConformance({ runtime, connect, mqtt }: MqttConformanceOptio
       expect(store.size).toBe(1);
       expect([...(store.list() as Iterable<{ packetId: number }>)].map((p) => p.packetId)).toEqual([7]);
     });
+  });
+
+  describe(`MQTT client over TLS: mqtts:// against a Mosquitto with a TLS listener (${runtime})`, () => {
+    for (const protocolVersion of [4, 5] as const) {
+      it(`MQTT ${protocolVersion === 5 ? "5.0" : "3.1.1"}: an mqtts:// URL connects with TLS (certificate and host name checked), and a message goes round`, async () => {
+        const client = createMqttClient({ connect: tlsConnect, url: `mqtts://localhost:${mqtt.mosquittoTls}`, protocolVersion });
+        clients.push(client);
+        const name = `sockkit/${run}/${runtime}/tls/${protocolVersion}`;
+        await client.subscribe(name, { qos: 1 });
+        const got = new Promise<string>((resolve) => client.onMessage((m) => resolve(m.text)));
+        await client.publish(name, "over TLS", { qos: 1 });
+        expect(await got).toBe("over TLS");
+        await client.end();
+      });
+    }
+
+    it("a plain mqtt:// connection to the TLS listener fails at once: the broker closes it, ECLOSED", async () => {
+      const client = createMqttClient({ connect, url: `mqtt://127.0.0.1:${mqtt.mosquittoTls}`, connectTimeoutMs: 5000 });
+      clients.push(client);
+      await expect(client.connect()).rejects.toMatchObject({ code: "ECLOSED", message: "the broker closed the connection" });
+    });
+
+    if (untrustingConnect) {
+      it("a certificate from a CA the connection does not trust is refused with ETLS", async () => {
+        const client = createMqttClient({ connect: untrustingConnect, url: `mqtts://localhost:${mqtt.mosquittoTls}` });
+        clients.push(client);
+        await expect(client.connect()).rejects.toMatchObject({ code: "ETLS" });
+      });
+    }
   });
 
   describe(`MQTT client against a Mosquitto that needs a password (${runtime})`, () => {
