@@ -231,6 +231,29 @@ export function mqttConformance({ runtime, connect, mqtt, tlsConnect = connect, 
     });
   });
 
+  describe(`MQTT client disposal (${runtime})`, () => {
+    it("await using: the client is ended (DISCONNECT, then closed) when its block ends, also when the block throws", async () => {
+      const used: MqttClient[] = [];
+      {
+        await using client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.mosquitto }, protocolVersion: 5 });
+        used.push(client);
+        await client.publish(`sockkit/${run}/${runtime}/using`, "x", { qos: 1 });
+        expect(client.connected).toBe(true);
+      }
+      const thrown = await (async () => {
+        await using client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.mosquitto }, protocolVersion: 5 });
+        used.push(client);
+        await client.connect();
+        throw new Error("the block failed");
+      })().catch((error: Error) => error.message);
+      expect(thrown).toBe("the block failed");
+      for (const client of used) {
+        expect(client.connected).toBe(false);
+        await expect(client.publish("x", "y")).rejects.toMatchObject({ code: "ECLOSED" });
+      }
+    });
+  });
+
   describe(`MQTT client over TLS: mqtts:// against a Mosquitto with a TLS listener (${runtime})`, () => {
     for (const protocolVersion of [4, 5] as const) {
       it(`MQTT ${protocolVersion === 5 ? "5.0" : "3.1.1"}: an mqtts:// URL connects with TLS (certificate and host name checked), and a message goes round`, async () => {
