@@ -26,6 +26,10 @@
 //           auth-mute- never answers a re-authentication. Success (CONNACK, AUTH 0x00) carries
 //           the data "server-final".
 //   twice-  receiveMaximum 100; its first PUBLISH is answered with a second CONNACK.
+//   win-    receiveMaximum 3; each QoS 1 PUBLISH is acknowledged 20 ms later, and one beyond the 3
+//           unacknowledged the client may have is answered with DISCONNECT 0x93 (Receive Maximum
+//           exceeded), as the spec has a broker do. Its log gives each PUBLISH `inFlight`: how many
+//           were unacknowledged with it.
 // Every connection: QoS 1 gets PUBACK; QoS 2 gets PUBREC (and PUBREL, PUBCOMP) only where the
 // CONNACK allows QoS 2, except on a down- client's first connection, which acknowledges no QoS 2
 // (the flow stays open across the drop). A QoS 2 PUBLISH where maximumQoS is 1 gets DISCONNECT
@@ -36,7 +40,7 @@ import mqttPacket from "mqtt-packet";
 import { serveScriptedBroker } from "./scripted-broker.js";
 
 export interface LimitsFakeLog {
-  connections: Array<Array<{ cmd: string; messageId?: number; qos?: number; dup?: boolean; topic?: string; retain?: true; alias?: number; reasonCode?: number; data?: string }>>;
+  connections: Array<Array<{ cmd: string; messageId?: number; qos?: number; dup?: boolean; topic?: string; retain?: true; alias?: number; reasonCode?: number; data?: string; inFlight?: number }>>;
 }
 
 interface Limits {
@@ -55,6 +59,7 @@ function limitsFor(clientId: string, connection: number): Limits {
   if (clientId.startsWith("ret-")) return connection === 1 ? { retainAvailable: false, receiveMaximum: 100 } : { receiveMaximum: 100 };
   if (clientId.startsWith("auth-") || clientId.startsWith("twice-")) return { receiveMaximum: 100 };
   if (clientId.startsWith("alias-")) return { topicAliasMaximum: 2, maximumPacketSize: 300, receiveMaximum: 100 };
+  if (clientId.startsWith("win-")) return { receiveMaximum: 3 };
   throw new Error(`the limits fake has no script for client id ${clientId}`);
 }
 
@@ -93,6 +98,9 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
     const aliases = new Map<number, string>(); // the client's, on this connection
     let auth: { base: string; round: number } | undefined; // an exchange under way: the answer expected
     let connackedTwice = false;
+    let outstanding = 0; // a win- client's unacknowledged QoS 1 PUBLISH packets
+    const delayed = new Set<NodeJS.Timeout>();
+    socket.once("close", () => delayed.forEach(clearTimeout));
     const sendAuth = (reasonCode: number, data?: string) =>
       send({ cmd: "auth", reasonCode, properties: { authenticationMethod: clientId.startsWith("auth-other-") ? "OTHER" : AUTH_METHOD, ...(data !== undefined ? { authenticationData: Buffer.from(data) } : {}) } });
     parser.on("packet", (packet: mqttPacket.Packet) => {
@@ -143,6 +151,7 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
         ...(p.cmd === "publish" ? { qos: p.qos, dup: p.dup, topic: p.topic, ...retain, ...(alias !== undefined ? { alias } : {}) } : {}),
         ...reasonCode,
         ...(p.cmd === "auth" && authData !== undefined ? { data: String(authData) } : {}),
+        ...(p.cmd === "publish" && p.qos === 1 && clientId.startsWith("win-") ? { inFlight: ++outstanding } : {}),
       });
       if (p.cmd === "auth") {
         const code = (p as { reasonCode?: number }).reasonCode ?? 0;
@@ -210,6 +219,20 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
       if (p.cmd === "publish" && (p as { retain?: boolean }).retain && limits.retainAvailable === false) {
         send({ cmd: "disconnect", reasonCode: 0x9a });
         socket.end();
+        return;
+      }
+      if (p.cmd === "publish" && p.qos === 1 && clientId.startsWith("win-")) {
+        if (outstanding > limits.receiveMaximum) {
+          send({ cmd: "disconnect", reasonCode: 0x93 });
+          socket.end();
+          return;
+        }
+        const timer = setTimeout(() => {
+          delayed.delete(timer);
+          outstanding--;
+          send({ cmd: "puback", messageId: p.messageId, reasonCode: 0 });
+        }, 20);
+        delayed.add(timer);
         return;
       }
       if (p.cmd === "publish" && p.qos === 1) send({ cmd: "puback", messageId: p.messageId, reasonCode: 0 });

@@ -367,7 +367,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
     });
   });
   describe(`MQTT 5 limits that change between connections, against a scripted broker (${runtime})`, () => {
-    const open = (plan: "down" | "lim" | "up" | "noret" | "ret" | "alias" | "auth" | "auth-other" | "auth-pipe" | "auth-nomethod" | "auth-late" | "auth-eager" | "auth-mute" | "twice", options: Partial<MqttClientOptions> = {}) => {
+    const open = (plan: "down" | "lim" | "up" | "noret" | "ret" | "alias" | "auth" | "auth-other" | "auth-pipe" | "auth-nomethod" | "auth-late" | "auth-eager" | "auth-mute" | "twice" | "win", options: Partial<MqttClientOptions> = {}) => {
       const clientId = `${plan}-${run}-${runtime}-${Math.random().toString(36).slice(2, 8)}`;
       const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.limitsFake.port }, protocolVersion: 5, clientId, clean: false, sessionExpiry: 300, keepalive: 0, ...options });
       clients.push(client);
@@ -425,6 +425,17 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       expect((error as Error).cause).toMatchObject({ code: "EREPLY", reasonCode: 0x9b });
       await client.publish("limits/after", "after", { qos: 1 });
       expect(events.map((e) => e.type)).toEqual(["connected", "disconnected", "connected"]);
+    });
+
+    it("the broker's receive maximum (3) bounds the QoS 1 messages in flight: 20 published at once all complete, never more than 3 unacknowledged", async () => {
+      // The broker acknowledges each 20 ms late and disconnects (0x93) a client that exceeds its window.
+      const { client, events, log } = open("win", { maxInFlight: 100 });
+      await client.connect();
+      await Promise.all(Array.from({ length: 20 }, (_, i) => client.publish("limits/window", `w ${i}`, { qos: 1 })));
+      const publishes = (await log()).connections[0]!.filter((p) => p.cmd === "publish");
+      expect(publishes).toHaveLength(20);
+      expect(Math.max(...publishes.map((p) => p.inFlight!))).toBe(3);
+      expect(events.map((e) => e.type)).toEqual(["connected"]);
     });
 
     it("stored QoS 2 messages the broker rules out stay stored and hold no window slot: QoS 1 publishing goes on (receive maximum 2)", async () => {
