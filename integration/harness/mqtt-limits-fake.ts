@@ -26,6 +26,8 @@
 //           auth-mute- never answers a re-authentication. Success (CONNACK, AUTH 0x00) carries
 //           the data "server-final".
 //   twice-  receiveMaximum 100; its first PUBLISH is answered with a second CONNACK.
+//   chat-   receiveMaximum 100; sends a QoS 0 PUBLISH ("chat/tick") every 100 ms from its CONNACK on,
+//           so the client always has something to read.
 //   win-    receiveMaximum 3; each QoS 1 PUBLISH is acknowledged 20 ms later, and one beyond the 3
 //           unacknowledged the client may have is answered with DISCONNECT 0x93 (Receive Maximum
 //           exceeded), as the spec has a broker do. Its log gives each PUBLISH `inFlight`: how many
@@ -60,6 +62,7 @@ function limitsFor(clientId: string, connection: number): Limits {
   if (clientId.startsWith("auth-") || clientId.startsWith("twice-")) return { receiveMaximum: 100 };
   if (clientId.startsWith("alias-")) return { topicAliasMaximum: 2, maximumPacketSize: 300, receiveMaximum: 100 };
   if (clientId.startsWith("win-")) return { receiveMaximum: 3 };
+  if (clientId.startsWith("chat-")) return { receiveMaximum: 100 };
   throw new Error(`the limits fake has no script for client id ${clientId}`);
 }
 
@@ -138,6 +141,10 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
           return;
         }
         send({ cmd: "connack", reasonCode: 0, sessionPresent: connection > 1, properties: limits });
+        if (clientId.startsWith("chat-")) {
+          const ticks = setInterval(() => send({ cmd: "publish", topic: "chat/tick", payload: Buffer.from("tick"), qos: 0, retain: false, dup: false }), 100);
+          socket.once("close", () => clearInterval(ticks));
+        }
         if (connection > 1 && subscribedAgain.has(clientId)) send({ cmd: "publish", topic: "", payload: Buffer.from("b"), qos: 0, retain: false, dup: false, properties: { topicAlias: 1 } });
         return;
       }

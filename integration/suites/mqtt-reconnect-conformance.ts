@@ -367,7 +367,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
     });
   });
   describe(`MQTT 5 limits that change between connections, against a scripted broker (${runtime})`, () => {
-    const open = (plan: "down" | "lim" | "up" | "noret" | "ret" | "alias" | "auth" | "auth-other" | "auth-pipe" | "auth-nomethod" | "auth-late" | "auth-eager" | "auth-mute" | "twice" | "win", options: Partial<MqttClientOptions> = {}) => {
+    const open = (plan: "down" | "lim" | "up" | "noret" | "ret" | "alias" | "auth" | "auth-other" | "auth-pipe" | "auth-nomethod" | "auth-late" | "auth-eager" | "auth-mute" | "twice" | "win" | "chat", options: Partial<MqttClientOptions> = {}) => {
       const clientId = `${plan}-${run}-${runtime}-${Math.random().toString(36).slice(2, 8)}`;
       const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.limitsFake.port }, protocolVersion: 5, clientId, clean: false, sessionExpiry: 300, keepalive: 0, ...options });
       clients.push(client);
@@ -425,6 +425,25 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       expect((error as Error).cause).toMatchObject({ code: "EREPLY", reasonCode: 0x9b });
       await client.publish("limits/after", "after", { qos: 1 });
       expect(events.map((e) => e.type)).toEqual(["connected", "disconnected", "connected"]);
+    });
+
+    it("keepalive: a client that sends nothing sends PINGREQ within its keepalive even while messages keep arriving", async () => {
+      // The broker publishes every 100 ms; keepalive 1 s. Receiving must not reset the send-side timer.
+      const { client, log } = open("chat", { keepalive: 1 });
+      let received = 0;
+      client.onMessage(() => received++);
+      await client.connect();
+      const connectedAt = Date.now();
+      let sent: Array<{ cmd: string }> = [];
+      for (let i = 0; i < 60 && !sent.some((p) => p.cmd === "pingreq"); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        sent = (await log()).connections[0] ?? [];
+      }
+      const after = Date.now() - connectedAt;
+      expect(sent.map((p) => p.cmd)).toContain("pingreq");
+      expect(after).toBeLessThan(2000);
+      expect(received).toBeGreaterThan(3); // messages were arriving all along
+      expect(client.connected).toBe(true); // and the PINGRESP came back
     });
 
     it("the broker's receive maximum (3) bounds the QoS 1 messages in flight: 20 published at once all complete, never more than 3 unacknowledged", async () => {
