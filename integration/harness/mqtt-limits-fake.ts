@@ -26,6 +26,9 @@
 //           auth-mute- never answers a re-authentication. Success (CONNACK, AUTH 0x00) carries
 //           the data "server-final".
 //   twice-  receiveMaximum 100; its first PUBLISH is answered with a second CONNACK.
+//   garbage-, huge-  receiveMaximum 100; right after the CONNACK, two bytes of a packet type that does
+//           not exist (garbage-), or a PUBLISH header declaring about 200 MB (huge-), as the 3.1.1
+//           fakes of mqtt.ts do: the MQTT 5 client must say why in its DISCONNECT (0x81, 0x95).
 //   chat-   receiveMaximum 100; sends a QoS 0 PUBLISH ("chat/tick") every 100 ms from its CONNACK on,
 //           so the client always has something to read.
 //   win-    receiveMaximum 3; each QoS 1 PUBLISH is acknowledged 20 ms later, and one beyond the 3
@@ -62,7 +65,7 @@ function limitsFor(clientId: string, connection: number): Limits {
   if (clientId.startsWith("auth-") || clientId.startsWith("twice-")) return { receiveMaximum: 100 };
   if (clientId.startsWith("alias-")) return { topicAliasMaximum: 2, maximumPacketSize: 300, receiveMaximum: 100 };
   if (clientId.startsWith("win-")) return { receiveMaximum: 3 };
-  if (clientId.startsWith("chat-")) return { receiveMaximum: 100 };
+  if (clientId.startsWith("chat-") || clientId.startsWith("garbage-") || clientId.startsWith("huge-")) return { receiveMaximum: 100 };
   throw new Error(`the limits fake has no script for client id ${clientId}`);
 }
 
@@ -141,6 +144,8 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
           return;
         }
         send({ cmd: "connack", reasonCode: 0, sessionPresent: connection > 1, properties: limits });
+        if (clientId.startsWith("garbage-")) socket.write(Buffer.from([0x00, 0x00]));
+        if (clientId.startsWith("huge-")) socket.write(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x60]));
         if (clientId.startsWith("chat-")) {
           const ticks = setInterval(() => send({ cmd: "publish", topic: "chat/tick", payload: Buffer.from("tick"), qos: 0, retain: false, dup: false }), 100);
           socket.once("close", () => clearInterval(ticks));

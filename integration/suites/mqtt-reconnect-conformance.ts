@@ -367,7 +367,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
     });
   });
   describe(`MQTT 5 limits that change between connections, against a scripted broker (${runtime})`, () => {
-    const open = (plan: "down" | "lim" | "up" | "noret" | "ret" | "alias" | "auth" | "auth-other" | "auth-pipe" | "auth-nomethod" | "auth-late" | "auth-eager" | "auth-mute" | "twice" | "win" | "chat", options: Partial<MqttClientOptions> = {}) => {
+    const open = (plan: "down" | "lim" | "up" | "noret" | "ret" | "alias" | "auth" | "auth-other" | "auth-pipe" | "auth-nomethod" | "auth-late" | "auth-eager" | "auth-mute" | "twice" | "win" | "chat" | "garbage" | "huge", options: Partial<MqttClientOptions> = {}) => {
       const clientId = `${plan}-${run}-${runtime}-${Math.random().toString(36).slice(2, 8)}`;
       const client = createMqttClient({ connect, address: { hostname: "127.0.0.1", port: mqtt.limitsFake.port }, protocolVersion: 5, clientId, clean: false, sessionExpiry: 300, keepalive: 0, ...options });
       clients.push(client);
@@ -425,6 +425,22 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       expect((error as Error).cause).toMatchObject({ code: "EREPLY", reasonCode: 0x9b });
       await client.publish("limits/after", "after", { qos: 1 });
       expect(events.map((e) => e.type)).toEqual(["connected", "disconnected", "connected"]);
+    });
+
+    it.each([
+      ["garbage" as const, "a packet type that does not exist", 0x81, "EPROTOCOL"],
+      ["huge" as const, "a PUBLISH over maxPacketSize", 0x95, "ETOOLARGE"],
+    ])("MQTT 5: %s from the broker (%s): the client sends DISCONNECT with reason %i, then fails with %s", async (plan, _what, reasonCode, code) => {
+      const { client, events, log } = open(plan, { maxPacketSize: 64 * 1024 });
+      await client.connect();
+      await when(events, 2);
+      expect(events[1]).toMatchObject({ type: "disconnected", willReconnect: false, error: expect.objectContaining({ code }) });
+      let sent: Array<{ cmd: string; reasonCode?: number }> = [];
+      for (let i = 0; i < 40 && !sent.some((p) => p.cmd === "disconnect"); i++) {
+        sent = (await log()).connections[0] ?? [];
+        if (!sent.some((p) => p.cmd === "disconnect")) await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(sent).toContainEqual({ cmd: "disconnect", reasonCode });
     });
 
     it("keepalive: a client that sends nothing sends PINGREQ within its keepalive even while messages keep arriving", async () => {
