@@ -363,6 +363,16 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
         expect(await rejection(client.ping())).toMatchObject({ code: "ECLOSED" });
         await client.close(); // idempotent
       });
+
+      it("await using closes the client when its block ends", async () => {
+        let used!: RedisClient;
+        {
+          await using client = open({ protocol });
+          used = client;
+          expect(await client.ping()).toBe("PONG");
+        }
+        expect(await rejection(used.ping())).toMatchObject({ code: "ECLOSED" });
+      });
     });
   }
 

@@ -1,4 +1,5 @@
 import { describeAddress, parseSocketAddress } from "./address.js";
+import { asyncDispose } from "./async-dispose.js";
 import { connectWithTimeout } from "./connect-with-timeout.js";
 import { SockkitError, TimeoutError } from "./errors.js";
 import { onAbort, timer, type Timer } from "./timer.js";
@@ -89,10 +90,6 @@ export class PoolError extends SockkitError {
   }
 }
 
-// Node 20 has no Symbol.asyncDispose; TypeScript's `await using` falls back to this registered symbol.
-const asyncDispose: typeof Symbol.asyncDispose =
-  (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ??
-  (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose);
 
 const NOT_YET = Symbol("not yet");
 

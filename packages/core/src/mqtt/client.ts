@@ -1,4 +1,5 @@
 import { parseSocketAddress } from "../address.js";
+import { asyncDispose } from "../async-dispose.js";
 import { concat } from "../read-all.js";
 import { backoffDelay, reconnectSettings, type BackoffOptions } from "../backoff.js";
 import { connectWithTimeout } from "../connect-with-timeout.js";
@@ -758,7 +759,7 @@ export class MqttClient {
     this.#finish(new ClosedError("the MQTT client was destroyed"));
   }
 
-  async [((Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("Symbol.asyncDispose")) as typeof Symbol.asyncDispose](): Promise<void> {
+  async [asyncDispose](): Promise<void> {
     await this.end();
   }
 

@@ -1,4 +1,5 @@
 import { parseSocketAddress } from "../address.js";
+import { asyncDispose } from "../async-dispose.js";
 import { backoffDelay, reconnectSettings, type BackoffOptions } from "../backoff.js";
 import { ClosedError, ReplyError } from "../errors.js";
 import { decodeUtf8 } from "../text.js";
@@ -319,7 +320,7 @@ export class RedisClient extends RedisCommands {
     return this.#subscriber;
   }
 
-  async [((Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("Symbol.asyncDispose")) as typeof Symbol.asyncDispose](): Promise<void> {
+  async [asyncDispose](): Promise<void> {
     await this.close();
   }
 
