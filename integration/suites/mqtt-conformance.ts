@@ -76,11 +76,11 @@ export function mqttConformance({ runtime, connect, mqtt, tlsConnect = connect, 
         expect(got[1]!.payload).toEqual(binary);
       });
 
-      it("QoS 2: 2,000 messages, none lost, none duplicated", async () => {
+      it("QoS 2: 10,000 messages, none lost, none duplicated", async () => {
         const subscriber = open();
         const publisher = open();
         await subscriber.subscribe(topic("many"), { qos: 2 });
-        const n = 2000;
+        const n = 10_000;
         const arriving = collect(subscriber, n);
         await Promise.all(Array.from({ length: n }, (_, i) => publisher.publish(topic("many"), String(i), { qos: 2 })));
         const got = (await arriving).map((m) => Number(m.text));
