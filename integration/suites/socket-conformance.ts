@@ -358,6 +358,17 @@ export function socketConformance({ runtime, connect, env }: ConformanceOptions)
         await socket.close();
       });
 
+      it("repeated close() calls all resolve: workerd gives a new promise each time, the emulation the same one (a listed difference)", async () => {
+        const socket = dial(at(env.echo));
+        await socket.opened;
+        const first = socket.close();
+        const second = socket.close();
+        await Promise.all([first, second]);
+        const third = socket.close();
+        await third;
+        expect([first === second, first === third]).toEqual(runtime === "node" ? [true, true] : [false, false]);
+      });
+
       it("flushes what was written before tearing down", async () => {
         const socket = dial(at(env.halfClose), { allowHalfOpen: true });
         expect(await readText(socket.readable)).toBe("hello");

@@ -76,14 +76,6 @@ describe("createConnect({ edgeRules: true })", () => {
   });
 });
 
-it("close() returns the same promise every time (workerd returns a new one; see the README)", async () => {
-  const socket = connect({ hostname: "127.0.0.1", port: env.echo });
-  await socket.opened;
-  const first = socket.close();
-  expect(socket.close()).toBe(first);
-  await first;
-  expect(socket.close()).toBe(first);
-});
 
 describe("errors carry sockkit codes", () => {
   it("a refused connection rejects with ECONNECT, keeping Node's error as cause", async () => {

@@ -69,6 +69,7 @@ export class NodeSocket implements SocketLike {
   readonly closed: Promise<void>;
   readonly secureTransport: SecureTransport;
 
+  #readable: SocketReadable;
   #plan: SocketPlan;
   #raw: net.Socket | undefined;
   #opened = deferred<SocketInfo>();
@@ -107,7 +108,7 @@ export class NodeSocket implements SocketLike {
     this.opened.catch(noop);
     this.closed.catch(noop);
 
-    this.readable = new SocketReadable(
+    this.readable = this.#readable = new SocketReadable(
       {
         type: "bytes",
         start: (controller) => {
@@ -472,11 +473,12 @@ export class NodeSocket implements SocketLike {
     await this.#closed.promise.catch(noop);
     // A pending read rejects only after `closed` and close() have resolved, as in workerd: code
     // that races `closed` against `read()` (redis-on-workers does) ends its loop quietly there,
-    // and would otherwise meet a rejection it never catches.
+    // and would otherwise meet a rejection it never catches. A macrotask later, so that callers
+    // who await close() through layers of their own still see close() first.
     if (cancelRead) {
       const error = new TypeError("The socket has been closed.");
-      (this.readable as SocketReadable).closeError = error;
-      queueMicrotask(() => this.#rc.error(error));
+      this.#readable.closeError = error;
+      setImmediate(() => this.#rc.error(error));
     }
   }
 
@@ -523,8 +525,9 @@ function noop(): void {}
 
 /**
  * The socket's readable. As in workerd, once close() has cancelled it, reads reject but
- * `cancel()` (on the stream or its reader) resolves; a standard errored stream would reject
- * both, and clients that cancel after closing (redis-on-workers does) would meet an error.
+ * `cancel()` (on the stream or a reader from getReader()) resolves; a standard errored stream
+ * would reject both, and clients that cancel after closing (redis-on-workers does) would meet an
+ * error. A reader built with `new ReadableStreamDefaultReader(readable)` is not covered.
  */
 class SocketReadable extends ReadableStream<Uint8Array> {
   /** The error close() ended the stream with. */
