@@ -10,6 +10,13 @@ export interface SocketTestEnv {
   echo: number;
   /** Echo on the IPv6 loopback ::1. */
   echo6: number;
+  /**
+   * Echo servers (127.0.0.1 and ::1) that only destination-policy denials aim at: their accepted
+   * count must stay 0, which "no connection was made" checks can read without racing other test
+   * files that use the echo servers at the same time.
+   */
+  denied: number;
+  denied6: number;
   /** Sends "hello", half-closes, and records what it receives afterwards. */
   halfClose: number;
   /** Sends "bye", then resets the connection. */
@@ -131,6 +138,8 @@ export async function startSocketServers(options: { bigSize?: number } = {}): Pr
     echo6: await plain("echo6", echo, "::1").catch((error: Error) => {
       throw new Error(`The IPv6 tests need the loopback address ::1 (${error.message}).`);
     }),
+    denied: await plain("denied", echo),
+    denied6: await plain("denied6", echo, "::1"),
     halfClose: await plain("halfClose", (socket) => {
       socket.end("hello");
       const received: Buffer[] = [];

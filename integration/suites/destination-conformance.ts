@@ -189,13 +189,13 @@ export function destinationConformance({ runtime, connect, env, withResolver }: 
       ["[::ffff:127.0.0.1]", /loopback/],
       ["localhost", /loopback name/],
     ])("publicOnly denies %s before any byte leaves: the server counts zero connections", async (host, reason) => {
-      await expectDenied(guardConnect(connect, publicOnly), `${host}:${env.echo}`, "echo", reason);
+      await expectDenied(guardConnect(connect, publicOnly), `${host}:${env.denied}`, "denied", reason);
     });
 
     it("an allowlist denies a port it does not list, and an IPv6 loopback it does not name", async () => {
       const policy = createAllowlist([{ host: "127.0.0.1", ports: env.halfClose }]);
-      await expectDenied(guardConnect(connect, policy), `127.0.0.1:${env.echo}`, "echo", /port/);
-      await expectDenied(guardConnect(connect, policy), `[::1]:${env.echo6}`, "echo6", /no allow entry matches ::1/);
+      await expectDenied(guardConnect(connect, policy), `127.0.0.1:${env.denied}`, "denied", /port/);
+      await expectDenied(guardConnect(connect, policy), `[::1]:${env.denied6}`, "denied6", /no allow entry matches ::1/);
     });
 
     it("an allowed destination connects, through the canonical address, in any spelling", async () => {
@@ -212,27 +212,27 @@ export function destinationConformance({ runtime, connect, env, withResolver }: 
     });
 
     it("connectWithRetry makes one attempt at a denied destination and no connection", async () => {
-      const before = await accepted("echo");
+      const before = await accepted("denied");
       const retries: unknown[] = [];
       const error = await rejection(
-        connectWithRetry(guardConnect(connect, publicOnly), `127.0.0.1:${env.echo}`, undefined, { baseDelayMs: 1, onRetry: (event) => retries.push(event) }),
+        connectWithRetry(guardConnect(connect, publicOnly), `127.0.0.1:${env.denied}`, undefined, { baseDelayMs: 1, onRetry: (event) => retries.push(event) }),
       );
       expect(error).toMatchObject({ code: "EDESTINATION_DENIED" });
       expect(retries).toEqual([]);
-      expect(await accepted("echo")).toBe(before);
+      expect(await accepted("denied")).toBe(before);
     });
 
     it("a name publicOnly must resolve is denied when the connect cannot resolve names", async () => {
       // A plain wrapper drops the adapter's withDestinationPolicy capability (workerd's own connect never has it).
       const bare: Connect = (address, options) => connect(address, options);
-      await expectDenied(guardConnect(bare, publicOnly), `sockkit.test:${env.echo}`, "echo", /cannot resolve names/);
+      await expectDenied(guardConnect(bare, publicOnly), `sockkit.test:${env.denied}`, "denied", /cannot resolve names/);
     });
 
     if (withResolver) {
       it("Node: a name that resolves to a denied address is refused after DNS, and nothing is dialled", async () => {
         const asked: string[] = [];
         const guarded = guardConnect(withResolver(async (name) => (asked.push(name), ["8.8.8.8", "127.0.0.1"])), publicOnly);
-        await expectDenied(guarded, `sockkit.test:${env.echo}`, "echo", /sockkit\.test resolves to 127\.0\.0\.1, which is in 127\.0\.0\.0\/8/);
+        await expectDenied(guarded, `sockkit.test:${env.denied}`, "denied", /sockkit\.test resolves to 127\.0\.0\.1, which is in 127\.0\.0\.0\/8/);
         expect(asked).toEqual(["sockkit.test"]);
       });
 
@@ -268,12 +268,12 @@ export function destinationConformance({ runtime, connect, env, withResolver }: 
       it("Node: guardConnect keeps the policy the adapter's connect already has", async () => {
         const inner = withResolver(async () => ["127.0.0.1"], createAllowlist(["ok.test"]));
         const outer = createDestinationPolicy({ publicOnly: true, allow: ["127.0.0.0/8"] });
-        await expectDenied(guardConnect(inner, outer), `sockkit.test:${env.echo}`, "echo", /no allow entry matches sockkit\.test/);
+        await expectDenied(guardConnect(inner, outer), `sockkit.test:${env.denied}`, "denied", /no allow entry matches sockkit\.test/);
       });
 
       it("Node: createConnect({ policy }) applies the same checks without guardConnect", async () => {
-        await expectDenied(withResolver(async () => ["127.0.0.1"], publicOnly), `sockkit.test:${env.echo}`, "echo", /loopback/);
-        await expectDenied(withResolver(async () => ["8.8.8.8"], publicOnly), `0x7f.1:${env.echo}`, "echo", /loopback/);
+        await expectDenied(withResolver(async () => ["127.0.0.1"], publicOnly), `sockkit.test:${env.denied}`, "denied", /loopback/);
+        await expectDenied(withResolver(async () => ["8.8.8.8"], publicOnly), `0x7f.1:${env.denied}`, "denied", /loopback/);
       });
     }
   });
