@@ -17,7 +17,8 @@ export default defineConfig({
           network: {
             // A custom network outbound allows only public addresses unless told otherwise.
             allow: ["public", "private", "local"],
-            tlsOptions: { trustedCertificates: [inject("sockets").caCert] },
+            // The socket suites' and the TLS Mosquitto's CA (the same one when both setups share it).
+            tlsOptions: { trustedCertificates: [...new Set([inject("sockets").caCert, inject("mqtt").mosquittoTls.caCert])] },
           },
         },
       },

@@ -31,7 +31,7 @@
 //           fakes of mqtt.ts do: the MQTT 5 client must say why in its DISCONNECT (0x81, 0x95).
 //   chat-   receiveMaximum 100; sends a QoS 0 PUBLISH ("chat/tick") every 100 ms from its CONNACK on,
 //           so the client always has something to read.
-//   win-    receiveMaximum 3; each QoS 1 PUBLISH is acknowledged 20 ms later, and one beyond the 3
+//   win-    receiveMaximum 3; each QoS 1 PUBLISH is acknowledged 100 ms later, and one beyond the 3
 //           unacknowledged the client may have is answered with DISCONNECT 0x93 (Receive Maximum
 //           exceeded), as the spec has a broker do. Its log gives each PUBLISH `inFlight`: how many
 //           were unacknowledged with it.
@@ -243,7 +243,7 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
           delayed.delete(timer);
           outstanding--;
           send({ cmd: "puback", messageId: p.messageId, reasonCode: 0 });
-        }, 20);
+        }, 100);
         delayed.add(timer);
         return;
       }

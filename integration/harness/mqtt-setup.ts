@@ -27,7 +27,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     mosquitto: mosquitto.port,
     mosquittoLimited: mosquittoLimited.port,
     mosquittoWithPassword: { port: mosquittoWithPassword.port, ...MQTT_ACCOUNT },
-    mosquittoTls: mosquittoTls.port,
+    mosquittoTls: { port: mosquittoTls.port, caCert: mosquittoTls.caCert },
     fakes: fakes.ports,
     victims: { aedes: aedesVictim.victim, mosquitto: mosquittoVictim.victim },
     sessionFake: { port: sessionFake.port, control: sessionFake.control },

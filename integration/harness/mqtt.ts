@@ -17,8 +17,8 @@ export interface MqttTestEnv {
   mosquitto: number;
   /** Mosquitto with `max_qos 1` and `retain_available false`, which an MQTT 5 CONNACK announces. */
   mosquittoLimited: number;
-  /** Mosquitto speaking MQTT over TLS only (mqtts://), with the test CA's certificate for localhost and 127.0.0.1. */
-  mosquittoTls: number;
+  /** Mosquitto speaking MQTT over TLS only (mqtts://), with a certificate for localhost and 127.0.0.1 from `caCert`. */
+  mosquittoTls: { port: number; caCert: string };
   /** Mosquitto that refuses anonymous clients, and its one account. */
   mosquittoWithPassword: { port: number; username: string; password: string };
   /** Fake brokers: each accepts CONNECT, answers CONNACK (MQTT 3.1.1), then misbehaves. */
@@ -153,14 +153,14 @@ export async function startMosquittoWithPassword(): Promise<{ port: number; clos
 }
 
 /** Mosquitto whose one listener is TLS, with the certificate the socket suites' TLS servers use (test CA). */
-export async function startMosquittoTls(): Promise<{ port: number; close(): Promise<void> }> {
+export async function startMosquittoTls(): Promise<{ port: number; caCert: string; close(): Promise<void> }> {
   const certs = ensureTestCerts();
   const dir = mkdtempSync(join(tmpdir(), "sockkit-mosquitto-tls-"));
   writeFileSync(join(dir, "server.crt"), certs.localhostCert);
   writeFileSync(join(dir, "server.key"), certs.localhostKey);
   // The certificate lines follow the listener line startMosquitto writes first, so they configure it.
   const broker = await startMosquitto({ dir, config: [`certfile ${join(dir, "server.crt")}`, `keyfile ${join(dir, "server.key")}`] });
-  return { port: broker.port, close: () => broker.close() };
+  return { port: broker.port, caCert: certs.caCert, close: () => broker.close() };
 }
 
 /** Fake brokers for fault tests: CONNACK, then silence, garbage, a 200 MB packet header, or no more reading. */

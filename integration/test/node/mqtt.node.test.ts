@@ -13,7 +13,7 @@ afterAll(async () => {
 });
 
 const env = inject("mqtt");
-mqttConformance({ runtime: "node", connect: createConnect(), mqtt: env, tlsConnect: createConnect({ tls: { ca: inject("sockets").caCert } }), untrustingConnect: createConnect() });
+mqttConformance({ runtime: "node", connect: createConnect(), mqtt: env, tlsConnect: createConnect({ tls: { ca: env.mosquittoTls.caCert } }), untrustingConnect: createConnect() });
 mqttReconnectConformance({ runtime: "node", connect: createConnect(), mqtt: env });
 
 describe("interop with MQTT.js on the same broker (Node)", () => {

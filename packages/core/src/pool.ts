@@ -90,7 +90,6 @@ export class PoolError extends SockkitError {
   }
 }
 
-
 const NOT_YET = Symbol("not yet");
 
 const duration = (value: number, name: string) => {

@@ -163,6 +163,15 @@ describe("MQTT codec", () => {
     }
   });
 
+  it("MQTT 5 short forms, byte for byte: no property length without properties, no reason code for success (§3.4.2.1, §3.14.2.1)", () => {
+    const hexOf = (packet: MqttPacket) => Buffer.from(encodePacket(packet, 5)).toString("hex");
+    expect(hexOf({ type: "puback", packetId: 10, reasonCode: 0x10 })).toBe("4003000a10");
+    expect(hexOf({ type: "pubrec", packetId: 10, reasonCode: 0 })).toBe("5002000a");
+    expect(hexOf({ type: "pubrel", packetId: 10 })).toBe("6202000a");
+    expect(hexOf({ type: "disconnect", reasonCode: 0x8e })).toBe("e0018e");
+    expect(hexOf({ type: "disconnect" })).toBe("e000");
+  });
+
   it("the whole corpus back to back, in random pieces, decodes in order", () => {
     for (const version of [4, 5] as const) {
       const packets = CORPUS.filter(([, v]) => v === version).map(([, , p]) => p);

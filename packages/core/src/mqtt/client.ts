@@ -719,9 +719,11 @@ export class MqttClient {
   /**
    * Lets QoS flows in progress finish (up to `timeoutMs`, default 5000), sends
    * DISCONNECT (also when flows are still open at the deadline, so the broker
-   * does not publish the will) and closes. Flows still open at the deadline
-   * reject with `ECLOSED`; so do they at once when the client is offline (no
-   * reconnection after end()).
+   * does not publish the will) and closes. Flows not finished by then reject
+   * with `ECLOSED`; so do they at once when the client is offline (no
+   * reconnection after end()). Past the deadline, writing DISCONNECT may take up
+   * to `min(timeoutMs, 1000)` ms more and the close up to 1 s: a broker that
+   * stopped reading holds end() for at most `timeoutMs` + 2 s.
    */
   async end({ timeoutMs = 5000 }: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#ended) return this.closed;
