@@ -49,3 +49,17 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     wait.start();
   });
 }
+
+/** Waits for `promise` to settle (fulfilled or rejected), at most `ms`: true if it settled in time. The timer is cleared either way. */
+export async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let wait!: Timer;
+  const late = new Promise<false>((resolve) => {
+    wait = timer(ms, () => resolve(false));
+    wait.start();
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    wait.cancel();
+  }
+}

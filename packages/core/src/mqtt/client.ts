@@ -4,7 +4,7 @@ import { concat } from "../read-all.js";
 import { backoffDelay, reconnectSettings, type BackoffOptions } from "../backoff.js";
 import { connectWithTimeout } from "../connect-with-timeout.js";
 import { ClosedError, ConnectError, SockkitError, TimeoutError, TooLargeError, asConnectError, isSockkitError } from "../errors.js";
-import { onAbort, timer, type Timer } from "../timer.js";
+import { settledWithin, timer, type Timer } from "../timer.js";
 import { decodeUtf8 } from "../text.js";
 import type { Connect, SocketAddress, SocketLike } from "../types.js";
 import { MqttDecoder, MqttProtocolError, encodePacket } from "./codec.js";
@@ -730,26 +730,13 @@ export class MqttClient {
     this.#ended = true;
     let stalled: ClosedError | undefined;
     if (this.#connacked && !this.#failure) {
-      let passed!: () => void;
-      const deadlinePassed = new Promise<void>((resolve) => (passed = resolve));
-      const deadline = timer(timeoutMs, () => {
+      if (!(await settledWithin(Promise.allSettled([...this.#operations]), timeoutMs))) {
         stalled = new ClosedError(`end(): QoS flows still open after ${timeoutMs} ms`);
-        passed();
-      });
-      deadline.start();
-      await Promise.race([Promise.allSettled([...this.#operations]), deadlinePassed]);
-      deadline.cancel();
-      // DISCONNECT also when flows are still open at the deadline: the caller ended the client on
-      // purpose, so the broker must not publish its will (those flows reject, below).
-      if (!this.#fatal && this.#connacked && !this.#failure) {
-        // A broker that stopped reading must not hold end() on this write.
-        let stop!: () => void;
-        const bounded = new Promise<void>((resolve) => (stop = resolve));
-        const waited = timer(Math.min(timeoutMs, 1000), stop);
-        waited.start();
-        await Promise.race([this.#send({ type: "disconnect" }).catch(() => {}), bounded]);
-        waited.cancel();
       }
+      // DISCONNECT also when flows are still open at the deadline: the caller ended the client on
+      // purpose, so the broker must not publish its will (those flows reject, below). A broker
+      // that stopped reading must not hold end() on this write.
+      if (!this.#fatal && this.#connacked && !this.#failure) await settledWithin(this.#send({ type: "disconnect" }), Math.min(timeoutMs, 1000));
     }
     this.#finish(stalled ?? new ClosedError("the MQTT client was ended"), true);
     return this.closed;
@@ -828,8 +815,14 @@ export class MqttClient {
     this.#connectAbort = deadline;
     const giveUp = timer(o.connectTimeoutMs, () => deadline.abort(new TimeoutError(`no CONNACK within ${o.connectTimeoutMs} ms`, o.connectTimeoutMs)));
     giveUp.start();
+    // Rejects when this attempt is given up (deadline, end(), destroy()): raced against each wait below.
+    // It outlives the races (the attempt may be aborted later): its rejection is not unhandled.
+    const aborted = new Promise<never>((_, reject) => {
+      deadline.signal.addEventListener("abort", () => reject(deadline.signal.reason), { once: true });
+    });
+    aborted.catch(() => {});
     try {
-      const password = await this.#password(deadline.signal);
+      const password = await this.#password(deadline.signal, aborted);
       let socket: SocketLike;
       try {
         socket = await connectWithTimeout(o.connect, { hostname: o.hostname, port: o.port }, o.tls ? { secureTransport: "on" } : undefined, {
@@ -874,15 +867,10 @@ export class MqttClient {
             }
           : {}),
       });
-      const aborted = new Promise<never>((_, reject) => {
-        deadline.signal.addEventListener("abort", () => reject(deadline.signal.reason), { once: true });
-      });
       const closedEarly = lost.promise.then(() => {
         throw this.#failure ?? new ClosedError("the broker closed the connection before CONNACK");
       });
-      // Both outlive the race (the connection is lost or aborted later): their rejections are not unhandled.
-      aborted.catch(() => {});
-      closedEarly.catch(() => {});
+      closedEarly.catch(() => {}); // as `aborted`: the connection may be lost after the race
       const packet = (await Promise.race([connack, aborted, closedEarly])) as MqttPacket & { type: "connack" };
       if (packet.reasonCode !== 0) {
         const text = o.protocolVersion === 4 ? CONNACK_V4[packet.reasonCode] ?? "refused" : packet.properties?.reasonString ?? "refused";
@@ -986,13 +974,9 @@ export class MqttClient {
   }
 
   /** This attempt's password: the option, or what its function gives now (credentials that expire). */
-  async #password(signal: AbortSignal): Promise<Uint8Array | undefined> {
+  async #password(signal: AbortSignal, aborted: Promise<never>): Promise<Uint8Array | undefined> {
     const option = this.#o.password;
     if (typeof option !== "function") return typeof option === "string" ? new TextEncoder().encode(option) : option;
-    signal.throwIfAborted();
-    let stop = () => {};
-    const aborted = new Promise<never>((_, reject) => (stop = onAbort(signal, () => reject(signal.reason))));
-    aborted.catch(() => {});
     let value: unknown;
     try {
       value = await Promise.race([Promise.resolve({ signal }).then(option), aborted]);
@@ -1004,8 +988,6 @@ export class MqttClient {
       }
       const detail = cause instanceof Error ? cause.message : String(cause);
       throw new ConnectError(`${this.#o.hostname}:${this.#o.port}`, `the password function failed: ${detail}`, { cause });
-    } finally {
-      stop();
     }
     if (typeof value === "string") return new TextEncoder().encode(value);
     if (value instanceof Uint8Array) return value;
