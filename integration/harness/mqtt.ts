@@ -135,21 +135,10 @@ export async function startMosquittoWithPassword(): Promise<{ port: number; clos
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`mosquitto_passwd failed (${made.error?.message ?? (made.stderr.trim() || `exit status ${made.status}`)}). ${HOW_TO}`);
   }
-  let broker: Awaited<ReturnType<typeof startMosquitto>>;
-  try {
-    // Later lines win: anonymous clients are refused.
-    broker = await startMosquitto({ config: ["allow_anonymous false", `password_file ${file}`] });
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
-  return {
-    port: broker.port,
-    async close() {
-      await broker.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  // Mosquitto's folder is this one, so the password file goes with it (on close, or a failed start).
+  // Later lines win: anonymous clients are refused.
+  const broker = await startMosquitto({ dir, config: ["allow_anonymous false", `password_file ${file}`] });
+  return { port: broker.port, close: () => broker.close() };
 }
 
 /** Mosquitto whose one listener is TLS, with the certificate the socket suites' TLS servers use (test CA). */

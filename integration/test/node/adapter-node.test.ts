@@ -76,7 +76,6 @@ describe("createConnect({ edgeRules: true })", () => {
   });
 });
 
-
 describe("errors carry sockkit codes", () => {
   it("a refused connection rejects with ECONNECT, keeping Node's error as cause", async () => {
     const error = await failure(connect({ hostname: "127.0.0.1", port: env.refused }).opened);
