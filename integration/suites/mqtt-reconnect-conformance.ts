@@ -342,11 +342,10 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       await client.end({ timeoutMs: 300 });
       expect(await rejection(open)).toMatchObject({ code: "ECLOSED", message: expect.stringContaining("still open after 300 ms") });
       let sent: string[] = [];
-      for (let i = 0; i < 50 && !sent.includes("disconnect"); i++) {
+      await waitUntil(async () => {
         const log = JSON.parse(await queryControl(connect, mqtt.sessionFake.control, `log ${clientId}`)) as SessionFakeLog;
-        sent = (log.connections[0] ?? []).map((p) => p.cmd);
-        if (!sent.includes("disconnect")) await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+        return (sent = (log.connections[0] ?? []).map((p) => p.cmd)).includes("disconnect");
+      });
       expect(sent).toEqual(expect.arrayContaining(["publish", "disconnect"]));
     });
 
@@ -437,10 +436,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       await when(events, 2);
       expect(events[1]).toMatchObject({ type: "disconnected", willReconnect: false, error: expect.objectContaining({ code }) });
       let sent: Array<{ cmd: string; reasonCode?: number }> = [];
-      for (let i = 0; i < 40 && !sent.some((p) => p.cmd === "disconnect"); i++) {
-        sent = (await log()).connections[0] ?? [];
-        if (!sent.some((p) => p.cmd === "disconnect")) await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      await waitUntil(async () => (sent = (await log()).connections[0] ?? []).some((p) => p.cmd === "disconnect"));
       expect(sent).toContainEqual({ cmd: "disconnect", reasonCode });
     });
 
@@ -452,10 +448,7 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
       await client.connect();
       const connectedAt = Date.now();
       let sent: Array<{ cmd: string }> = [];
-      for (let i = 0; i < 60 && !sent.some((p) => p.cmd === "pingreq"); i++) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        sent = (await log()).connections[0] ?? [];
-      }
+      await waitUntil(async () => (sent = (await log()).connections[0] ?? []).some((p) => p.cmd === "pingreq"), 3000, 50);
       const after = Date.now() - connectedAt;
       expect(sent.map((p) => p.cmd)).toContain("pingreq");
       expect(after).toBeLessThan(2000);
