@@ -55,6 +55,7 @@ function summary() {
 }
 
 const npx = process.platform === "win32" ? "npx.cmd" : "npx";
+run("format (prettier --check)", npx, ["prettier", "--check", "--log-level=warn", "."]);
 run("build, typecheck, lint (core purity, publint, attw)", npx, ["turbo", "run", "build", "typecheck", "lint", "--output-logs=errors-only"]);
 suite("core unit tests (Node " + process.versions.node + ")", "packages/core/vitest.config.ts");
 suite("Node suites on Node " + process.versions.node, "integration/vitest.node.config.ts");
