@@ -11,7 +11,11 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
 const redis = await startRedisServer();
 const { port } = redis;
-const gateway = await serveGateway({ port: 0, allow: [{ host: "127.0.0.1", ports: port }], limits: { maxConcurrentPerClient: CONCURRENCY } });
+const gateway = await serveGateway({
+  port: 0,
+  allow: [{ host: "127.0.0.1", ports: port }],
+  limits: { maxConcurrentPerClient: CONCURRENCY },
+});
 const url = `${gateway.url}/probe/redis?host=127.0.0.1&port=${port}`;
 
 const runs = [];
@@ -34,11 +38,21 @@ for (let run = -1; run < RUNS; run++) {
   );
   const seconds = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
-  if (run >= 0) runs.push({ rps: REQUESTS / seconds, p50: latencies[Math.floor(latencies.length * 0.5)], p99: latencies[Math.floor(latencies.length * 0.99)], errors });
+  if (run >= 0)
+    runs.push({
+      rps: REQUESTS / seconds,
+      p50: latencies[Math.floor(latencies.length * 0.5)],
+      p99: latencies[Math.floor(latencies.length * 0.99)],
+      errors,
+    });
 }
 await gateway.close();
 redis.stop();
 
 console.log(`\nGateway, ${machine()}, median of ${RUNS} runs`);
-console.log(`${REQUESTS} GET /probe/redis at concurrency ${CONCURRENCY} (each opens, PINGs and closes a Redis connection):`);
-console.log(`  ${median(runs.map((r) => r.rps)).toFixed(0)} requests/s, p50 ${median(runs.map((r) => r.p50)).toFixed(1)} ms, p99 ${median(runs.map((r) => r.p99)).toFixed(1)} ms, errors ${runs.reduce((n, r) => n + r.errors, 0)}`);
+console.log(
+  `${REQUESTS} GET /probe/redis at concurrency ${CONCURRENCY} (each opens, PINGs and closes a Redis connection):`,
+);
+console.log(
+  `  ${median(runs.map((r) => r.rps)).toFixed(0)} requests/s, p50 ${median(runs.map((r) => r.p50)).toFixed(1)} ms, p99 ${median(runs.map((r) => r.p99)).toFixed(1)} ms, errors ${runs.reduce((n, r) => n + r.errors, 0)}`,
+);

@@ -25,13 +25,26 @@ const STEADY = 8_000;
 collectGarbage(); // without --expose-gc, fail here, before any server starts
 const port = await freePort();
 const dir = mkdtempSync(join(os.tmpdir(), "sockkit-bench-mosquitto-"));
-writeFileSync(join(dir, "m.conf"), [`listener ${port} 127.0.0.1`, "allow_anonymous true", "max_inflight_messages 0", "max_queued_messages 0", ...(process.getuid?.() === 0 ? ["user root"] : [])].join("\n") + "\n");
+writeFileSync(
+  join(dir, "m.conf"),
+  [
+    `listener ${port} 127.0.0.1`,
+    "allow_anonymous true",
+    "max_inflight_messages 0",
+    "max_queued_messages 0",
+    ...(process.getuid?.() === 0 ? ["user root"] : []),
+  ].join("\n") + "\n",
+);
 const broker = await spawnServer("mosquitto", ["-c", join(dir, "m.conf")], port);
 
 const payload = new Uint8Array(64).fill(120);
 const contenders = {
   async sockkit() {
-    const client = createMqttClient({ connect: createConnect(), address: { hostname: "127.0.0.1", port }, maxInFlight: 1000 });
+    const client = createMqttClient({
+      connect: createConnect(),
+      address: { hostname: "127.0.0.1", port },
+      maxInFlight: 1000,
+    });
     await client.connect();
     return {
       publish: (topic, qos) => client.publish(topic, payload, { qos }),
@@ -57,8 +70,16 @@ const COLD_ROW = `publish→receive round trips, the row's first ×${LATENCY}, J
 const STEADY_ROW = `publish→receive round trips ×${STEADY} after those (per s)`;
 // Each row returns its measurements by row name (the round-trip row reports two).
 const rows = [
-  async (c) => ({ [`QoS 0 publish ×${QOS0} (msgs/s)`]: await time(QOS0, () => Promise.all(Array.from({ length: QOS0 }, () => c.publish("bench/q0", 0)))) }),
-  async (c) => ({ [`QoS 1 publish ×${QOS1} (msgs/s)`]: await time(QOS1, () => Promise.all(Array.from({ length: QOS1 }, () => c.publish("bench/q1", 1)))) }),
+  async (c) => ({
+    [`QoS 0 publish ×${QOS0} (msgs/s)`]: await time(QOS0, () =>
+      Promise.all(Array.from({ length: QOS0 }, () => c.publish("bench/q0", 0))),
+    ),
+  }),
+  async (c) => ({
+    [`QoS 1 publish ×${QOS1} (msgs/s)`]: await time(QOS1, () =>
+      Promise.all(Array.from({ length: QOS1 }, () => c.publish("bench/q1", 1))),
+    ),
+  }),
   async (c) => {
     const topic = `bench/rt/${Math.random()}`;
     await c.subscribe(topic);
@@ -114,17 +135,45 @@ broker.kill("SIGTERM");
 rmSync(dir, { recursive: true, force: true });
 
 // ---- codec: encode + decode the same PUBLISH packets --------------------------
-const packets = Array.from({ length: 20_000 }, (_, i) => ({ topic: `sensors/${i % 100}/temp`, payload: new Uint8Array(32 + (i % 64)).fill(i % 256), qos: i % 3, packetId: (i % 65535) + 1 }));
+const packets = Array.from({ length: 20_000 }, (_, i) => ({
+  topic: `sensors/${i % 100}/temp`,
+  payload: new Uint8Array(32 + (i % 64)).fill(i % 256),
+  qos: i % 3,
+  packetId: (i % 65535) + 1,
+}));
 const codecs = {
   sockkit() {
-    const parts = packets.map((p) => encodePacket({ type: "publish", topic: p.topic, payload: p.payload, qos: p.qos, retain: false, dup: false, ...(p.qos ? { packetId: p.packetId } : {}) }, 4));
+    const parts = packets.map((p) =>
+      encodePacket(
+        {
+          type: "publish",
+          topic: p.topic,
+          payload: p.payload,
+          qos: p.qos,
+          retain: false,
+          dup: false,
+          ...(p.qos ? { packetId: p.packetId } : {}),
+        },
+        4,
+      ),
+    );
     let n = 0;
     const d = new MqttDecoder({ version: 4, onPacket: () => n++ });
     for (const part of parts) d.feed(part);
     return n;
   },
   "mqtt-packet"() {
-    const parts = packets.map((p) => mqttPacket.generate({ cmd: "publish", topic: p.topic, payload: Buffer.from(p.payload.buffer, p.payload.byteOffset, p.payload.length), qos: p.qos, retain: false, dup: false, messageId: p.qos ? p.packetId : undefined }));
+    const parts = packets.map((p) =>
+      mqttPacket.generate({
+        cmd: "publish",
+        topic: p.topic,
+        payload: Buffer.from(p.payload.buffer, p.payload.byteOffset, p.payload.length),
+        qos: p.qos,
+        retain: false,
+        dup: false,
+        messageId: p.qos ? p.packetId : undefined,
+      }),
+    );
     let n = 0;
     const parser = mqttPacket.parser({ protocolVersion: 4 });
     parser.on("packet", () => n++);
@@ -144,8 +193,12 @@ console.log("|---|---:|---:|---:|---:|");
 for (const [row, byName] of Object.entries(results)) {
   const [a, b] = [byName.sockkit, byName["MQTT.js"]].map((xs) => median(xs.map((x) => x.rate)));
   const [ca, cb] = [byName.sockkit, byName["MQTT.js"]].map((xs) => median(xs.map((x) => x.cpu)));
-  console.log(`| ${row} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(a / b).toFixed(2)} | ${ca.toFixed(1)} / ${cb.toFixed(1)} |`);
+  console.log(
+    `| ${row} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(a / b).toFixed(2)} | ${ca.toFixed(1)} / ${cb.toFixed(1)} |`,
+  );
 }
 const cs = median(codecResults.sockkit);
 const cp = median(codecResults["mqtt-packet"]);
-console.log(`\nCodec, 20,000 PUBLISH packets encoded then decoded: sockkit ${cs.toFixed(0)}/s, mqtt-packet ${cp.toFixed(0)}/s, ratio ${(cs / cp).toFixed(2)}`);
+console.log(
+  `\nCodec, 20,000 PUBLISH packets encoded then decoded: sockkit ${cs.toFixed(0)}/s, mqtt-packet ${cp.toFixed(0)}/s, ratio ${(cs / cp).toFixed(2)}`,
+);

@@ -57,7 +57,8 @@ try {
         const body = await res.text();
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
         // A contender that fails a row is reported as failing it, not timed.
-        if (res.status !== 200 || JSON.parse(body).done !== n) (failures[label] ??= {})[name] ??= body.split("\n")[0].slice(0, 120);
+        if (res.status !== 200 || JSON.parse(body).done !== n)
+          (failures[label] ??= {})[name] ??= body.split("\n")[0].slice(0, 120);
         else if (run >= 0) ((results[label] ??= {})[name] ??= []).push(n / seconds);
       }
     }
@@ -68,7 +69,9 @@ try {
   server.stop();
 }
 
-console.log(`\nRedis in workerd (Miniflare ${(await import("miniflare/package.json", { with: { type: "json" } })).default.version}) · ${machine()}`);
+console.log(
+  `\nRedis in workerd (Miniflare ${(await import("miniflare/package.json", { with: { type: "json" } })).default.version}) · ${machine()}`,
+);
 console.log(`median of ${RUNS} alternated runs, operations per second\n`);
 console.log("| row | sockkit | redis-on-workers | sockkit ÷ redis-on-workers |");
 console.log("|---|---:|---:|---:|");

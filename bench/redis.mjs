@@ -110,7 +110,13 @@ for (let run = -1; run < RUNS; run++) {
 // ---- decoder against redis-parser, same bytes -----------------------------
 const wire = Buffer.from(
   Array.from({ length: 20_000 }, (_, i) =>
-    i % 4 === 0 ? `*3\r\n$5\r\nfield\r\n:${i}\r\n$-1\r\n` : i % 4 === 1 ? `$${String(i).length + 6}\r\nvalue:${i}\r\n` : i % 4 === 2 ? `+OK\r\n` : `$100\r\n${"x".repeat(100)}\r\n`,
+    i % 4 === 0
+      ? `*3\r\n$5\r\nfield\r\n:${i}\r\n$-1\r\n`
+      : i % 4 === 1
+        ? `$${String(i).length + 6}\r\nvalue:${i}\r\n`
+        : i % 4 === 2
+          ? `+OK\r\n`
+          : `$100\r\n${"x".repeat(100)}\r\n`,
   ).join(""),
 );
 const CHUNK = 64 * 1024;
@@ -133,7 +139,13 @@ const decoders = {
   },
   "redis-parser"() {
     let n = 0;
-    const p = new RedisParser({ returnReply: () => n++, returnError: () => n++, returnFatalError: (e) => { throw e; } });
+    const p = new RedisParser({
+      returnReply: () => n++,
+      returnError: () => n++,
+      returnFatalError: (e) => {
+        throw e;
+      },
+    });
     for (const c of bufferChunks) p.execute(c);
     return n;
   },
@@ -154,8 +166,12 @@ console.log(`| row | sockkit | ioredis | node-redis | sockkit ÷ ioredis | sockk
 console.log(`|---|---:|---:|---:|---:|---:|`);
 for (const [row, byName] of Object.entries(results)) {
   const m = Object.fromEntries(Object.entries(byName).map(([k, v]) => [k, median(v)]));
-  console.log(`| ${row} | ${m.sockkit.toFixed(0)} | ${m.ioredis.toFixed(0)} | ${m["node-redis"].toFixed(0)} | ${(m.sockkit / m.ioredis).toFixed(2)} | ${(m.sockkit / m["node-redis"]).toFixed(2)} |`);
+  console.log(
+    `| ${row} | ${m.sockkit.toFixed(0)} | ${m.ioredis.toFixed(0)} | ${m["node-redis"].toFixed(0)} | ${(m.sockkit / m.ioredis).toFixed(2)} | ${(m.sockkit / m["node-redis"]).toFixed(2)} |`,
+  );
 }
 const ds = median(decodeResults.sockkit);
 const dp = median(decodeResults["redis-parser"]);
-console.log(`\nDecoder, ${(wire.length / 1024 / 1024).toFixed(1)} MiB of mixed replies in 64 KiB chunks: sockkit ${ds.toFixed(0)} MiB/s, redis-parser ${dp.toFixed(0)} MiB/s, ratio ${(ds / dp).toFixed(2)}`);
+console.log(
+  `\nDecoder, ${(wire.length / 1024 / 1024).toFixed(1)} MiB of mixed replies in 64 KiB chunks: sockkit ${ds.toFixed(0)} MiB/s, redis-parser ${dp.toFixed(0)} MiB/s, ratio ${(ds / dp).toFixed(2)}`,
+);

@@ -108,8 +108,14 @@ async function closeWithin(socket, ms = 2000) {
 
 const contenders = {
   "node:net (raw)": { download: rawDownload, pingpong: () => rawPingPong(ROUND_TRIPS) },
-  "@sockkit/adapter-node": { download: () => streamDownload(sockkitConnect), pingpong: () => streamPingPong(sockkitConnect, ROUND_TRIPS) },
-  "@arrowood.dev/socket": { download: () => streamDownload(arrowoodConnect), pingpong: () => streamPingPong(arrowoodConnect, ROUND_TRIPS) },
+  "@sockkit/adapter-node": {
+    download: () => streamDownload(sockkitConnect),
+    pingpong: () => streamPingPong(sockkitConnect, ROUND_TRIPS),
+  },
+  "@arrowood.dev/socket": {
+    download: () => streamDownload(arrowoodConnect),
+    pingpong: () => streamPingPong(arrowoodConnect, ROUND_TRIPS),
+  },
 };
 
 // Also the client's own CPU time: the peer runs in another process, so this is
@@ -127,7 +133,9 @@ async function time(fn) {
   return { amount, seconds, cpuMicros: used.user + used.system };
 }
 
-const samples = Object.fromEntries(Object.keys(contenders).map((name) => [name, { download: [], pingpong: [], cpu: [] }]));
+const samples = Object.fromEntries(
+  Object.keys(contenders).map((name) => [name, { download: [], pingpong: [], cpu: [] }]),
+);
 const names = Object.keys(contenders);
 // Warm-up, not recorded.
 for (const name of names) {
@@ -144,7 +152,8 @@ for (let run = 0; run < RUNS; run++) {
     const gc0 = process.hrtime.bigint();
     collectGarbage();
     d.seconds += Number(process.hrtime.bigint() - gc0) / 1e9;
-    if (d.amount !== DOWNLOAD_BYTES) throw new Error(`${name} downloaded ${d.amount} bytes, expected ${DOWNLOAD_BYTES}`);
+    if (d.amount !== DOWNLOAD_BYTES)
+      throw new Error(`${name} downloaded ${d.amount} bytes, expected ${DOWNLOAD_BYTES}`);
     samples[name].download.push(d.amount / d.seconds / (1024 * 1024));
     const p = await time(contenders[name].pingpong);
     samples[name].pingpong.push(p.amount / p.seconds);
@@ -166,12 +175,18 @@ const rows = names.map((name) => {
 });
 
 const cpu = os.cpus()[0]?.model ?? "unknown CPU";
-console.log(`\n${new Date().toISOString().slice(0, 10)} · Node ${process.version} · ${os.cpus().length} × ${cpu} · ${os.platform()} ${os.release()}`);
-console.log(`median of ${RUNS} alternated runs; download ${DOWNLOAD_BYTES / 1024 / 1024} MiB, ping-pong ${ROUND_TRIPS} × 16 B round trips\n`);
+console.log(
+  `\n${new Date().toISOString().slice(0, 10)} · Node ${process.version} · ${os.cpus().length} × ${cpu} · ${os.platform()} ${os.release()}`,
+);
+console.log(
+  `median of ${RUNS} alternated runs; download ${DOWNLOAD_BYTES / 1024 / 1024} MiB, ping-pong ${ROUND_TRIPS} × 16 B round trips\n`,
+);
 console.log("| client | download MiB/s | × raw net | round trips/s | × raw net | client CPU µs per round trip |");
 console.log("|---|---:|---:|---:|---:|---:|");
 for (const r of rows) {
-  console.log(`| ${r.name} | ${r.d.toFixed(0)} | ${r.dr.toFixed(2)} | ${r.p.toFixed(0)} | ${r.pr.toFixed(2)} | ${r.cpu.toFixed(1)} |`);
+  console.log(
+    `| ${r.name} | ${r.d.toFixed(0)} | ${r.dr.toFixed(2)} | ${r.p.toFixed(0)} | ${r.pr.toFixed(2)} | ${r.cpu.toFixed(1)} |`,
+  );
 }
 const sk = rows.find((r) => r.name === "@sockkit/adapter-node");
 const ar = rows.find((r) => r.name === "@arrowood.dev/socket");

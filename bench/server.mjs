@@ -25,7 +25,8 @@ const echo = net.createServer((socket) => {
   socket.pipe(socket);
 });
 
-const listen = (server) => new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server.address().port)));
+const listen = (server) =>
+  new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server.address().port)));
 const ports = { download: await listen(download), echo: await listen(echo) };
 console.log(JSON.stringify(ports));
 process.stdin.resume();

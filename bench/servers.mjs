@@ -31,6 +31,10 @@ export async function spawnServer(command, args, port) {
 /** A redis-server on a free port, nothing persisted. */
 export async function startRedisServer() {
   const port = await freePort();
-  const child = await spawnServer("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"], port);
+  const child = await spawnServer(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"],
+    port,
+  );
   return { port, stop: () => child.kill("SIGKILL") };
 }

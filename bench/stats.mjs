@@ -5,7 +5,8 @@ import os from "node:os";
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** "2026-11-27, Node v20.20.2, 2 × AMD EPYC" */
-export const machine = () => `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}`;
+export const machine = () =>
+  `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}`;
 
 /** Calls `measure(name, fn)` for each contender in turn, `rounds` times after a warm-up; returns each one's measurements. */
 export function alternate(contenders, rounds, measure) {
@@ -25,6 +26,7 @@ export function alternate(contenders, rounds, measure) {
  * old-space limit pays for the garbage of the rows and clients before it. Needs `node --expose-gc`.
  */
 export function collectGarbage() {
-  if (typeof globalThis.gc !== "function") throw new Error(`${process.argv[1]} needs \`node --expose-gc\` (npm run bench passes it)`);
+  if (typeof globalThis.gc !== "function")
+    throw new Error(`${process.argv[1]} needs \`node --expose-gc\` (npm run bench passes it)`);
   globalThis.gc();
 }

@@ -18,7 +18,9 @@ export default defineConfig({
             // A custom network outbound allows only public addresses unless told otherwise.
             allow: ["public", "private", "local"],
             // The socket suites' and the TLS Mosquitto's CA (the same one when both setups share it).
-            tlsOptions: { trustedCertificates: [...new Set([inject("sockets").caCert, inject("mqtt").mosquittoTls.caCert])] },
+            tlsOptions: {
+              trustedCertificates: [...new Set([inject("sockets").caCert, inject("mqtt").mosquittoTls.caCert])],
+            },
           },
         },
       },

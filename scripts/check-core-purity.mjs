@@ -13,7 +13,10 @@ const rules = [
   [/\bfrom\s+["'](node:|cloudflare:|bun:|deno:)/, "imports a runtime module"],
   [/\bimport\s*\(\s*["'](node:|cloudflare:|bun:)/, "imports a runtime module"],
   [/\brequire\s*\(/, "uses require()"],
-  [/\bfrom\s+["'](fs|net|tls|dns|os|path|crypto|stream|events|buffer|child_process|http|https|url|util)["']/, "imports a Node built-in without the node: prefix"],
+  [
+    /\bfrom\s+["'](fs|net|tls|dns|os|path|crypto|stream|events|buffer|child_process|http|https|url|util)["']/,
+    "imports a Node built-in without the node: prefix",
+  ],
   [/\bBuffer\b/, "uses Buffer"],
   [/\bprocess\b/, "uses process"],
   [/\b(Deno|Bun)\b/, "uses a Deno or Bun global"],

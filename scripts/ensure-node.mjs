@@ -27,10 +27,15 @@ export function ensureNode(major) {
   console.log(`Installing Node ${major} from the npm package node@${major} into ${dir} ...`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "package.json"), JSON.stringify({ private: true }));
-  execFileSync("npm", ["install", "--no-save", "--no-audit", "--no-fund", `node@${major}`], { cwd: dir, stdio: "inherit" });
+  execFileSync("npm", ["install", "--no-save", "--no-audit", "--no-fund", `node@${major}`], {
+    cwd: dir,
+    stdio: "inherit",
+  });
   found = candidates.find((bin) => existsSync(bin) && works(bin));
   if (!found) {
-    throw new Error(`Could not get a Node ${major} binary from npm (looked in ${candidates.join(", ")}). Install Node ${major} and retry.`);
+    throw new Error(
+      `Could not get a Node ${major} binary from npm (looked in ${candidates.join(", ")}). Install Node ${major} and retry.`,
+    );
   }
   return found;
 }

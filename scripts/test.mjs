@@ -40,7 +40,15 @@ function suite(title, config, node = process.execPath) {
     totals.failed += numFailedTests;
     total = numTotalTests;
   };
-  const args = [vitest, "run", "--config", config, "--reporter=default", "--reporter=json", `--outputFile.json=${report}`];
+  const args = [
+    vitest,
+    "run",
+    "--config",
+    config,
+    "--reporter=default",
+    "--reporter=json",
+    `--outputFile.json=${report}`,
+  ];
   run(title, node, args, { env: { ...process.env, SOCKKIT_EXPECT_NODE_MAJOR: major } }, count);
   if (total === 0) {
     console.error(`=== FAILED: ${title} ran no test`);
@@ -56,7 +64,14 @@ function summary() {
 
 const npx = process.platform === "win32" ? "npx.cmd" : "npx";
 run("format (prettier --check)", npx, ["prettier", "--check", "--log-level=warn", "."]);
-run("build, typecheck, lint (core purity, publint, attw)", npx, ["turbo", "run", "build", "typecheck", "lint", "--output-logs=errors-only"]);
+run("build, typecheck, lint (core purity, publint, attw)", npx, [
+  "turbo",
+  "run",
+  "build",
+  "typecheck",
+  "lint",
+  "--output-logs=errors-only",
+]);
 suite("core unit tests (Node " + process.versions.node + ")", "packages/core/vitest.config.ts");
 suite("Node suites on Node " + process.versions.node, "integration/vitest.node.config.ts");
 const node24 = ensureNode("24");

@@ -37,12 +37,19 @@ function openssl(args: string[], cwd: string): void {
 
 function leaf(dir: string, name: string, san: string, signWithCa: boolean): void {
   const ext = join(dir, `${name}.ext`);
-  writeFileSync(ext, `subjectAltName=${san}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n`);
-  openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-subj", `/CN=${name}`, "-out", `${name}.csr`], dir);
-  const signer = signWithCa
-    ? ["-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial"]
-    : ["-signkey", `${name}.key`];
-  openssl(["x509", "-req", "-in", `${name}.csr`, ...signer, "-days", "2", "-sha256", "-extfile", ext, "-out", `${name}.crt`], dir);
+  writeFileSync(
+    ext,
+    `subjectAltName=${san}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n`,
+  );
+  openssl(
+    ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-subj", `/CN=${name}`, "-out", `${name}.csr`],
+    dir,
+  );
+  const signer = signWithCa ? ["-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial"] : ["-signkey", `${name}.key`];
+  openssl(
+    ["x509", "-req", "-in", `${name}.csr`, ...signer, "-days", "2", "-sha256", "-extfile", ext, "-out", `${name}.crt`],
+    dir,
+  );
 }
 
 /**
@@ -53,7 +60,28 @@ export function ensureTestCerts(): TestCerts {
   let dir = process.env[ENV];
   if (!dir || !existsSync(join(dir, "untrusted.crt"))) {
     dir = mkdtempSync(join(tmpdir(), "sockkit-certs-"));
-    openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=sockkit test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"], dir);
+    openssl(
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=sockkit test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+      ],
+      dir,
+    );
     leaf(dir, "localhost", "DNS:localhost,DNS:sockkit.test,IP:127.0.0.1", true);
     leaf(dir, "wrong", "DNS:wrong.example", true);
     leaf(dir, "untrusted", "DNS:localhost,IP:127.0.0.1", false);

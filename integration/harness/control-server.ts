@@ -2,7 +2,9 @@
 // one command per connection, run one at a time in arrival order, answered "ok" or "error …".
 import net from "node:net";
 
-export async function serveControl(run: (command: string, arg: string | undefined) => Promise<void>): Promise<{ port: number; close(): Promise<void> }> {
+export async function serveControl(
+  run: (command: string, arg: string | undefined) => Promise<void>,
+): Promise<{ port: number; close(): Promise<void> }> {
   let queue = Promise.resolve();
   const control = net.createServer((socket) => {
     socket.on("error", () => {});

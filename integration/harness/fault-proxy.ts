@@ -50,7 +50,8 @@ export async function startFaultProxy(targetPort: number, fault: Fault): Promise
         if (client.destroyed) return;
         client.write(out);
         if (stop) {
-          if (fault.resetAfterBytes !== undefined) client.write(Buffer.alloc(0), () => setTimeout(() => client.resetAndDestroy(), 20));
+          if (fault.resetAfterBytes !== undefined)
+            client.write(Buffer.alloc(0), () => setTimeout(() => client.resetAndDestroy(), 20));
           else client.end();
         }
       };

@@ -45,7 +45,20 @@ import mqttPacket from "mqtt-packet";
 import { serveScriptedBroker } from "./scripted-broker.js";
 
 export interface LimitsFakeLog {
-  connections: Array<Array<{ cmd: string; messageId?: number; qos?: number; dup?: boolean; topic?: string; retain?: true; alias?: number; reasonCode?: number; data?: string; inFlight?: number }>>;
+  connections: Array<
+    Array<{
+      cmd: string;
+      messageId?: number;
+      qos?: number;
+      dup?: boolean;
+      topic?: string;
+      retain?: true;
+      alias?: number;
+      reasonCode?: number;
+      data?: string;
+      inFlight?: number;
+    }>
+  >;
 }
 
 interface Limits {
@@ -57,15 +70,20 @@ interface Limits {
 }
 
 function limitsFor(clientId: string, connection: number): Limits {
-  if (clientId.startsWith("down-")) return connection === 1 ? { receiveMaximum: 100 } : { maximumQoS: 1, receiveMaximum: 1 };
+  if (clientId.startsWith("down-"))
+    return connection === 1 ? { receiveMaximum: 100 } : { maximumQoS: 1, receiveMaximum: 1 };
   if (clientId.startsWith("lim-")) return { maximumQoS: 1, receiveMaximum: 2 };
-  if (clientId.startsWith("up-")) return connection === 1 ? { maximumQoS: 1, receiveMaximum: 2 } : { receiveMaximum: 2 };
-  if (clientId.startsWith("noret-")) return connection === 1 ? { receiveMaximum: 100 } : { retainAvailable: false, receiveMaximum: 100 };
-  if (clientId.startsWith("ret-")) return connection === 1 ? { retainAvailable: false, receiveMaximum: 100 } : { receiveMaximum: 100 };
+  if (clientId.startsWith("up-"))
+    return connection === 1 ? { maximumQoS: 1, receiveMaximum: 2 } : { receiveMaximum: 2 };
+  if (clientId.startsWith("noret-"))
+    return connection === 1 ? { receiveMaximum: 100 } : { retainAvailable: false, receiveMaximum: 100 };
+  if (clientId.startsWith("ret-"))
+    return connection === 1 ? { retainAvailable: false, receiveMaximum: 100 } : { receiveMaximum: 100 };
   if (clientId.startsWith("auth-") || clientId.startsWith("twice-")) return { receiveMaximum: 100 };
   if (clientId.startsWith("alias-")) return { topicAliasMaximum: 2, maximumPacketSize: 300, receiveMaximum: 100 };
   if (clientId.startsWith("win-")) return { receiveMaximum: 3 };
-  if (clientId.startsWith("chat-") || clientId.startsWith("garbage-") || clientId.startsWith("huge-")) return { receiveMaximum: 100 };
+  if (clientId.startsWith("chat-") || clientId.startsWith("garbage-") || clientId.startsWith("huge-"))
+    return { receiveMaximum: 100 };
   throw new Error(`the limits fake has no script for client id ${clientId}`);
 }
 
@@ -108,10 +126,23 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
     const delayed = new Set<NodeJS.Timeout>();
     socket.once("close", () => delayed.forEach(clearTimeout));
     const sendAuth = (reasonCode: number, data?: string) =>
-      send({ cmd: "auth", reasonCode, properties: { authenticationMethod: clientId.startsWith("auth-other-") ? "OTHER" : AUTH_METHOD, ...(data !== undefined ? { authenticationData: Buffer.from(data) } : {}) } });
+      send({
+        cmd: "auth",
+        reasonCode,
+        properties: {
+          authenticationMethod: clientId.startsWith("auth-other-") ? "OTHER" : AUTH_METHOD,
+          ...(data !== undefined ? { authenticationData: Buffer.from(data) } : {}),
+        },
+      });
     parser.on("packet", (packet: mqttPacket.Packet) => {
       if (socket.destroyed) return; // the rest of a chunk that arrived with "drop-me"
-      const p = packet as mqttPacket.Packet & { messageId?: number; qos?: number; dup?: boolean; topic?: string; clientId?: string };
+      const p = packet as mqttPacket.Packet & {
+        messageId?: number;
+        qos?: number;
+        dup?: boolean;
+        topic?: string;
+        clientId?: string;
+      };
       if (p.cmd === "connect") {
         clientId = p.clientId!;
         const entry = logs.get(clientId) ?? { connections: [] };
@@ -126,7 +157,8 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
           return;
         }
         if (clientId.startsWith("auth-")) {
-          const props = (p as { properties?: { authenticationMethod?: string; authenticationData?: Buffer } }).properties;
+          const props = (p as { properties?: { authenticationMethod?: string; authenticationData?: Buffer } })
+            .properties;
           if (props?.authenticationMethod !== AUTH_METHOD) {
             send({ cmd: "connack", reasonCode: 0x8c, sessionPresent: false });
             socket.end();
@@ -138,7 +170,20 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
           if (clientId.startsWith("auth-eager-")) {
             auth = undefined;
             // 50 ms later: the client is working on its answer by then.
-            const later = setTimeout(() => send({ cmd: "connack", reasonCode: 0, sessionPresent: false, properties: { ...limits, authenticationMethod: AUTH_METHOD, authenticationData: Buffer.from("server-final") } }), 50);
+            const later = setTimeout(
+              () =>
+                send({
+                  cmd: "connack",
+                  reasonCode: 0,
+                  sessionPresent: false,
+                  properties: {
+                    ...limits,
+                    authenticationMethod: AUTH_METHOD,
+                    authenticationData: Buffer.from("server-final"),
+                  },
+                }),
+              50,
+            );
             socket.once("close", () => clearTimeout(later));
           }
           return;
@@ -147,20 +192,45 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
         if (clientId.startsWith("garbage-")) socket.write(Buffer.from([0x00, 0x00]));
         if (clientId.startsWith("huge-")) socket.write(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x60]));
         if (clientId.startsWith("chat-")) {
-          const ticks = setInterval(() => send({ cmd: "publish", topic: "chat/tick", payload: Buffer.from("tick"), qos: 0, retain: false, dup: false }), 100);
+          const ticks = setInterval(
+            () =>
+              send({
+                cmd: "publish",
+                topic: "chat/tick",
+                payload: Buffer.from("tick"),
+                qos: 0,
+                retain: false,
+                dup: false,
+              }),
+            100,
+          );
           socket.once("close", () => clearInterval(ticks));
         }
-        if (connection > 1 && subscribedAgain.has(clientId)) send({ cmd: "publish", topic: "", payload: Buffer.from("b"), qos: 0, retain: false, dup: false, properties: { topicAlias: 1 } });
+        if (connection > 1 && subscribedAgain.has(clientId))
+          send({
+            cmd: "publish",
+            topic: "",
+            payload: Buffer.from("b"),
+            qos: 0,
+            retain: false,
+            dup: false,
+            properties: { topicAlias: 1 },
+          });
         return;
       }
       const retain = p.cmd === "publish" && (p as { retain?: boolean }).retain ? { retain: true as const } : {};
       const alias = (p as { properties?: { topicAlias?: number } }).properties?.topicAlias;
-      const reasonCode = p.cmd === "disconnect" || p.cmd === "auth" ? { reasonCode: (p as { reasonCode?: number }).reasonCode ?? 0 } : {};
+      const reasonCode =
+        p.cmd === "disconnect" || p.cmd === "auth"
+          ? { reasonCode: (p as { reasonCode?: number }).reasonCode ?? 0 }
+          : {};
       const authData = (p as { properties?: { authenticationData?: Buffer } }).properties?.authenticationData;
       log.push({
         cmd: p.cmd,
         ...(p.messageId !== undefined ? { messageId: p.messageId } : {}),
-        ...(p.cmd === "publish" ? { qos: p.qos, dup: p.dup, topic: p.topic, ...retain, ...(alias !== undefined ? { alias } : {}) } : {}),
+        ...(p.cmd === "publish"
+          ? { qos: p.qos, dup: p.dup, topic: p.topic, ...retain, ...(alias !== undefined ? { alias } : {}) }
+          : {}),
         ...reasonCode,
         ...(p.cmd === "auth" && authData !== undefined ? { data: String(authData) } : {}),
         ...(p.cmd === "publish" && p.qos === 1 && clientId.startsWith("win-") ? { inFlight: ++outstanding } : {}),
@@ -180,14 +250,20 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
           if (!clientId.startsWith("auth-pipe-")) sendAuth(0x18, "nonce-2"); // a pipe- client has it already
         } else if (auth?.round === 2 && right) {
           auth = undefined;
-          const method = clientId.startsWith("auth-nomethod-") ? {} : { authenticationMethod: AUTH_METHOD, authenticationData: Buffer.from("server-final") };
+          const method = clientId.startsWith("auth-nomethod-")
+            ? {}
+            : { authenticationMethod: AUTH_METHOD, authenticationData: Buffer.from("server-final") };
           send({ cmd: "connack", reasonCode: 0, sessionPresent: false, properties: { ...limits, ...method } });
           if (clientId.startsWith("auth-late-")) sendAuth(0x18, "nonce-late");
         } else if (auth?.round === 3 && right) {
           auth = undefined;
           sendAuth(0x00, "server-final");
         } else {
-          send(auth?.round === 3 ? { cmd: "disconnect", reasonCode: 0x87 } : { cmd: "connack", reasonCode: 0x87, sessionPresent: false });
+          send(
+            auth?.round === 3
+              ? { cmd: "disconnect", reasonCode: 0x87 }
+              : { cmd: "connack", reasonCode: 0x87, sessionPresent: false },
+          );
           socket.end();
         }
         return;
@@ -206,11 +282,21 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
         if (p.topic !== "") aliases.set(alias, p.topic!);
       }
       if (p.cmd === "subscribe") {
-        const filters = (p as unknown as { subscriptions: Array<{ topic: string }> }).subscriptions.map((sub) => sub.topic);
+        const filters = (p as unknown as { subscriptions: Array<{ topic: string }> }).subscriptions.map(
+          (sub) => sub.topic,
+        );
         if (filters.includes("alias/again")) subscribedAgain.add(clientId);
         send({ cmd: "suback", messageId: p.messageId, granted: filters.map(() => 0) });
         for (const [topic, topicAlias, payload] of filters.flatMap((f) => ALIASED[f] ?? [])) {
-          send({ cmd: "publish", topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false, properties: { topicAlias } });
+          send({
+            cmd: "publish",
+            topic,
+            payload: Buffer.from(payload),
+            qos: 0,
+            retain: false,
+            dup: false,
+            properties: { topicAlias },
+          });
         }
         return;
       }
@@ -248,7 +334,8 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
         return;
       }
       if (p.cmd === "publish" && p.qos === 1) send({ cmd: "puback", messageId: p.messageId, reasonCode: 0 });
-      if (p.cmd === "publish" && p.qos === 2 && !(clientId.startsWith("down-") && connection === 1)) send({ cmd: "pubrec", messageId: p.messageId, reasonCode: 0 });
+      if (p.cmd === "publish" && p.qos === 2 && !(clientId.startsWith("down-") && connection === 1))
+        send({ cmd: "pubrec", messageId: p.messageId, reasonCode: 0 });
       if (p.cmd === "pubrel") send({ cmd: "pubcomp", messageId: p.messageId, reasonCode: 0 });
       if (p.cmd === "pingreq") send({ cmd: "pingresp" });
     });

@@ -32,7 +32,13 @@ export async function startMqttSessionFake(): Promise<{ port: number; control: n
       pubrel: log.some((p) => p.cmd === "pubrel"),
     });
     parser.on("packet", (packet: mqttPacket.Packet) => {
-      const p = packet as mqttPacket.Packet & { messageId?: number; qos?: number; dup?: boolean; payload?: Buffer; clientId?: string };
+      const p = packet as mqttPacket.Packet & {
+        messageId?: number;
+        qos?: number;
+        dup?: boolean;
+        payload?: Buffer;
+        clientId?: string;
+      };
       if (p.cmd === "connect") {
         const entry = logs.get(p.clientId!) ?? { connections: [] };
         logs.set(p.clientId!, entry);
@@ -42,11 +48,23 @@ export async function startMqttSessionFake(): Promise<{ port: number; control: n
         const lost = p.clientId!.startsWith("lost-") && connection > 1;
         send({ cmd: "connack", returnCode: 0, sessionPresent: connection > 1 && !lost });
         if (lost) return;
-        send({ cmd: "publish", topic: "fake/once", payload: Buffer.from("once"), qos: 2, messageId: 7, dup: connection > 1, retain: false });
+        send({
+          cmd: "publish",
+          topic: "fake/once",
+          payload: Buffer.from("once"),
+          qos: 2,
+          messageId: 7,
+          dup: connection > 1,
+          retain: false,
+        });
         if (connection > 1) send({ cmd: "pubrel", messageId: 7 });
         return;
       }
-      log.push({ cmd: p.cmd, ...(p.messageId !== undefined ? { messageId: p.messageId } : {}), ...(p.cmd === "publish" ? { qos: p.qos, dup: p.dup, payload: p.payload!.toString() } : {}) });
+      log.push({
+        cmd: p.cmd,
+        ...(p.messageId !== undefined ? { messageId: p.messageId } : {}),
+        ...(p.cmd === "publish" ? { qos: p.qos, dup: p.dup, payload: p.payload!.toString() } : {}),
+      });
       if (connection === 1) {
         if (p.cmd === "publish" && p.qos === 2) send({ cmd: "pubrec", messageId: p.messageId });
         const s = seen();

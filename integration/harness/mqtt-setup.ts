@@ -1,5 +1,13 @@
 import type { TestProject } from "vitest/node";
-import { MQTT_ACCOUNT, startAedes, startMosquitto, startMosquittoTls, startMosquittoWithPassword, startMqttFakes, type MqttTestEnv } from "./mqtt.js";
+import {
+  MQTT_ACCOUNT,
+  startAedes,
+  startMosquitto,
+  startMosquittoTls,
+  startMosquittoWithPassword,
+  startMqttFakes,
+  type MqttTestEnv,
+} from "./mqtt.js";
 import { startMqttLimitsFake } from "./mqtt-limits-fake.js";
 import { startMqttSessionFake } from "./mqtt-session-fake.js";
 import { startAedesVictim, startMosquittoVictim } from "./mqtt-victims.js";
@@ -34,6 +42,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
     limitsFake: { port: limitsFake.port, control: limitsFake.control },
   });
   return async () => {
-    await Promise.all([aedes.close(), mosquitto.close(), mosquittoLimited.close(), mosquittoWithPassword.close(), mosquittoTls.close(), fakes.close(), aedesVictim.close(), mosquittoVictim.close(), sessionFake.close(), limitsFake.close()]);
+    await Promise.all([
+      aedes.close(),
+      mosquitto.close(),
+      mosquittoLimited.close(),
+      mosquittoWithPassword.close(),
+      mosquittoTls.close(),
+      fakes.close(),
+      aedesVictim.close(),
+      mosquittoVictim.close(),
+      sessionFake.close(),
+      limitsFake.close(),
+    ]);
   };
 }

@@ -37,7 +37,9 @@ export async function startAedesVictim(): Promise<{ victim: MqttVictim; close():
 
 export async function startMosquittoVictim(): Promise<{ victim: MqttVictim; close(): Promise<void> }> {
   const first = await startMosquitto();
-  let running: { process: ListeningProcess["process"]; close(options?: { keepData?: boolean }): Promise<void> } | undefined = first;
+  let running:
+    { process: ListeningProcess["process"]; close(options?: { keepData?: boolean }): Promise<void> } | undefined =
+    first;
   const stop = async () => {
     // SIGTERM: Mosquitto writes its persistence file on the way out.
     if (running) await running.close({ keepData: true });
@@ -51,8 +53,13 @@ export async function startMosquittoVictim(): Promise<{ victim: MqttVictim; clos
     stop,
     start: async (setting) => {
       if (setting !== undefined && setting !== "max_qos_1") throw new Error(`unknown Mosquitto setting ${setting}`);
-      if (setting !== undefined && running) throw new Error("Mosquitto is running: stop it before starting it with a setting");
-      running ??= await startMosquitto({ port: first.port, dir: first.dir, ...(setting ? { config: ["max_qos 1"] } : {}) });
+      if (setting !== undefined && running)
+        throw new Error("Mosquitto is running: stop it before starting it with a setting");
+      running ??= await startMosquitto({
+        port: first.port,
+        dir: first.dir,
+        ...(setting ? { config: ["max_qos 1"] } : {}),
+      });
     },
     close: async () => {
       await stop();

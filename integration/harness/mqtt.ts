@@ -38,8 +38,16 @@ const HOW_TO =
  * Aedes in this process on a free port. Its listener can be stopped and started again on the same
  * port while the broker object, and the sessions it keeps in memory, live on.
  */
-export async function startAedes(): Promise<{ port: number; drop(): Promise<void>; stop(): Promise<void>; start(): Promise<void>; close(): Promise<void> }> {
-  const { Aedes } = (await import("aedes")) as unknown as { Aedes: { createBroker(): Promise<{ handle: (socket: net.Socket) => void; close(cb: () => void): void }> } };
+export async function startAedes(): Promise<{
+  port: number;
+  drop(): Promise<void>;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}> {
+  const { Aedes } = (await import("aedes")) as unknown as {
+    Aedes: { createBroker(): Promise<{ handle: (socket: net.Socket) => void; close(cb: () => void): void }> };
+  };
   const broker = await Aedes.createBroker();
   const sockets = new Set<net.Socket>();
   let server: net.Server | undefined;
@@ -84,9 +92,12 @@ export async function startAedes(): Promise<{ port: number; drop(): Promise<void
  * Mosquitto on a free port (or `port`), persisting to a new directory (or
  * `dir`, to start again with what an earlier instance saved).
  */
-export async function startMosquitto(
-  reuse: { port?: number; dir?: string; config?: readonly string[] } = {},
-): Promise<{ port: number; dir: string; process: ChildProcess; close(options?: { keepData?: boolean }): Promise<void> }> {
+export async function startMosquitto(reuse: { port?: number; dir?: string; config?: readonly string[] } = {}): Promise<{
+  port: number;
+  dir: string;
+  process: ChildProcess;
+  close(options?: { keepData?: boolean }): Promise<void>;
+}> {
   if (spawnSync("mosquitto", ["-h"], { stdio: "ignore" }).error) throw new Error(HOW_TO);
   const port = reuse.port ?? (await freePort());
   const dir = reuse.dir ?? mkdtempSync(join(tmpdir(), "sockkit-mosquitto-"));
@@ -130,10 +141,14 @@ export const MQTT_ACCOUNT = { username: "sockkit", password: "s3cret-\u00e9" } a
 export async function startMosquittoWithPassword(): Promise<{ port: number; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), "sockkit-mosquitto-passwd-"));
   const file = join(dir, "passwords");
-  const made = spawnSync("mosquitto_passwd", ["-b", "-c", file, MQTT_ACCOUNT.username, MQTT_ACCOUNT.password], { encoding: "utf8" });
+  const made = spawnSync("mosquitto_passwd", ["-b", "-c", file, MQTT_ACCOUNT.username, MQTT_ACCOUNT.password], {
+    encoding: "utf8",
+  });
   if (made.error || made.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`mosquitto_passwd failed (${made.error?.message ?? (made.stderr.trim() || `exit status ${made.status}`)}). ${HOW_TO}`);
+    throw new Error(
+      `mosquitto_passwd failed (${made.error?.message ?? (made.stderr.trim() || `exit status ${made.status}`)}). ${HOW_TO}`,
+    );
   }
   // Mosquitto's folder is this one, so the password file goes with it (on close, or a failed start).
   // Later lines win: anonymous clients are refused.
@@ -148,7 +163,10 @@ export async function startMosquittoTls(): Promise<{ port: number; caCert: strin
   writeFileSync(join(dir, "server.crt"), certs.localhostCert);
   writeFileSync(join(dir, "server.key"), certs.localhostKey);
   // The certificate lines follow the listener line startMosquitto writes first, so they configure it.
-  const broker = await startMosquitto({ dir, config: [`certfile ${join(dir, "server.crt")}`, `keyfile ${join(dir, "server.key")}`] });
+  const broker = await startMosquitto({
+    dir,
+    config: [`certfile ${join(dir, "server.crt")}`, `keyfile ${join(dir, "server.key")}`],
+  });
   return { port: broker.port, caCert: certs.caCert, close: () => broker.close() };
 }
 

@@ -13,7 +13,10 @@ const SPEC = fileURLToPath(new URL("../../packages/gateway/openapi.yaml", import
 interface Operation {
   responses: Record<string, { $ref?: string; content?: Record<string, { schema?: unknown }> }>;
 }
-type Spec = { paths: Record<string, Record<string, Operation>>; components: { responses: Record<string, Operation["responses"][string]> } };
+type Spec = {
+  paths: Record<string, Record<string, Operation>>;
+  components: { responses: Record<string, Operation["responses"][string]> };
+};
 
 export interface SpecChecker {
   /** Throws when the response is undocumented or its body does not match. */
@@ -27,7 +30,10 @@ export interface SpecChecker {
 export async function loadSpecChecker(): Promise<SpecChecker> {
   const document = YAML.parse(readFileSync(SPEC, "utf8")) as Spec;
   const result = await new Validator().validate(structuredClone(document));
-  if (!result.valid) throw new Error(`packages/gateway/openapi.yaml is not valid OpenAPI 3.1: ${JSON.stringify(result.errors, null, 2)}`);
+  if (!result.valid)
+    throw new Error(
+      `packages/gateway/openapi.yaml is not valid OpenAPI 3.1: ${JSON.stringify(result.errors, null, 2)}`,
+    );
   // OpenAPI's own keys (paths, info…) are not JSON Schema keywords: only the schemas inside are.
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   ajv.addSchema({ ...document, $id: "openapi" });
@@ -54,28 +60,43 @@ export async function loadSpecChecker(): Promise<SpecChecker> {
       if (!operation) {
         // Outside the documented operations only the documented 404/405 error bodies are allowed.
         const expected = item ? "405" : "404";
-        if (status !== expected) throw new Error(`${method.toUpperCase()} ${path} gave ${status}; an undocumented operation must be a ${expected}`);
+        if (status !== expected)
+          throw new Error(
+            `${method.toUpperCase()} ${path} gave ${status}; an undocumented operation must be a ${expected}`,
+          );
         const validate = validatorFor("/components/schemas/Error");
-        if (!validate(JSON.parse(body))) throw new Error(`${method.toUpperCase()} ${path} ${status}: ${ajv.errorsText(validate.errors)}`);
+        if (!validate(JSON.parse(body)))
+          throw new Error(`${method.toUpperCase()} ${path} ${status}: ${ajv.errorsText(validate.errors)}`);
         return;
       }
       exercised.add(`${method.toUpperCase()} ${path}`);
       let documented = operation.responses[status];
       let pointer = `/paths/${path.replaceAll("~", "~0").replaceAll("/", "~1")}/${method}/responses/${status}`;
-      if (!documented) throw new Error(`${method.toUpperCase()} ${path} gave ${status}, which openapi.yaml does not document (body: ${body.slice(0, 200)})`);
+      if (!documented)
+        throw new Error(
+          `${method.toUpperCase()} ${path} gave ${status}, which openapi.yaml does not document (body: ${body.slice(0, 200)})`,
+        );
       if (documented.$ref) {
         pointer = documented.$ref.slice(1);
         documented = document.components.responses[pointer.split("/").pop()!]!;
       }
       const mediaType = Object.keys(documented.content ?? {}).find((media) => type.startsWith(media));
-      if (documented.content && !mediaType) throw new Error(`${method.toUpperCase()} ${path} ${status} is ${type}; documented: ${Object.keys(documented.content).join(", ")}`);
+      if (documented.content && !mediaType)
+        throw new Error(
+          `${method.toUpperCase()} ${path} ${status} is ${type}; documented: ${Object.keys(documented.content).join(", ")}`,
+        );
       if (mediaType === "application/json") {
         const validate = validatorFor(`${pointer}/content/application~1json/schema`);
-        if (!validate(JSON.parse(body))) throw new Error(`${method.toUpperCase()} ${path} ${status} does not match openapi.yaml: ${ajv.errorsText(validate.errors)}; body: ${body.slice(0, 300)}`);
+        if (!validate(JSON.parse(body)))
+          throw new Error(
+            `${method.toUpperCase()} ${path} ${status} does not match openapi.yaml: ${ajv.errorsText(validate.errors)}; body: ${body.slice(0, 300)}`,
+          );
       }
     },
     unexercised() {
-      const all = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
+      const all = Object.entries(document.paths).flatMap(([path, item]) =>
+        Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
+      );
       return all.filter((operation) => !exercised.has(operation));
     },
     seen: () => [...seen].sort(),

@@ -27,6 +27,11 @@ export async function settledWithin<T>(promise: Promise<T>, ms: number): Promise
  * Waits until `condition()` holds (it may be async, e.g. asking a server), looking every `everyMs`,
  * for at most `timeoutMs`; the caller asserts afterwards.
  */
-export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 2000, everyMs = 20): Promise<void> {
-  for (const end = Date.now() + timeoutMs; !(await condition()) && Date.now() < end; ) await new Promise((resolve) => setTimeout(resolve, everyMs));
+export async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 2000,
+  everyMs = 20,
+): Promise<void> {
+  for (const end = Date.now() + timeoutMs; !(await condition()) && Date.now() < end;)
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
 }

@@ -39,7 +39,10 @@ const behaviours: Record<keyof RedisFakes, Behaviour> = {
   idler: (socket, request) => {
     socket.write(request === 0 ? "+OK\r\n" : "+PONG\r\n");
     clearTimeout(idleTimers.get(socket));
-    idleTimers.set(socket, setTimeout(() => socket.destroy(), 100));
+    idleTimers.set(
+      socket,
+      setTimeout(() => socket.destroy(), 100),
+    );
     if (request === 0) socket.once("close", () => clearTimeout(idleTimers.get(socket)));
   },
   flappy: (socket, request) => {

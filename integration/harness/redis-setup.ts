@@ -28,7 +28,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const fakes = await startRedisFakes();
   const victim = await startVictim();
   console.log(`[redis] shared server from ${shared.target.source} at ${shared.target.hostname}:${shared.target.port}`);
-  project.provide("redis", { shared: shared.target, auth: { ...auth.target, password: PASSWORD }, fakes: fakes.ports, victim: { ...victim.target, control: victim.control } });
+  project.provide("redis", {
+    shared: shared.target,
+    auth: { ...auth.target, password: PASSWORD },
+    fakes: fakes.ports,
+    victim: { ...victim.target, control: victim.control },
+  });
   return async () => {
     await Promise.all([shared.stop(), auth.stop(), fakes.close(), victim.stop()]);
   };

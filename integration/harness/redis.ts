@@ -73,15 +73,36 @@ function hasRedisBinary(): boolean {
  * for the shared server when no REDIS_URL or container runtime is there, and
  * always for destructive tests and special configurations (a password).
  */
-export async function startRedisServer(extraArgs: string[] = [], fixedPort?: number): Promise<RedisServer & { process: ChildProcess }> {
+export async function startRedisServer(
+  extraArgs: string[] = [],
+  fixedPort?: number,
+): Promise<RedisServer & { process: ChildProcess }> {
   if (!hasRedisBinary()) throw new Error(HOW_TO);
   const port = fixedPort ?? (await freePort());
   const server = await spawnListening(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--enable-debug-command", "yes", "--loglevel", "warning", ...extraArgs],
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--enable-debug-command",
+      "yes",
+      "--loglevel",
+      "warning",
+      ...extraArgs,
+    ],
     port,
   );
-  return { process: server.process, target: { hostname: "127.0.0.1", port, source: "redis-server" }, stop: () => server.stop() };
+  return {
+    process: server.process,
+    target: { hostname: "127.0.0.1", port, source: "redis-server" },
+    stop: () => server.stop(),
+  };
 }
 
 /**

@@ -21,7 +21,11 @@ export async function serveScriptedBroker(
       line += data.toString();
       if (!line.includes("\n")) return;
       const [command, clientId] = line.trim().split(" ");
-      socket.end(command === "log" ? JSON.stringify(logs.get(clientId!) ?? { connections: [] }) : `error unknown command ${command}\n`);
+      socket.end(
+        command === "log"
+          ? JSON.stringify(logs.get(clientId!) ?? { connections: [] })
+          : `error unknown command ${command}\n`,
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

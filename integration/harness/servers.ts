@@ -88,7 +88,14 @@ const TRICKLE_TEXT = "one byte at a time, split at every boundary";
 export async function startSocketServers(options: { bigSize?: number } = {}): Promise<RunningServers> {
   const certs = ensureTestCerts();
   const bigSize = options.bigSize ?? 64 * 1024 * 1024;
-  const stats: ControlStats = { open: {}, accepted: {}, halfCloseReceived: [], bigSent: {}, sni: {}, sinkReceived: { bytes: 0, z: 0 } };
+  const stats: ControlStats = {
+    open: {},
+    accepted: {},
+    halfCloseReceived: [],
+    bigSent: {},
+    sni: {},
+    sinkReceived: { bytes: 0, z: 0 },
+  };
   const servers: net.Server[] = [];
   const sockets = new Set<net.Socket>();
   const sinks = new Set<net.Socket>();

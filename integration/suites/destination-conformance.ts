@@ -31,21 +31,52 @@ export interface DestinationOptions {
 
 // Loopback, in the spellings public SSRF payload lists use against URL filters.
 const LOOPBACK_SPELLINGS = [
-  "127.0.0.1", "127.1", "127.0.1", "127.000.000.001", "0177.0.0.1", "0177.0000.0000.0001", "0x7f.0.0.1",
-  "0x7F.0x0.0x0.0x1", "0x7f.1", "2130706433", "0x7f000001", "017700000001", "127.0.0.1.", "127.255.255.254",
-  "①②⑦.⓪.⓪.①", "１２７．０．０．１", "127。0。0。1", "::ffff:127.0.0.1", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]",
-  "[0:0:0:0:0:ffff:127.0.0.1]", "[0000:0000:0000:0000:0000:ffff:7f00:0001]", "::127.0.0.1", "[::7f00:1]",
+  "127.0.0.1",
+  "127.1",
+  "127.0.1",
+  "127.000.000.001",
+  "0177.0.0.1",
+  "0177.0000.0000.0001",
+  "0x7f.0.0.1",
+  "0x7F.0x0.0x0.0x1",
+  "0x7f.1",
+  "2130706433",
+  "0x7f000001",
+  "017700000001",
+  "127.0.0.1.",
+  "127.255.255.254",
+  "①②⑦.⓪.⓪.①",
+  "１２７．０．０．１",
+  "127。0。0。1",
+  "::ffff:127.0.0.1",
+  "[::ffff:127.0.0.1]",
+  "[::ffff:7f00:1]",
+  "[0:0:0:0:0:ffff:127.0.0.1]",
+  "[0000:0000:0000:0000:0000:ffff:7f00:0001]",
+  "::127.0.0.1",
+  "[::7f00:1]",
 ] as const;
 
 const METADATA_SPELLINGS = [
-  "169.254.169.254", "2852039166", "0xa9fea9fe", "0251.0376.0251.0376", "0xa9.0xfe.0xa9.0xfe", "169.254.43518",
-  "[::ffff:169.254.169.254]", "[::ffff:a9fe:a9fe]", "169.254.169.254.",
+  "169.254.169.254",
+  "2852039166",
+  "0xa9fea9fe",
+  "0251.0376.0251.0376",
+  "0xa9.0xfe.0xa9.0xfe",
+  "169.254.43518",
+  "[::ffff:169.254.169.254]",
+  "[::ffff:a9fe:a9fe]",
+  "169.254.169.254.",
 ] as const;
 
 /** [input, canonical host, why it is denied under publicOnly (a regex), or "allowed"] */
 const PUBLIC_ONLY_TABLE: ReadonlyArray<readonly [string, string, RegExp | "allowed"]> = [
-  ...LOOPBACK_SPELLINGS.map((s) => [s, s === "127.255.255.254" ? s : "127.0.0.1", /127\.0\.0\.0\/8 \(loopback\)/] as const),
-  ...METADATA_SPELLINGS.map((s) => [s, "169.254.169.254", /169\.254\.0\.0\/16 \(link-local, cloud metadata\)/] as const),
+  ...LOOPBACK_SPELLINGS.map(
+    (s) => [s, s === "127.255.255.254" ? s : "127.0.0.1", /127\.0\.0\.0\/8 \(loopback\)/] as const,
+  ),
+  ...METADATA_SPELLINGS.map(
+    (s) => [s, "169.254.169.254", /169\.254\.0\.0\/16 \(link-local, cloud metadata\)/] as const,
+  ),
   ["0", "0.0.0.0", /this network/],
   ["0.0.0.0", "0.0.0.0", /this network/],
   ["0x0", "0.0.0.0", /this network/],
@@ -168,14 +199,24 @@ export function destinationConformance({ runtime, connect, env, withResolver }: 
 
     it("a bad port is denied with the reason", () => {
       for (const port of [0, -1, 65536, 80.5, Number.NaN, "80", null]) {
-        expect(publicOnly.check("8.8.8.8", port)).toMatchObject({ allowed: false, reason: expect.stringContaining("port must be an integer") });
+        expect(publicOnly.check("8.8.8.8", port)).toMatchObject({
+          allowed: false,
+          reason: expect.stringContaining("port must be an integer"),
+        });
       }
     });
 
     it("an explicit CIDR entry admits a destination inside a range publicOnly denies, on its ports only", () => {
       const policy = createDestinationPolicy({ publicOnly: true, allow: [{ host: "127.0.0.0/8", ports: env.echo }] });
-      expect(policy.check("0x7f.1", env.echo)).toMatchObject({ allowed: true, host: "127.0.0.1", rule: `127.0.0.0/8, port ${env.echo}` });
-      expect(policy.check("127.0.0.1", env.echo6)).toMatchObject({ allowed: false, reason: expect.stringMatching(/loopback/) });
+      expect(policy.check("0x7f.1", env.echo)).toMatchObject({
+        allowed: true,
+        host: "127.0.0.1",
+        rule: `127.0.0.0/8, port ${env.echo}`,
+      });
+      expect(policy.check("127.0.0.1", env.echo6)).toMatchObject({
+        allowed: false,
+        reason: expect.stringMatching(/loopback/),
+      });
     });
   });
 
@@ -195,7 +236,12 @@ export function destinationConformance({ runtime, connect, env, withResolver }: 
     it("an allowlist denies a port it does not list, and an IPv6 loopback it does not name", async () => {
       const policy = createAllowlist([{ host: "127.0.0.1", ports: env.halfClose }]);
       await expectDenied(guardConnect(connect, policy), `127.0.0.1:${env.denied}`, "denied", /port/);
-      await expectDenied(guardConnect(connect, policy), `[::1]:${env.denied6}`, "denied6", /no allow entry matches ::1/);
+      await expectDenied(
+        guardConnect(connect, policy),
+        `[::1]:${env.denied6}`,
+        "denied6",
+        /no allow entry matches ::1/,
+      );
     });
 
     it("an allowed destination connects, through the canonical address, in any spelling", async () => {
@@ -215,7 +261,10 @@ export function destinationConformance({ runtime, connect, env, withResolver }: 
       const before = await accepted("denied");
       const retries: unknown[] = [];
       const error = await rejection(
-        connectWithRetry(guardConnect(connect, publicOnly), `127.0.0.1:${env.denied}`, undefined, { baseDelayMs: 1, onRetry: (event) => retries.push(event) }),
+        connectWithRetry(guardConnect(connect, publicOnly), `127.0.0.1:${env.denied}`, undefined, {
+          baseDelayMs: 1,
+          onRetry: (event) => retries.push(event),
+        }),
       );
       expect(error).toMatchObject({ code: "EDESTINATION_DENIED" });
       expect(retries).toEqual([]);
@@ -225,14 +274,27 @@ export function destinationConformance({ runtime, connect, env, withResolver }: 
     it("a name publicOnly must resolve is denied when the connect cannot resolve names", async () => {
       // A plain wrapper drops the adapter's withDestinationPolicy capability (workerd's own connect never has it).
       const bare: Connect = (address, options) => connect(address, options);
-      await expectDenied(guardConnect(bare, publicOnly), `sockkit.test:${env.denied}`, "denied", /cannot resolve names/);
+      await expectDenied(
+        guardConnect(bare, publicOnly),
+        `sockkit.test:${env.denied}`,
+        "denied",
+        /cannot resolve names/,
+      );
     });
 
     if (withResolver) {
       it("Node: a name that resolves to a denied address is refused after DNS, and nothing is dialled", async () => {
         const asked: string[] = [];
-        const guarded = guardConnect(withResolver(async (name) => (asked.push(name), ["8.8.8.8", "127.0.0.1"])), publicOnly);
-        await expectDenied(guarded, `sockkit.test:${env.denied}`, "denied", /sockkit\.test resolves to 127\.0\.0\.1, which is in 127\.0\.0\.0\/8/);
+        const guarded = guardConnect(
+          withResolver(async (name) => (asked.push(name), ["8.8.8.8", "127.0.0.1"])),
+          publicOnly,
+        );
+        await expectDenied(
+          guarded,
+          `sockkit.test:${env.denied}`,
+          "denied",
+          /sockkit\.test resolves to 127\.0\.0\.1, which is in 127\.0\.0\.0\/8/,
+        );
         expect(asked).toEqual(["sockkit.test"]);
       });
 
@@ -256,7 +318,10 @@ export function destinationConformance({ runtime, connect, env, withResolver }: 
       it("Node: every checked address is tried in turn, in its canonical form", async () => {
         // ::1 has no echo server on this port; 127.0.0.1 (given IPv4-mapped) does.
         const policy = createDestinationPolicy({ publicOnly: true, allow: ["127.0.0.0/8", "::1"] });
-        const socket = guardConnect(withResolver(async () => ["::1", "::ffff:127.0.0.1"]), policy)(`sockkit.test:${env.echo}`);
+        const socket = guardConnect(
+          withResolver(async () => ["::1", "::ffff:127.0.0.1"]),
+          policy,
+        )(`sockkit.test:${env.echo}`);
         try {
           await socket.opened;
           expect(await echoOnce(socket, "second")).toBe("second");
@@ -268,12 +333,27 @@ export function destinationConformance({ runtime, connect, env, withResolver }: 
       it("Node: guardConnect keeps the policy the adapter's connect already has", async () => {
         const inner = withResolver(async () => ["127.0.0.1"], createAllowlist(["ok.test"]));
         const outer = createDestinationPolicy({ publicOnly: true, allow: ["127.0.0.0/8"] });
-        await expectDenied(guardConnect(inner, outer), `sockkit.test:${env.denied}`, "denied", /no allow entry matches sockkit\.test/);
+        await expectDenied(
+          guardConnect(inner, outer),
+          `sockkit.test:${env.denied}`,
+          "denied",
+          /no allow entry matches sockkit\.test/,
+        );
       });
 
       it("Node: createConnect({ policy }) applies the same checks without guardConnect", async () => {
-        await expectDenied(withResolver(async () => ["127.0.0.1"], publicOnly), `sockkit.test:${env.denied}`, "denied", /loopback/);
-        await expectDenied(withResolver(async () => ["8.8.8.8"], publicOnly), `0x7f.1:${env.denied}`, "denied", /loopback/);
+        await expectDenied(
+          withResolver(async () => ["127.0.0.1"], publicOnly),
+          `sockkit.test:${env.denied}`,
+          "denied",
+          /loopback/,
+        );
+        await expectDenied(
+          withResolver(async () => ["8.8.8.8"], publicOnly),
+          `0x7f.1:${env.denied}`,
+          "denied",
+          /loopback/,
+        );
       });
     }
   });

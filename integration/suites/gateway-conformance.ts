@@ -20,7 +20,14 @@ export interface GatewayConformanceOptions {
   observe?: (request: Request, response: Response) => Promise<void>;
 }
 
-export function gatewayConformance({ runtime, connect, sockets, redis, mqtt, observe }: GatewayConformanceOptions): void {
+export function gatewayConformance({
+  runtime,
+  connect,
+  sockets,
+  redis,
+  mqtt,
+  observe,
+}: GatewayConformanceOptions): void {
   const TOKEN = "test-token";
   const local = "127.0.0.1";
   const handler = createGateway({
@@ -31,7 +38,13 @@ export function gatewayConformance({ runtime, connect, sockets, redis, mqtt, obs
       { host: local, ports: [redis.shared.port, mqtt.mosquitto, redis.fakes.silent, sockets.refused] },
       { host: "::1", ports: sockets.echo6 },
     ],
-    limits: { connectTimeoutMs: 2000, operationTimeoutMs: 500, maxBodyBytes: 1024, maxResponseBytes: 4096, maxConcurrentPerClient: 1 },
+    limits: {
+      connectTimeoutMs: 2000,
+      operationTimeoutMs: 500,
+      maxBodyBytes: 1024,
+      maxResponseBytes: 4096,
+      maxConcurrentPerClient: 1,
+    },
   });
   const gateway = {
     async fetch(request: Request, info?: { clientAddress: string }): Promise<Response> {
@@ -42,16 +55,30 @@ export function gatewayConformance({ runtime, connect, sockets, redis, mqtt, obs
   };
   const auth = { authorization: `Bearer ${TOKEN}` };
   const call = (path: string, init: RequestInit = {}, client = "tester") =>
-    gateway.fetch(new Request(`http://gateway.test${path}`, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } }), { clientAddress: client });
+    gateway.fetch(
+      new Request(`http://gateway.test${path}`, {
+        ...init,
+        headers: { ...auth, ...(init.headers as Record<string, string>) },
+      }),
+      { clientAddress: client },
+    );
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-    call(path, { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), headers: { "content-type": "application/json", ...headers } });
+    call(path, {
+      method: "POST",
+      body: typeof body === "string" ? body : JSON.stringify(body),
+      headers: { "content-type": "application/json", ...headers },
+    });
   const echoAccepted = async () => (await controlCommand(connect, sockets.control)).accepted.echo ?? 0;
 
   describe(`gateway (${runtime})`, () => {
     it("GET /probe/redis: PING through the policy, with latency", async () => {
       const response = await call(`/probe/redis?host=${local}&port=${redis.shared.port}`);
       expect(response.status).toBe(200);
-      expect(await response.json()).toMatchObject({ ok: true, latencyMs: expect.any(Number), detail: { reply: "PONG" } });
+      expect(await response.json()).toMatchObject({
+        ok: true,
+        latencyMs: expect.any(Number),
+        detail: { reply: "PONG" },
+      });
     });
 
     it("GET /probe/mqtt: CONNECT/CONNACK", async () => {
@@ -66,7 +93,13 @@ export function gatewayConformance({ runtime, connect, sockets, redis, mqtt, obs
       const get = await post("/redis", { host: local, port: redis.shared.port, command: ["GET", key] });
       expect(await get.json()).toMatchObject({ ok: true, reply: "v" });
       await post("/redis", { host: local, port: redis.shared.port, command: ["DEL", key] });
-      const published = await post("/mqtt/publish", { host: local, port: mqtt.mosquitto, topic: "gateway/test", payload: "hi", qos: 1 });
+      const published = await post("/mqtt/publish", {
+        host: local,
+        port: mqtt.mosquitto,
+        topic: "gateway/test",
+        payload: "hi",
+        qos: 1,
+      });
       expect(await published.json()).toMatchObject({ ok: true, qos: 1 });
     });
 
@@ -132,7 +165,9 @@ export function gatewayConformance({ runtime, connect, sockets, redis, mqtt, obs
     it("bad bodies: not JSON 400, wrong type 415, too large 413; wrong method 405", async () => {
       expect((await post("/redis", "{not json")).status).toBe(400);
       expect((await post("/redis", "[]")).status).toBe(400);
-      expect((await call("/redis", { method: "POST", body: "{}", headers: { "content-type": "text/plain" } })).status).toBe(415);
+      expect(
+        (await call("/redis", { method: "POST", body: "{}", headers: { "content-type": "text/plain" } })).status,
+      ).toBe(415);
       expect((await post("/redis", { host: local, command: ["SET", "k", "x".repeat(2000)] })).status).toBe(413);
       expect((await call("/redis")).status).toBe(405);
       const publish = await post("/mqtt/publish", { host: local, port: mqtt.mosquitto, topic: "a/#", payload: "x" });
@@ -142,11 +177,17 @@ export function gatewayConformance({ runtime, connect, sockets, redis, mqtt, obs
     });
 
     it("a missing or wrong token: 401 before anything else", async () => {
-      const none = await gateway.fetch(new Request(`http://gateway.test/probe/redis?host=${local}&port=${redis.shared.port}`));
+      const none = await gateway.fetch(
+        new Request(`http://gateway.test/probe/redis?host=${local}&port=${redis.shared.port}`),
+      );
       expect(none.status).toBe(401);
-      const wrong = await gateway.fetch(new Request(`http://gateway.test/probe/redis?host=${local}`, { headers: { authorization: "Bearer nope" } }));
+      const wrong = await gateway.fetch(
+        new Request(`http://gateway.test/probe/redis?host=${local}`, { headers: { authorization: "Bearer nope" } }),
+      );
       expect(wrong.status).toBe(401);
-      expect((await gateway.fetch(new Request("http://gateway.test/"))).headers.get("content-type")).toMatch(/text\/html/);
+      expect((await gateway.fetch(new Request("http://gateway.test/"))).headers.get("content-type")).toMatch(
+        /text\/html/,
+      );
     });
 
     it("a silent upstream is a 504, a refused one a 502, never a hang or a stack trace", async () => {
@@ -162,10 +203,26 @@ export function gatewayConformance({ runtime, connect, sockets, redis, mqtt, obs
         [() => call(`/probe/mqtt?host=${local}&port=${sockets.refused}`), 502, "ECONNECT"],
         [() => call(`/probe/mqtt?host=${local}&port=${redis.fakes.silent}`), 504, "ETIMEDOUT"],
         [() => call(`/probe/mqtt?port=1883`), 400, "EBADREQUEST"],
-        [() => post("/mqtt/publish", { host: local, port: sockets.refused, topic: "t", payload: "x" }), 502, "ECONNECT"],
-        [() => post("/mqtt/publish", { host: local, port: mqtt.mosquitto, topic: "t", payload: "x".repeat(2000) }), 413, "ETOOLARGE"],
-        [() => call("/mqtt/publish", { method: "POST", body: "x", headers: { "content-type": "text/plain" } }), 415, "EUNSUPPORTED_MEDIA_TYPE"],
-        [() => post("/mqtt/publish", { host: local, port: mqtt.mosquitto, topic: "t", payload: "x", qos: 3 }), 400, "EBADREQUEST"],
+        [
+          () => post("/mqtt/publish", { host: local, port: sockets.refused, topic: "t", payload: "x" }),
+          502,
+          "ECONNECT",
+        ],
+        [
+          () => post("/mqtt/publish", { host: local, port: mqtt.mosquitto, topic: "t", payload: "x".repeat(2000) }),
+          413,
+          "ETOOLARGE",
+        ],
+        [
+          () => call("/mqtt/publish", { method: "POST", body: "x", headers: { "content-type": "text/plain" } }),
+          415,
+          "EUNSUPPORTED_MEDIA_TYPE",
+        ],
+        [
+          () => post("/mqtt/publish", { host: local, port: mqtt.mosquitto, topic: "t", payload: "x", qos: 3 }),
+          400,
+          "EBADREQUEST",
+        ],
         [() => call(`/tcp?host=::1`, { method: "POST", body: "x" }), 400, "EBADREQUEST"],
         [() => call(`/tcp?host=${local}&port=${sockets.refused}`, { method: "POST", body: "x" }), 502, "ECONNECT"],
         [() => post("/redis", { host: local, port: redis.shared.port, command: ["NO-SUCH-COMMAND"] }), 502, "EREPLY"],
@@ -182,9 +239,18 @@ export function gatewayConformance({ runtime, connect, sockets, redis, mqtt, obs
 
     it("the cap on a Redis reply is on the whole reply: a long list is a 502 ETOOLARGE", async () => {
       const key = `gateway:list:${runtime}:${Math.random()}`;
-      const push = await post("/redis", { host: local, port: redis.shared.port, command: ["RPUSH", key, ...Array.from({ length: 20 }, () => "x".repeat(40))] });
+      const push = await post("/redis", {
+        host: local,
+        port: redis.shared.port,
+        command: ["RPUSH", key, ...Array.from({ length: 20 }, () => "x".repeat(40))],
+      });
       expect(await push.json()).toMatchObject({ reply: 20 });
-      for (let i = 0; i < 4; i++) await post("/redis", { host: local, port: redis.shared.port, command: ["RPUSH", key, ...Array.from({ length: 20 }, () => "x".repeat(40))] });
+      for (let i = 0; i < 4; i++)
+        await post("/redis", {
+          host: local,
+          port: redis.shared.port,
+          command: ["RPUSH", key, ...Array.from({ length: 20 }, () => "x".repeat(40))],
+        });
       const range = await post("/redis", { host: local, port: redis.shared.port, command: ["LRANGE", key, 0, -1] });
       expect(range.status).toBe(502);
       expect(await range.json()).toMatchObject({ error: { code: "ETOOLARGE" } });
@@ -200,7 +266,12 @@ export function gatewayConformance({ runtime, connect, sockets, redis, mqtt, obs
         },
       });
       const relay = await gateway.fetch(
-        new Request(`http://gateway.test/tcp?host=::1&port=${sockets.echo6}`, { method: "POST", body, headers: auth, duplex: "half" } as RequestInit),
+        new Request(`http://gateway.test/tcp?host=::1&port=${sockets.echo6}`, {
+          method: "POST",
+          body,
+          headers: auth,
+          duplex: "half",
+        } as RequestInit),
         { clientAddress: "relayer" },
       );
       expect(relay.status).toBe(200);

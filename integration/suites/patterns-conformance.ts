@@ -39,12 +39,12 @@ export function patternsConformance({ runtime, connect, env }: PatternsOptions):
   };
   const at = (port: number) => ({ hostname: "127.0.0.1", port });
 
-
   describe(`core patterns over real sockets (${runtime})`, () => {
     // Connections open before this suite (another suite's known lingerers)
     // plus those a test says the runtime keeps open; the leak check allows exactly these.
     const allowed: Record<string, number> = {};
-    const leaked = (open: Record<string, number>) => Object.entries(open).filter(([name, n]) => n > (allowed[name] ?? 0));
+    const leaked = (open: Record<string, number>) =>
+      Object.entries(open).filter(([name, n]) => n > (allowed[name] ?? 0));
     // The patterns close the sockets they give up on themselves (those tests use `connect`,
     // not `dial`). workerd takes ~20 s to close a socket that never opened (a known runtime
     // defect), so there the sink connection outlives the test; the Node emulation closes it at once.
@@ -119,10 +119,11 @@ export function patternsConformance({ runtime, connect, env }: PatternsOptions):
         expect((await socket.opened).remoteAddress).toBe(`127.0.0.1:${env.echo}`);
       });
 
-
       it("a TLS handshake the peer never answers times out with ETIMEDOUT, and the socket is closed", async () => {
         const t0 = Date.now();
-        const error = await failure(connectWithTimeout(connect, at(env.sink), { secureTransport: "on" }, { timeoutMs: 300 }));
+        const error = await failure(
+          connectWithTimeout(connect, at(env.sink), { secureTransport: "on" }, { timeoutMs: 300 }),
+        );
         expect(isSockkitError(error, "ETIMEDOUT")).toBe(true);
         expect(Date.now() - t0).toBeLessThan(5000);
         lingersInWorkerd();
@@ -130,7 +131,12 @@ export function patternsConformance({ runtime, connect, env }: PatternsOptions):
 
       it("an abort rejects with the signal's reason", async () => {
         const controller = new AbortController();
-        const connecting = connectWithTimeout(connect, at(env.sink), { secureTransport: "on" }, { signal: controller.signal });
+        const connecting = connectWithTimeout(
+          connect,
+          at(env.sink),
+          { secureTransport: "on" },
+          { signal: controller.signal },
+        );
         controller.abort(new Error("stop"));
         expect(((await failure(connecting)) as Error).message).toBe("stop");
         lingersInWorkerd();
@@ -171,7 +177,9 @@ export function patternsConformance({ runtime, connect, env }: PatternsOptions):
       });
 
       it("names every address that failed", async () => {
-        const error = (await failure(connectWithFallback(dial, [at(env.refused), `127.0.0.1:${env.refused}`]))) as AllAttemptsFailedError;
+        const error = (await failure(
+          connectWithFallback(dial, [at(env.refused), `127.0.0.1:${env.refused}`]),
+        )) as AllAttemptsFailedError;
         expect(isSockkitError(error, "ECONNECT")).toBe(true);
         expect(error.failures.map((f) => f.address)).toEqual([`127.0.0.1:${env.refused}`, `127.0.0.1:${env.refused}`]);
       });
@@ -203,30 +211,46 @@ export function patternsConformance({ runtime, connect, env }: PatternsOptions):
       });
 
       it("length-prefix and caller-function framing", async () => {
-        const framed = await requestResponse(connect, at(env.echo), Uint8Array.from([0, 3, ...enc.encode("abc"), 0x7a]), { until: { lengthPrefix: 2 } });
+        const framed = await requestResponse(
+          connect,
+          at(env.echo),
+          Uint8Array.from([0, 3, ...enc.encode("abc"), 0x7a]),
+          { until: { lengthPrefix: 2 } },
+        );
         expect(dec.decode(framed)).toBe("abc");
-        const byFunction = await requestResponse(connect, at(env.echo), "xyz-and-more", { until: (r) => (r.length >= 3 ? 3 : undefined) });
+        const byFunction = await requestResponse(connect, at(env.echo), "xyz-and-more", {
+          until: (r) => (r.length >= 3 ? 3 : undefined),
+        });
         expect(dec.decode(byFunction)).toBe("xyz");
       });
 
       it("a reply larger than maxBytes rejects with ETOOLARGE", async () => {
-        const error = await failure(requestResponse(connect, at(env.big), new Uint8Array(0), { maxBytes: 1024 * 1024, halfClose: false }));
+        const error = await failure(
+          requestResponse(connect, at(env.big), new Uint8Array(0), { maxBytes: 1024 * 1024, halfClose: false }),
+        );
         expect(isSockkitError(error, "ETOOLARGE")).toBe(true);
       });
 
       it("a peer that never answers times out with ETIMEDOUT", async () => {
-        const error = await failure(requestResponse(connect, at(env.sink), "hello?", { until: { delimiter: "\n" }, timeoutMs: 300 }));
+        const error = await failure(
+          requestResponse(connect, at(env.sink), "hello?", { until: { delimiter: "\n" }, timeoutMs: 300 }),
+        );
         expect(isSockkitError(error, "ETIMEDOUT")).toBe(true);
       });
 
       it("a peer that ends mid-frame is ETRUNCATED", async () => {
-        const error = await failure(requestResponse(connect, at(env.halfClose), new Uint8Array(0), { until: { lengthPrefix: 1 } })); // "h" announces 104 bytes; 4 follow
+        const error = await failure(
+          requestResponse(connect, at(env.halfClose), new Uint8Array(0), { until: { lengthPrefix: 1 } }),
+        ); // "h" announces 104 bytes; 4 follow
         expect(isSockkitError(error, "ETRUNCATED")).toBe(true);
       });
 
       it("an abort rejects with the signal's reason", async () => {
         const controller = new AbortController();
-        const asking = requestResponse(connect, at(env.sink), "hello?", { until: { delimiter: "\n" }, signal: controller.signal });
+        const asking = requestResponse(connect, at(env.sink), "hello?", {
+          until: { delimiter: "\n" },
+          signal: controller.signal,
+        });
         setTimeout(() => controller.abort(new Error("client left")), 50);
         expect(((await failure(asking)) as Error).message).toBe("client left");
       });
@@ -308,7 +332,13 @@ export function patternsConformance({ runtime, connect, env }: PatternsOptions):
 
       it("1,000 concurrent acquires with max 10: every one served, no socket lent twice, none left open", async () => {
         const { state, counting } = counted();
-        const pool = new SocketPool({ connect: counting, maxPerKey: 10, maxTotal: 10, maxWaiting: 1000, acquireTimeoutMs: 20_000 });
+        const pool = new SocketPool({
+          connect: counting,
+          maxPerKey: 10,
+          maxTotal: 10,
+          maxWaiting: 1000,
+          acquireTimeoutMs: 20_000,
+        });
         const lent = new Set<unknown>();
         let overlap = 0;
         let peak = 0;
@@ -379,7 +409,12 @@ export function patternsConformance({ runtime, connect, env }: PatternsOptions):
       it("refuses at once past maxWaiting, and a validate hook can discard an idle socket", async () => {
         let validations = 0;
         const { state, counting } = counted();
-        const pool = new SocketPool({ connect: counting, maxTotal: 1, maxWaiting: 1, validate: () => (validations++, false) });
+        const pool = new SocketPool({
+          connect: counting,
+          maxTotal: 1,
+          maxWaiting: 1,
+          validate: () => (validations++, false),
+        });
         try {
           const held = await pool.acquire(at(env.echo));
           const queued = pool.acquire(at(env.echo));
@@ -465,7 +500,12 @@ export function patternsConformance({ runtime, connect, env }: PatternsOptions):
 
       it("a reply cut short: length-prefixed framing reports ETRUNCATED, EOF framing returns the part", async () => {
         // The big server's first 4 bytes (0,1,2,3) announce 66,051 bytes; the proxy ends after 1,000.
-        const error = await failure(requestResponse(connect, at(env.faults.cutBig), new Uint8Array(0), { until: { lengthPrefix: 4 }, halfClose: false }));
+        const error = await failure(
+          requestResponse(connect, at(env.faults.cutBig), new Uint8Array(0), {
+            until: { lengthPrefix: 4 },
+            halfClose: false,
+          }),
+        );
         expect(isSockkitError(error, "ETRUNCATED")).toBe(true);
         const part = await requestResponse(connect, at(env.faults.cutBig), new Uint8Array(0), { halfClose: false });
         expect(part.length).toBe(1000);
@@ -484,7 +524,9 @@ export function patternsConformance({ runtime, connect, env }: PatternsOptions):
         for (const delay of [0, 5, 150]) {
           const controller = new AbortController();
           setTimeout(() => controller.abort(new Error(`abort at ${delay} ms`)), delay);
-          const outcome = await requestResponse(connect, at(env.faults.slowEcho), "abort me", { signal: controller.signal }).then(
+          const outcome = await requestResponse(connect, at(env.faults.slowEcho), "abort me", {
+            signal: controller.signal,
+          }).then(
             () => "resolved",
             (e: unknown) => (e as Error).message,
           );

@@ -103,7 +103,10 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
         expect((await client.smembers(key("s"))).sort()).toEqual(["x", "y"]);
         expect(await client.sismember(key("s"), "x")).toBe(true);
 
-        await client.zadd(key("z"), [{ score: 1.5, member: "a" }, { score: -2, member: "b" }]);
+        await client.zadd(key("z"), [
+          { score: 1.5, member: "a" },
+          { score: -2, member: "b" },
+        ]);
         expect(await client.zscore(key("z"), "a")).toBe(1.5);
         expect(await client.zscore(key("z"), "nope")).toBeNull();
         expect(await client.zrangeWithScores(key("z"), 0, -1)).toEqual([
@@ -213,7 +216,9 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
         const pending = client.with({ signal: controller.signal }).send("BLPOP", key("never2"), "0.3");
         controller.abort(new Error("caller gave up"));
         expect(await rejection(pending)).toMatchObject({ message: "caller gave up" });
-        expect(await rejection(client.with({ signal: controller.signal }).ping())).toMatchObject({ message: "caller gave up" });
+        expect(await rejection(client.with({ signal: controller.signal }).ping())).toMatchObject({
+          message: "caller gave up",
+        });
         expect(await client.ping()).toBe("PONG");
       });
 
@@ -226,7 +231,11 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
       });
 
       it("selects a database from the URL", async () => {
-        const client = open({ protocol, url: `redis://${shared.password ? `:${encodeURIComponent(shared.password)}@` : ""}${shared.hostname}:${shared.port}/1`, address: undefined });
+        const client = open({
+          protocol,
+          url: `redis://${shared.password ? `:${encodeURIComponent(shared.password)}@` : ""}${shared.hostname}:${shared.port}/1`,
+          address: undefined,
+        });
         await client.set(key("db1"), "one");
         expect(await open({ protocol }).get(key("db1"))).toBeNull();
         expect(await client.get(key("db1"))).toBe("one");
@@ -236,8 +245,17 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
         const { auth } = redis;
         const at = { address: { hostname: auth.hostname, port: auth.port } };
         expect(await open({ protocol, ...at, password: auth.password }).ping()).toBe("PONG");
-        expect(await open({ protocol, url: `redis://:${encodeURIComponent(auth.password)}@${auth.hostname}:${auth.port}`, address: undefined }).ping()).toBe("PONG");
-        expect(await rejection(open({ protocol, ...at, password: "wrong" }).ping())).toMatchObject({ code: "EREPLY", prefix: "WRONGPASS" });
+        expect(
+          await open({
+            protocol,
+            url: `redis://:${encodeURIComponent(auth.password)}@${auth.hostname}:${auth.port}`,
+            address: undefined,
+          }).ping(),
+        ).toBe("PONG");
+        expect(await rejection(open({ protocol, ...at, password: "wrong" }).ping())).toMatchObject({
+          code: "EREPLY",
+          prefix: "WRONGPASS",
+        });
         expect(await rejection(open({ protocol, ...at }).ping())).toMatchObject({ code: "EREPLY" });
       });
 
@@ -454,7 +472,8 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
       expect(codes.filter((c) => c === "ECLOSED")).toHaveLength(3);
       // Back: the client recovers by itself.
       let pong: unknown;
-      for (let i = 0; i < 50 && pong !== "PONG"; i++) pong = await client.ping().catch(() => new Promise((resolve) => setTimeout(resolve, 50)));
+      for (let i = 0; i < 50 && pong !== "PONG"; i++)
+        pong = await client.ping().catch(() => new Promise((resolve) => setTimeout(resolve, 50)));
       expect(pong).toBe("PONG");
     });
 
@@ -468,7 +487,8 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
   });
 
   describe(`Redis client against misbehaving servers (${runtime})`, () => {
-    const fake = (port: number, options: Partial<RedisClientOptions> = {}) => open({ address: { hostname: "127.0.0.1", port }, ...options });
+    const fake = (port: number, options: Partial<RedisClientOptions> = {}) =>
+      open({ address: { hostname: "127.0.0.1", port }, ...options });
 
     it.each([
       ["garbage", "EPROTOCOL"],
@@ -499,7 +519,13 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
         attempts.push(Date.now());
         return connect(address, options);
       };
-      const client = createRedisClient({ connect: counting, address: { hostname: "127.0.0.1", port: redis.fakes.flappy }, protocol: 2, commandTimeoutMs: 1000, reconnect: { baseDelayMs: 20, maxDelayMs: 300 } });
+      const client = createRedisClient({
+        connect: counting,
+        address: { hostname: "127.0.0.1", port: redis.fakes.flappy },
+        protocol: 2,
+        commandTimeoutMs: 1000,
+        reconnect: { baseDelayMs: 20, maxDelayMs: 300 },
+      });
       clients.push(client);
       const end = Date.now() + 1500;
       const codes = new Set<string>();
@@ -515,7 +541,12 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
     });
 
     it("reconnect: connections that complete their handshake are not failed attempts: a server that drops idle clients never uses up retries", async () => {
-      const client = createRedisClient({ connect, address: { hostname: "127.0.0.1", port: redis.fakes.idler }, protocol: 2, reconnect: { retries: 2, baseDelayMs: 20, maxDelayMs: 1000 } });
+      const client = createRedisClient({
+        connect,
+        address: { hostname: "127.0.0.1", port: redis.fakes.idler },
+        protocol: 2,
+        reconnect: { retries: 2, baseDelayMs: 20, maxDelayMs: 1000 },
+      });
       clients.push(client);
       const replies: unknown[] = [];
       for (let i = 0; i < 5; i++) {

@@ -52,7 +52,6 @@ export function socketConformance({ runtime, connect, env }: ConformanceOptions)
   const leaked = (stats: ControlStats) =>
     Object.entries(stats.open).filter(([name, n]) => n > (knownLingering[name] ?? 0));
 
-
   describe(`cloudflare:sockets conformance (${runtime})`, () => {
     afterEach(async () => {
       await Promise.allSettled(open.splice(0).map((socket) => socket.close()));
@@ -203,10 +202,13 @@ export function socketConformance({ runtime, connect, env }: ConformanceOptions)
       it("a read on a connection that failed ends (done), as workerd cancels the readable", async () => {
         const socket = dial(at(env.refused));
         await rejection(socket.opened);
-        const read = await socket.readable.getReader().read().then(
-          (result) => ({ result }),
-          (error: unknown) => ({ error: String(error) }),
-        );
+        const read = await socket.readable
+          .getReader()
+          .read()
+          .then(
+            (result) => ({ result }),
+            (error: unknown) => ({ error: String(error) }),
+          );
         expect(read).toEqual({ result: { done: true, value: undefined } });
       });
 
@@ -227,14 +229,19 @@ export function socketConformance({ runtime, connect, env }: ConformanceOptions)
         const reader = socket.readable.getReader();
         let total = 0;
         let wrong = 0;
-        for (let pauses = 0; ; ) {
+        for (let pauses = 0; ;) {
           if (total >= pauses * 1024 * 1024) {
             pauses++;
             await new Promise((resolve) => setTimeout(resolve, 5));
           }
           const { done, value } = await reader.read();
           if (done) break;
-          for (let i = 0, expected = total % 251; i < value.byteLength; i++, expected = expected === 250 ? 0 : expected + 1) if (value[i] !== expected) wrong++;
+          for (
+            let i = 0, expected = total % 251;
+            i < value.byteLength;
+            i++, expected = expected === 250 ? 0 : expected + 1
+          )
+            if (value[i] !== expected) wrong++;
           total += value.byteLength;
         }
         expect({ total, wrong }).toEqual({ total: env.bigSize, wrong: 0 });
@@ -250,10 +257,13 @@ export function socketConformance({ runtime, connect, env }: ConformanceOptions)
 
       it("a write to a port nobody listens on settles (workerd may resolve it; Node rejects) and opened rejects", async () => {
         const socket = dial(at(env.refused));
-        const write = socket.writable.getWriter().write(bytes("x")).then(
-          () => "resolved",
-          (error: unknown) => (error instanceof Error ? "rejected" : "rejected with a non-Error"),
-        );
+        const write = socket.writable
+          .getWriter()
+          .write(bytes("x"))
+          .then(
+            () => "resolved",
+            (error: unknown) => (error instanceof Error ? "rejected" : "rejected with a non-Error"),
+          );
         expect(["resolved", "rejected"]).toContain(await settledWithin(write, 2000));
         if (runtime === "node") expect(await write).toBe("rejected");
         expect(await rejection(socket.opened)).toBeInstanceOf(Error);

@@ -50,21 +50,26 @@ export class MqttBridge extends DurableObject<Env> {
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url);
-    if (request.method !== "POST" || url.pathname !== "/publish") return Response.json({ error: "POST /publish {topic, payload, qos}" }, { status: 404 });
+    if (request.method !== "POST" || url.pathname !== "/publish")
+      return Response.json({ error: "POST /publish {topic, payload, qos}" }, { status: 404 });
     let body: { topic?: unknown; payload?: unknown; qos?: unknown };
     try {
       body = await request.json();
     } catch {
       return Response.json({ error: "the body must be JSON" }, { status: 400 });
     }
-    if (typeof body.topic !== "string" || typeof body.payload !== "string") return Response.json({ error: "topic and payload must be strings" }, { status: 400 });
+    if (typeof body.topic !== "string" || typeof body.payload !== "string")
+      return Response.json({ error: "topic and payload must be strings" }, { status: 400 });
     const qos = body.qos ?? 1;
     if (qos !== 0 && qos !== 1 && qos !== 2) return Response.json({ error: "qos must be 0, 1 or 2" }, { status: 400 });
     const bridge = env.BRIDGE.get(env.BRIDGE.idFromName("default"));
     try {
       return Response.json(await bridge.publish(body.topic, body.payload, qos));
     } catch (error) {
-      return Response.json({ error: (error as { code?: string }).code ?? "EINTERNAL", message: (error as Error).message }, { status: 502 });
+      return Response.json(
+        { error: (error as { code?: string }).code ?? "EINTERNAL", message: (error as Error).message },
+        { status: 502 },
+      );
     }
   },
 };

@@ -18,7 +18,9 @@ describe("@sockkit/adapter-node/vitest", () => {
   });
 
   it("reaches cloudflare:sockets imported inside a dependency (pg-cloudflare's workerd build)", async () => {
-    const { CloudflareSocket } = pgCloudflare as { CloudflareSocket?: new (ssl: boolean) => import("node:events").EventEmitter & Record<string, any> };
+    const { CloudflareSocket } = pgCloudflare as {
+      CloudflareSocket?: new (ssl: boolean) => import("node:events").EventEmitter & Record<string, any>;
+    };
     expect(typeof CloudflareSocket).toBe("function");
     const socket = new CloudflareSocket!(false);
     const text = await new Promise<string>((resolve, reject) => {

@@ -85,7 +85,9 @@ describe("errors carry sockkit codes", () => {
 
   it("a certificate for another name rejects with ETLS", async () => {
     const tls = createConnect({ tls: { ca: env.caCert } });
-    const error = await failure(tls({ hostname: "localhost", port: env.tlsWrongHost }, { secureTransport: "on" }).opened);
+    const error = await failure(
+      tls({ hostname: "localhost", port: env.tlsWrongHost }, { secureTransport: "on" }).opened,
+    );
     expect(isSockkitError(error, "ETLS")).toBe(true);
     expect(error.message).toMatch(/localhost/);
   });
@@ -110,7 +112,10 @@ describe("failure paths close everything", () => {
     await socket.opened;
     const writer = socket.writable.getWriter();
     const buffer = new Uint8Array(32 * 1024 * 1024).fill(0x41);
-    const write = writer.write(buffer).then(() => "written", () => "rejected");
+    const write = writer.write(buffer).then(
+      () => "written",
+      () => "rejected",
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
     await writer.abort(new Error("give up"));
     expect(await write).toBe("rejected");
@@ -151,7 +156,7 @@ describe("plain TCP reads into a buffer the adapter sizes", () => {
     for (let k = 0; k < 2000; k++) {
       const piece = new TextEncoder().encode(`piece ${k};`);
       await writer.write(piece);
-      for (let got = 0; got < piece.length; ) {
+      for (let got = 0; got < piece.length;) {
         const { value } = await reader.read();
         chunks.push(value!);
         got += value!.length;
@@ -188,11 +193,25 @@ describe("connect carries Node's native UTF-8 decoder (the utf8Decoder capabilit
       }
     }
     // BOMs, multi-byte characters, surrogates, overlongs, truncations, past U+10FFFF.
-    const awkward = [[0xef, 0xbb, 0xbf], [0xe2, 0x98, 0x83], [0xf0, 0x9d, 0x84, 0x9e], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xe0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xff], [0x80], [0x41]];
+    const awkward = [
+      [0xef, 0xbb, 0xbf],
+      [0xe2, 0x98, 0x83],
+      [0xf0, 0x9d, 0x84, 0x9e],
+      [0xed, 0xa0, 0x80],
+      [0xc0, 0xaf],
+      [0xe0, 0x80],
+      [0xf4, 0x90, 0x80, 0x80],
+      [0xff],
+      [0x80],
+      [0x41],
+    ];
     let seed = 42;
     const next = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
     for (let i = 0; i < 20_000; i++) {
-      const bytes = [...Array.from({ length: next(12) }, () => awkward[next(awkward.length)]!).flat(), ...Array.from({ length: next(30) }, () => next(256))];
+      const bytes = [
+        ...Array.from({ length: next(12) }, () => awkward[next(awkward.length)]!).flat(),
+        ...Array.from({ length: next(30) }, () => next(256)),
+      ];
       const view = new Uint8Array(bytes);
       const start = next(view.length + 1);
       check(view, start, start + next(view.length - start + 1));

@@ -66,18 +66,39 @@ describe("the sockkit CLI", () => {
   it("--help exits 0; no command, an unknown command or a bad flag exit 2 with the reason", async () => {
     expect(await sockkit("--help")).toMatchObject({ code: 0, stdout: expect.stringContaining("sockkit probe URL") });
     expect((await sockkit()).code).toBe(2);
-    expect(await sockkit("launch")).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown command "launch"') });
+    expect(await sockkit("launch")).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('unknown command "launch"'),
+    });
     expect(await sockkit("probe", "--nope")).toMatchObject({ code: 2 });
-    expect(await sockkit("probe", "ftp://x")).toMatchObject({ code: 2, stderr: expect.stringContaining("unsupported scheme") });
-    expect(await sockkit("probe", "not a url")).toMatchObject({ code: 2, stderr: expect.stringContaining("is not a URL") });
-    expect(await sockkit("gateway", "--allow", "no-port")).toMatchObject({ code: 2, stderr: expect.stringContaining("HOST:PORTS") });
+    expect(await sockkit("probe", "ftp://x")).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("unsupported scheme"),
+    });
+    expect(await sockkit("probe", "not a url")).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("is not a URL"),
+    });
+    expect(await sockkit("gateway", "--allow", "no-port")).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("HOST:PORTS"),
+    });
   });
 
   it("probe: redis, mqtt and tcp URLs; an unreachable one exits 1 with its error code", async () => {
-    expect(await sockkit("probe", `redis://127.0.0.1:${redis.shared.port}`)).toMatchObject({ code: 0, stdout: expect.stringMatching(/^ok PONG/) });
-    expect(await sockkit("probe", `mqtt://127.0.0.1:${mqtt.mosquitto}`)).toMatchObject({ code: 0, stdout: expect.stringMatching(/^ok CONNACK/) });
+    expect(await sockkit("probe", `redis://127.0.0.1:${redis.shared.port}`)).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^ok PONG/),
+    });
+    expect(await sockkit("probe", `mqtt://127.0.0.1:${mqtt.mosquitto}`)).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^ok CONNACK/),
+    });
     expect(await sockkit("probe", `tcp://127.0.0.1:${sockets.echo}`)).toMatchObject({ code: 0 });
-    expect(await sockkit("probe", `tcp://127.0.0.1:${sockets.refused}`)).toMatchObject({ code: 1, stderr: expect.stringContaining("ECONNECT") });
+    expect(await sockkit("probe", `tcp://127.0.0.1:${sockets.refused}`)).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("ECONNECT"),
+    });
   });
 
   it("redis and mqtt pub/sub commands", async () => {
@@ -99,7 +120,9 @@ describe("the sockkit CLI", () => {
 describe("sockkit gateway --demo (what npm start runs)", () => {
   it("prints curl lines that work as printed, and SIGTERM shuts it down with its broker and redis-server", async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [bin, "gateway", "--demo", "--port", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [bin, "gateway", "--demo", "--port", String(port)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let output = "";
     child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
@@ -110,7 +133,10 @@ describe("sockkit gateway --demo (what npm start runs)", () => {
         if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the demo did not start:\n${output}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      const curls = output.split("\n").map((line) => line.trim()).filter((line) => line.startsWith("curl "));
+      const curls = output
+        .split("\n")
+        .map((line) => line.trim())
+        .filter((line) => line.startsWith("curl "));
       // The broker and redis-server are on the machine (the suite's prerequisites): all five lines.
       expect(curls).toHaveLength(5);
       const upstreamPorts = new Set<number>();

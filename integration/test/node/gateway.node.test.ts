@@ -9,4 +9,11 @@ afterAll(() => {
   expect(spec.unexercised(), "documented operations the suite never called").toEqual([]);
 });
 
-gatewayConformance({ runtime: "node", connect: createConnect(), sockets: inject("sockets"), redis: inject("redis"), mqtt: inject("mqtt"), observe: spec.check });
+gatewayConformance({
+  runtime: "node",
+  connect: createConnect(),
+  sockets: inject("sockets"),
+  redis: inject("redis"),
+  mqtt: inject("mqtt"),
+  observe: spec.check,
+});

@@ -11,7 +11,10 @@ const packagesDir = join(import.meta.dirname, "../../../packages");
 
 /** Each package's subpaths that have both an `import` and a `require` condition. */
 const dualEntries = readdirSync(packagesDir).flatMap((dir) => {
-  const pkg = JSON.parse(readFileSync(join(packagesDir, dir, "package.json"), "utf8")) as { name: string; exports: Record<string, unknown> };
+  const pkg = JSON.parse(readFileSync(join(packagesDir, dir, "package.json"), "utf8")) as {
+    name: string;
+    exports: Record<string, unknown>;
+  };
   return Object.entries(pkg.exports)
     .filter(([, target]) => typeof target === "object" && target !== null && "import" in target && "require" in target)
     .map(([subpath]) => (subpath === "." ? pkg.name : `${pkg.name}/${subpath.slice(2)}`));
@@ -30,14 +33,28 @@ console.log(JSON.stringify(out));
 
 describe("packaging", () => {
   it("finds the dual entries it is meant to check", () => {
-    expect(dualEntries).toEqual(expect.arrayContaining(["@sockkit/core", "@sockkit/core/mqtt", "@sockkit/core/redis", "@sockkit/adapter-node", "@sockkit/adapter-workers", "@sockkit/gateway", "@sockkit/cli"]));
+    expect(dualEntries).toEqual(
+      expect.arrayContaining([
+        "@sockkit/core",
+        "@sockkit/core/mqtt",
+        "@sockkit/core/redis",
+        "@sockkit/adapter-node",
+        "@sockkit/adapter-workers",
+        "@sockkit/gateway",
+        "@sockkit/cli",
+      ]),
+    );
   });
 
   it("loads every entry with require() and import(), with the same exports", async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", probe, JSON.stringify(dualEntries)], {
-      cwd: join(import.meta.dirname, "../.."),
-      timeout: 20_000,
-    });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--input-type=module", "-e", probe, JSON.stringify(dualEntries)],
+      {
+        cwd: join(import.meta.dirname, "../.."),
+        timeout: 20_000,
+      },
+    );
     const loaded = JSON.parse(stdout) as Record<string, { require: string[]; import: string[] }>;
     for (const spec of dualEntries) {
       expect(loaded[spec]!.require.length, `${spec} exports nothing`).toBeGreaterThan(0);

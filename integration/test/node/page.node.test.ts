@@ -9,11 +9,23 @@ const redis = inject("redis");
 
 describe("the gateway's probe page in headless Chromium", () => {
   it("runs a probe, shows the result and latency, and shows a refusal", async () => {
-    expect(existsSync(CHROMIUM), `The page test needs Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH).`).toBe(true);
+    expect(
+      existsSync(CHROMIUM),
+      `The page test needs Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH).`,
+    ).toBe(true);
     const gateway = await serveGateway({ port: 0, allow: [{ host: "127.0.0.1", ports: redis.shared.port }] });
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     try {
       const page = await browser.newPage();
@@ -31,7 +43,9 @@ describe("the gateway's probe page in headless Chromium", () => {
       await page.fill("input[name=port]", "");
       await page.click("button[type=submit]");
       const refused = page.locator("#history tr").first();
-      await expect.poll(() => refused.locator("td").nth(2).textContent(), { timeout: 10_000 }).toMatch(/^403 EDESTINATION_DENIED/);
+      await expect
+        .poll(() => refused.locator("td").nth(2).textContent(), { timeout: 10_000 })
+        .toMatch(/^403 EDESTINATION_DENIED/);
       expect(await page.locator("#history tr").count()).toBe(2);
     } finally {
       await browser.close();

@@ -16,21 +16,36 @@ async function node(args: string[]): Promise<string> {
 
 describe("node --import @sockkit/adapter-node/register", () => {
   it("resolves a static import of cloudflare:sockets to the emulation", async () => {
-    const out = await node(["--import", "@sockkit/adapter-node/register", fixture("echo-static.mjs"), String(env.echo)]);
+    const out = await node([
+      "--import",
+      "@sockkit/adapter-node/register",
+      fixture("echo-static.mjs"),
+      String(env.echo),
+    ]);
     expect(JSON.parse(out)).toEqual({ text: "static", secureTransport: "off" });
   });
 
   it("resolves import() and require() too", async () => {
-    const out = await node(["--import", "@sockkit/adapter-node/register", fixture("echo-dynamic-and-require.mjs"), String(env.echo)]);
+    const out = await node([
+      "--import",
+      "@sockkit/adapter-node/register",
+      fixture("echo-dynamic-and-require.mjs"),
+      String(env.echo),
+    ]);
     expect(JSON.parse(out)).toEqual(["import()", "require()"]);
   });
 
   it("serves a CommonJS entry point that requires cloudflare:sockets", async () => {
-    const out = await node(["--import", "@sockkit/adapter-node/register", fixture("echo-commonjs.cjs"), String(env.echo)]);
+    const out = await node([
+      "--import",
+      "@sockkit/adapter-node/register",
+      fixture("echo-commonjs.cjs"),
+      String(env.echo),
+    ]);
     expect(JSON.parse(out)).toBe("cjs");
   });
 
-  it("runs redis-on-workers, unmodified: its import(\"cloudflare:sockets\") gets the emulation", async () => {
+  it('runs redis-on-workers, unmodified: its import("cloudflare:sockets") gets the emulation', async () => {
     const { shared } = inject("redis");
     const args = [fixture("redis-on-workers.mjs"), shared.hostname, String(shared.port), shared.password ?? ""];
     const out = await node(["--import", "@sockkit/adapter-node/register", ...args]);
@@ -44,23 +59,39 @@ describe("node --import @sockkit/adapter-node/register", () => {
   });
 
   it("is what makes it work: without it Node cannot load cloudflare:sockets", async () => {
-    await expect(node([fixture("echo-static.mjs"), String(env.echo)])).rejects.toThrow(/cloudflare:|ERR_UNSUPPORTED_ESM_URL_SCHEME/);
+    await expect(node([fixture("echo-static.mjs"), String(env.echo)])).rejects.toThrow(
+      /cloudflare:|ERR_UNSUPPORTED_ESM_URL_SCHEME/,
+    );
   });
 });
 
 describe("node --import @sockkit/adapter-node/register-workerd (packages' workerd builds)", () => {
   it("runs pg-cloudflare's Workers socket, unmodified, over the emulation", async () => {
-    const out = await node(["--import", "@sockkit/adapter-node/register-workerd", fixture("pg-cloudflare.mjs"), String(env.echo)]);
+    const out = await node([
+      "--import",
+      "@sockkit/adapter-node/register-workerd",
+      fixture("pg-cloudflare.mjs"),
+      String(env.echo),
+    ]);
     expect(JSON.parse(out)).toEqual({ text: "from pg-cloudflare" });
   });
 
   it("@sockkit/adapter-workers' connect keeps the emulation's native UTF-8 decoder", async () => {
-    const out = await node(["--import", "@sockkit/adapter-node/register-workerd", fixture("adapter-workers-decoder.mjs")]);
+    const out = await node([
+      "--import",
+      "@sockkit/adapter-node/register-workerd",
+      fixture("adapter-workers-decoder.mjs"),
+    ]);
     expect(JSON.parse(out)).toEqual({ native: true, text: "\uFEFFa reply longer than sixteen bytes" });
   });
 
   it("without the workerd variant, pg-cloudflare loads its empty build", async () => {
-    const out = await node(["--import", "@sockkit/adapter-node/register", fixture("pg-cloudflare.mjs"), String(env.echo)]);
+    const out = await node([
+      "--import",
+      "@sockkit/adapter-node/register",
+      fixture("pg-cloudflare.mjs"),
+      String(env.echo),
+    ]);
     expect(JSON.parse(out).error).toMatch(/non-workerd/);
   });
 
@@ -84,7 +115,17 @@ describe("node --import @sockkit/adapter-node/register-workerd (packages' worker
       // closed under it (porsager/postgres#1202: in workerd, "Stream was cancelled." on every
       // sql.end()), and the emulation closes in workerd's order, so it happens here too. workerd
       // logs unhandled rejections, Node's default makes them fatal: this runs with workerd's policy.
-      const { stdout } = await run(process.execPath, ["--unhandled-rejections=warn", "--import", "@sockkit/adapter-node/register-workerd", fixture("postgres-workers.mjs"), String(port)], { cwd, timeout: 20_000 });
+      const { stdout } = await run(
+        process.execPath,
+        [
+          "--unhandled-rejections=warn",
+          "--import",
+          "@sockkit/adapter-node/register-workerd",
+          fixture("postgres-workers.mjs"),
+          String(port),
+        ],
+        { cwd, timeout: 20_000 },
+      );
       const out = JSON.parse(stdout.trim());
       expect(out.resolved).toMatch(/postgres\/cf\/src\/index\.js$/);
       expect(out.error).toBe("hello from the fake server");

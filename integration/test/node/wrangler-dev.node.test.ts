@@ -24,14 +24,33 @@ beforeAll(async () => {
   child = spawn(
     process.execPath,
     [
-      wrangler, "dev",
-      "--config", join(root, "examples/gateway-worker/wrangler.jsonc"),
-      "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
-      "--persist-to", state, "--show-interactive-dev-session=false", "--log-level", "warn",
-      "--var", `ALLOW:${allow}`, "--var", "TOKEN:s3cret",
+      wrangler,
+      "dev",
+      "--config",
+      join(root, "examples/gateway-worker/wrangler.jsonc"),
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--inspector-port",
+      String(inspector),
+      "--persist-to",
+      state,
+      "--show-interactive-dev-session=false",
+      "--log-level",
+      "warn",
+      "--var",
+      `ALLOW:${allow}`,
+      "--var",
+      "TOKEN:s3cret",
     ],
     // Its own process group, so the workerd it starts dies with it.
-    { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" } },
+    {
+      cwd: root,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
+    },
   );
   child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
@@ -40,7 +59,10 @@ beforeAll(async () => {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output}`);
     if (Date.now() > deadline) throw new Error(`wrangler dev did not answer within 45 s:\n${output}`);
-    const ok = await fetch(`${base}/`).then((r) => (r.body?.cancel(), r.ok), () => false);
+    const ok = await fetch(`${base}/`).then(
+      (r) => (r.body?.cancel(), r.ok),
+      () => false,
+    );
     if (ok) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -58,19 +80,33 @@ afterAll(async () => {
 });
 
 const call = (path: string, init: RequestInit = {}, token = "s3cret") =>
-  fetch(`${base}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } });
+  fetch(`${base}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) },
+  });
 
 describe("examples/gateway-worker under `wrangler dev`", () => {
   it("serves the page, probes Redis and MQTT named in ALLOW, runs a command and publishes", async () => {
     const page = await fetch(`${base}/`);
     expect(page.headers.get("content-type")).toMatch(/text\/html/);
     expect(await page.text()).toContain("<form");
-    expect(await (await call(`/probe/redis?host=127.0.0.1&port=${redis.shared.port}`)).json()).toMatchObject({ ok: true, detail: { reply: "PONG" } });
+    expect(await (await call(`/probe/redis?host=127.0.0.1&port=${redis.shared.port}`)).json()).toMatchObject({
+      ok: true,
+      detail: { reply: "PONG" },
+    });
     expect(await (await call(`/probe/mqtt?host=127.0.0.1&port=${mqtt.aedes}`)).json()).toMatchObject({ ok: true });
     const json = { "content-type": "application/json" };
-    const reply = await call("/redis", { method: "POST", headers: json, body: JSON.stringify({ host: "127.0.0.1", port: redis.shared.port, command: ["ECHO", "from wrangler dev"] }) });
+    const reply = await call("/redis", {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ host: "127.0.0.1", port: redis.shared.port, command: ["ECHO", "from wrangler dev"] }),
+    });
     expect(await reply.json()).toMatchObject({ ok: true, reply: "from wrangler dev" });
-    const published = await call("/mqtt/publish", { method: "POST", headers: json, body: JSON.stringify({ host: "127.0.0.1", port: mqtt.aedes, topic: "sockkit/wrangler", payload: "hi", qos: 1 }) });
+    const published = await call("/mqtt/publish", {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ host: "127.0.0.1", port: mqtt.aedes, topic: "sockkit/wrangler", payload: "hi", qos: 1 }),
+    });
     expect(await published.json()).toMatchObject({ ok: true });
   });
 

@@ -6,14 +6,29 @@ const redis = inject("redis");
 const mqtt = inject("mqtt");
 
 describe("examples/gateway-worker in workerd", () => {
-  const env = { ALLOW: JSON.stringify([{ host: "127.0.0.1", ports: [redis.shared.port, mqtt.mosquitto] }]), TOKEN: "s3cret" };
+  const env = {
+    ALLOW: JSON.stringify([{ host: "127.0.0.1", ports: [redis.shared.port, mqtt.mosquitto] }]),
+    TOKEN: "s3cret",
+  };
   const call = (path: string, init: RequestInit = {}, token = "s3cret") =>
-    worker.fetch(new Request(`http://worker.test${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } }), env);
+    worker.fetch(
+      new Request(`http://worker.test${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) },
+      }),
+      env,
+    );
 
   it("probes Redis and MQTT named in ALLOW, and runs a Redis command", async () => {
-    expect(await (await call(`/probe/redis?host=127.0.0.1&port=${redis.shared.port}`)).json()).toMatchObject({ ok: true });
+    expect(await (await call(`/probe/redis?host=127.0.0.1&port=${redis.shared.port}`)).json()).toMatchObject({
+      ok: true,
+    });
     expect(await (await call(`/probe/mqtt?host=127.0.0.1&port=${mqtt.mosquitto}`)).json()).toMatchObject({ ok: true });
-    const reply = await call("/redis", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ host: "127.0.0.1", port: redis.shared.port, command: ["ECHO", "from a worker"] }) });
+    const reply = await call("/redis", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ host: "127.0.0.1", port: redis.shared.port, command: ["ECHO", "from a worker"] }),
+    });
     expect(await reply.json()).toMatchObject({ ok: true, reply: "from a worker" });
   });
 

@@ -2,4 +2,10 @@ import { connect } from "cloudflare:sockets";
 import { inject } from "vitest";
 import { gatewayConformance } from "../../suites/gateway-conformance.js";
 
-gatewayConformance({ runtime: "workerd", connect, sockets: inject("sockets"), redis: inject("redis"), mqtt: inject("mqtt") });
+gatewayConformance({
+  runtime: "workerd",
+  connect,
+  sockets: inject("sockets"),
+  redis: inject("redis"),
+  mqtt: inject("mqtt"),
+});

@@ -15,7 +15,15 @@ afterAll(async () => {
   await Promise.all(clients.map((c) => c.end({ timeoutMs: 1000 })));
 });
 const run = Math.random().toString(36).slice(2, 8);
-const publish = (packetId: number, qos: 1 | 2, text: string): StoredPacket => ({ type: "publish", topic: "t", payload: new TextEncoder().encode(text), qos, retain: false, dup: false, packetId });
+const publish = (packetId: number, qos: 1 | 2, text: string): StoredPacket => ({
+  type: "publish",
+  topic: "t",
+  payload: new TextEncoder().encode(text),
+  qos,
+  retain: false,
+  dup: false,
+  packetId,
+});
 
 describe("examples/mqtt-durable-object (workerd)", () => {
   it("its store on Durable Object storage: oldest first across wrapped ids, PUBREL in its message's place, bytes intact, delete forgets", async () => {
@@ -42,20 +50,34 @@ describe("examples/mqtt-durable-object (workerd)", () => {
   it("a message left unacknowledged by one client is sent by the next one from the object's storage", async () => {
     const control = (command: string) => sendControl(connect, mqtt.victims.aedes.control, command);
     const address = { hostname: "127.0.0.1", port: mqtt.victims.aedes.port };
-    const subscriber = createMqttClient({ connect, address, clientId: `do-sub-${run}`, clean: false, reconnect: { baseDelayMs: 20, maxDelayMs: 200 } });
+    const subscriber = createMqttClient({
+      connect,
+      address,
+      clientId: `do-sub-${run}`,
+      clean: false,
+      reconnect: { baseDelayMs: 20, maxDelayMs: 200 },
+    });
     clients.push(subscriber);
     await subscriber.subscribe(`do/${run}`, { qos: 1 });
     const arrived = new Promise<string>((resolve) => subscriber.onMessage((m) => resolve(m.text)));
     const clientId = `do-pub-${run}`;
     await runInDurableObject(bridges.get(bridges.idFromName(`left-${run}`)), async (_bridge, state) => {
       const store = durableObjectStore(state.storage);
-      const first = createMqttClient({ connect, address, clientId, clean: false, reconnect: { baseDelayMs: 20, maxDelayMs: 200 }, store });
+      const first = createMqttClient({
+        connect,
+        address,
+        clientId,
+        clean: false,
+        reconnect: { baseDelayMs: 20, maxDelayMs: 200 },
+        store,
+      });
       await first.connect();
       await control("stop");
       try {
         const lost = first.publish(`do/${run}`, "kept in storage", { qos: 1 });
         lost.catch(() => {});
-        for (let i = 0; i < 50 && [...(await store.list())].length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+        for (let i = 0; i < 50 && [...(await store.list())].length === 0; i++)
+          await new Promise((resolve) => setTimeout(resolve, 10));
         first.destroy(); // the object was evicted
         await expect(lost).rejects.toMatchObject({ code: "ECLOSED" });
       } finally {
@@ -67,7 +89,8 @@ describe("examples/mqtt-durable-object (workerd)", () => {
       try {
         await second.connect();
         expect(await arrived).toBe("kept in storage");
-        for (let i = 0; i < 50 && [...(await store.list())].length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+        for (let i = 0; i < 50 && [...(await store.list())].length > 0; i++)
+          await new Promise((resolve) => setTimeout(resolve, 20));
         expect([...(await store.list())]).toEqual([]);
       } finally {
         await second.end({ timeoutMs: 1000 });
@@ -85,9 +108,15 @@ describe("examples/mqtt-durable-object (workerd)", () => {
     expect(await arrived).toBe("via the object");
     const bad = await SELF.fetch("http://bridge.test/publish", { method: "POST", body: "not json" });
     expect(bad.status).toBe(400);
-    const qos = await SELF.fetch("http://bridge.test/publish", { method: "POST", body: JSON.stringify({ topic: "t", payload: "p", qos: 3 }) });
+    const qos = await SELF.fetch("http://bridge.test/publish", {
+      method: "POST",
+      body: JSON.stringify({ topic: "t", payload: "p", qos: 3 }),
+    });
     expect(await qos.json()).toMatchObject({ error: expect.stringContaining("qos") });
-    const viaFetch = await SELF.fetch("http://bridge.test/publish", { method: "POST", body: JSON.stringify({ topic: `bridge/${run}`, payload: "via fetch", qos: 1 }) });
+    const viaFetch = await SELF.fetch("http://bridge.test/publish", {
+      method: "POST",
+      body: JSON.stringify({ topic: `bridge/${run}`, payload: "via fetch", qos: 1 }),
+    });
     expect(await viaFetch.json()).toEqual({ ok: true });
   });
 });

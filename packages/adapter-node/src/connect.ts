@@ -75,10 +75,16 @@ export function createConnect(settings: NodeConnectOptions = {}): NodeConnect {
   return connectWithChecks(settings, tlsOptions, policies);
 }
 
-function connectWithChecks(settings: NodeConnectOptions, tlsOptions: tls.ConnectionOptions, policies: DestinationPolicy[]): NodeConnect {
+function connectWithChecks(
+  settings: NodeConnectOptions,
+  tlsOptions: tls.ConnectionOptions,
+  policies: DestinationPolicy[],
+): NodeConnect {
   for (const policy of policies) {
     if (typeof policy?.check !== "function") {
-      throw new TypeError("policy must be a DestinationPolicy (createDestinationPolicy or createAllowlist from @sockkit/core)");
+      throw new TypeError(
+        "policy must be a DestinationPolicy (createDestinationPolicy or createAllowlist from @sockkit/core)",
+      );
     }
   }
   const checks: TargetChecks = {
@@ -106,7 +112,8 @@ function connectWithChecks(settings: NodeConnectOptions, tlsOptions: tls.Connect
   };
   // Lets guardConnect() hand the DNS part of a policy to this adapter; a
   // policy this connect already has keeps applying too.
-  connect[withDestinationPolicy] = (policy: DestinationPolicy) => connectWithChecks(settings, tlsOptions, [...policies, policy]);
+  connect[withDestinationPolicy] = (policy: DestinationPolicy) =>
+    connectWithChecks(settings, tlsOptions, [...policies, policy]);
   // Lets the Redis client decode replies with Node's native UTF-8 decoder.
   if (nodeDecodeUtf8) connect[utf8Decoder] = nodeDecodeUtf8;
   return connect;
@@ -122,7 +129,12 @@ interface TargetChecks {
 }
 
 /** What to dial, after every check (see SocketPlan.resolveTarget); rejects with the refusal. */
-async function resolveTarget(hostname: string, port: number, display: string, checks: TargetChecks): Promise<string | readonly string[]> {
+async function resolveTarget(
+  hostname: string,
+  port: number,
+  display: string,
+  checks: TargetChecks,
+): Promise<string | readonly string[]> {
   // Node would read an empty host as localhost and reject port 0 with a
   // synchronous RangeError; workerd rejects `opened` for both.
   if (hostname === "") throw new ConnectError(display, `${CONNECT_FAILED} (empty hostname)`);
@@ -172,7 +184,8 @@ async function resolveTarget(hostname: string, port: number, display: string, ch
       throw new ConnectError(display, `${CONNECT_FAILED} (${hostname} resolved to something that is not an address)`);
     }
   });
-  if (addresses.some((a) => a.kind === "name")) throw new ConnectError(display, `${CONNECT_FAILED} (${hostname} resolved to something that is not an address)`);
+  if (addresses.some((a) => a.kind === "name"))
+    throw new ConnectError(display, `${CONNECT_FAILED} (${hostname} resolved to something that is not an address)`);
   if (edgeRules) {
     for (const { host } of addresses) {
       const refused = edgeRefusal.address(display, host);

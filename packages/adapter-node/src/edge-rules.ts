@@ -21,9 +21,6 @@ export const edgeRefusal = {
     const range = parsed.range();
     return range === "unicast"
       ? undefined
-      : new DestinationDeniedError(
-          display,
-          `${address} is a ${range} address, which Cloudflare Workers cannot reach`,
-        );
+      : new DestinationDeniedError(display, `${address} is a ${range} address, which Cloudflare Workers cannot reach`);
   },
 };

@@ -177,16 +177,12 @@ export class NodeSocket implements SocketLike {
     if (this.secureTransport === "on") throw new TypeError("Cannot startTls on a TLS socket.");
     if (this.#startTlsCalled) throw new TypeError("startTls can only be called once.");
     if (this.secureTransport !== "starttls") {
-      throw new TypeError(
-        "The `secureTransport` socket option must be set to 'starttls' for startTls to be used.",
-      );
+      throw new TypeError("The `secureTransport` socket option must be set to 'starttls' for startTls to be used.");
     }
     // workerd accepts this call, reports an uncaught TypeError and never opens
     // the new socket; refusing up front is the useful form of the same rule.
     if (this.readable.locked || this.writable.locked) {
-      throw new TypeError(
-        "startTls() needs both streams unlocked: release the reader and the writer first.",
-      );
+      throw new TypeError("startTls() needs both streams unlocked: release the reader and the writer first.");
     }
     this.#startTlsCalled = true;
     const hostname = options?.expectedServerHostname ?? this.#plan.hostname;
@@ -217,7 +213,11 @@ export class NodeSocket implements SocketLike {
       raw =
         plan.secureTransport === "on"
           ? tls.connect({ ...plan.tls, ...tlsIdentity(plan.hostname), ...base })
-          : net.connect(plan.secureTransport === "off" ? { ...base, onread: new ReadBuffer((chunk) => this.#enqueue(chunk)).onread } : base);
+          : net.connect(
+              plan.secureTransport === "off"
+                ? { ...base, onread: new ReadBuffer((chunk) => this.#enqueue(chunk)).onread }
+                : base,
+            );
     } catch (error) {
       this.#fail(error); // e.g. TLS options Node rejects synchronously
       return;
@@ -348,7 +348,9 @@ export class NodeSocket implements SocketLike {
   #write(chunk: unknown): Promise<void> | undefined {
     if (!ArrayBuffer.isView(chunk)) {
       this.#writeFailed();
-      throw new TypeError("This WritableStream only supports writing byte types (Uint8Array or another ArrayBufferView).");
+      throw new TypeError(
+        "This WritableStream only supports writing byte types (Uint8Array or another ArrayBufferView).",
+      );
     }
     const raw = this.#raw;
     if (!this.#opened.settled || !raw) return this.#writeWhenOpen(chunk);
@@ -357,7 +359,8 @@ export class NodeSocket implements SocketLike {
       this.#writeFailed();
       throw new TypeError("This WritableStream has been closed.");
     }
-    const bytes = chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const bytes =
+      chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     let settle: ((error?: Error | null) => void) | undefined;
     const flushed = raw.write(bytes, (error) => settle?.(error));
     // Written to the kernel already, and Node kept no reference to the caller's bytes.

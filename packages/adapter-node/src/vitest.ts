@@ -36,9 +36,7 @@ const here = import.meta.url;
  * ```
  */
 export function cloudflareSockets(options: CloudflareSocketsPluginOptions = {}): CloudflareSocketsPlugin {
-  const register = fileURLToPath(
-    new URL(options.workerdCondition ? "./register-workerd.js" : "./register.js", here),
-  );
+  const register = fileURLToPath(new URL(options.workerdCondition ? "./register-workerd.js" : "./register.js", here));
   const emulation = fileURLToPath(new URL("./index.js", here));
   return {
     name: "sockkit:cloudflare-sockets",

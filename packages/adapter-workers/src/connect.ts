@@ -1,6 +1,12 @@
 // The only file in sockkit that imports `cloudflare:sockets`.
 import { connect as runtimeConnect } from "cloudflare:sockets";
-import { utf8Decoder, withDestinationPolicy, type Connect, type PolicyAwareConnect, type TextAwareConnect } from "@sockkit/core";
+import {
+  utf8Decoder,
+  withDestinationPolicy,
+  type Connect,
+  type PolicyAwareConnect,
+  type TextAwareConnect,
+} from "@sockkit/core";
 import { wrapSocket } from "./wrap.js";
 
 /**

@@ -1,10 +1,4 @@
-import {
-  ConnectError,
-  type SocketAddress,
-  type SocketInfo,
-  type SocketLike,
-  type TlsOptions,
-} from "@sockkit/core";
+import { ConnectError, type SocketAddress, type SocketInfo, type SocketLike, type TlsOptions } from "@sockkit/core";
 
 // workerd's wording when a connection cannot be made (refused, unreachable,
 // unknown host, blocked destination, failed TLS handshake: it does not say which).

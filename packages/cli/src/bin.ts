@@ -61,7 +61,8 @@ async function gateway(args: string[]): Promise<number> {
     strict: true,
   });
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, got "${values.port}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be a port number, got "${values.port}"`);
   const allow: DestinationRule[] = values.allow.map(parseAllow);
   const stops: Array<() => Promise<void>> = [];
   let brokerPort: number | undefined;
@@ -78,17 +79,26 @@ async function gateway(args: string[]): Promise<number> {
       allow.push({ host: "127.0.0.1", ports: redisServer.port });
     }
   }
-  const running = await serveGateway({ port, hostname: values.host, allow, ...(values.token ? { token: values.token } : {}) });
+  const running = await serveGateway({
+    port,
+    hostname: values.host,
+    allow,
+    ...(values.token ? { token: values.token } : {}),
+  });
   stops.unshift(running.close);
   const auth = values.token ? ` -H 'authorization: Bearer ${values.token}'` : "";
   console.log(`sockkit gateway on ${running.url} (open it in a browser for the probe page)`);
   if (values.demo) {
     console.log(`\nTry:`);
     console.log(`  curl -s${auth} '${running.url}/probe/mqtt?host=127.0.0.1&port=${brokerPort}'`);
-    console.log(`  curl -s${auth} -H 'content-type: application/json' -d '{"host":"127.0.0.1","port":${brokerPort},"topic":"demo","payload":"hello","qos":1}' ${running.url}/mqtt/publish`);
+    console.log(
+      `  curl -s${auth} -H 'content-type: application/json' -d '{"host":"127.0.0.1","port":${brokerPort},"topic":"demo","payload":"hello","qos":1}' ${running.url}/mqtt/publish`,
+    );
     if (redisPort !== undefined) {
       console.log(`  curl -s${auth} '${running.url}/probe/redis?host=127.0.0.1&port=${redisPort}'`);
-      console.log(`  curl -s${auth} -H 'content-type: application/json' -d '{"host":"127.0.0.1","port":${redisPort},"command":["INCR","demo:hits"]}' ${running.url}/redis`);
+      console.log(
+        `  curl -s${auth} -H 'content-type: application/json' -d '{"host":"127.0.0.1","port":${redisPort},"command":["INCR","demo:hits"]}' ${running.url}/redis`,
+      );
     } else {
       console.log(`  (redis-server is not installed, so the Redis examples are left out)`);
     }
@@ -105,11 +115,17 @@ async function gateway(args: string[]): Promise<number> {
 }
 
 async function probe(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { timeout: { type: "string", default: "5000" } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options: { timeout: { type: "string", default: "5000" } },
+    allowPositionals: true,
+    strict: true,
+  });
   const [raw] = positionals;
   if (!raw) throw new UsageError("probe needs a URL, e.g. sockkit probe redis://127.0.0.1:6379");
   const timeoutMs = Number(values.timeout);
-  if (!(timeoutMs > 0)) throw new UsageError(`--timeout must be a positive number of milliseconds, got "${values.timeout}"`);
+  if (!(timeoutMs > 0))
+    throw new UsageError(`--timeout must be a positive number of milliseconds, got "${values.timeout}"`);
   let url: URL;
   try {
     url = new URL(raw);
@@ -142,7 +158,12 @@ async function probe(args: string[]): Promise<number> {
   }
   if (url.protocol === "tcp:") {
     if (url.port === "") throw new UsageError("a tcp:// URL needs a port");
-    const socket = await connectWithTimeout(connect, { hostname, port: Number(url.port) }, tls ? { secureTransport: "on" } : undefined, { timeoutMs });
+    const socket = await connectWithTimeout(
+      connect,
+      { hostname, port: Number(url.port) },
+      tls ? { secureTransport: "on" } : undefined,
+      { timeoutMs },
+    );
     console.log(`ok connected in ${Date.now() - started} ms`);
     await socket.close();
     return 0;
@@ -151,12 +172,30 @@ async function probe(args: string[]): Promise<number> {
 }
 
 async function redis(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { url: { type: "string", default: "redis://127.0.0.1:6379" } }, allowPositionals: true, strict: true });
-  if (positionals.length === 0) throw new UsageError("redis needs a command, e.g. sockkit redis --url redis://127.0.0.1:6379 PING");
+  const { values, positionals } = parseArgs({
+    args,
+    options: { url: { type: "string", default: "redis://127.0.0.1:6379" } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length === 0)
+    throw new UsageError("redis needs a command, e.g. sockkit redis --url redis://127.0.0.1:6379 PING");
   const client = createRedisClient({ connect: createConnect(), url: values.url });
   try {
     const reply = await client.send(...positionals);
-    console.log(typeof reply === "string" ? reply : JSON.stringify(reply, (_k, v) => (typeof v === "bigint" ? v.toString() : v instanceof Map ? Object.fromEntries(v) : v instanceof Set ? [...v] : v)));
+    console.log(
+      typeof reply === "string"
+        ? reply
+        : JSON.stringify(reply, (_k, v) =>
+            typeof v === "bigint"
+              ? v.toString()
+              : v instanceof Map
+                ? Object.fromEntries(v)
+                : v instanceof Set
+                  ? [...v]
+                  : v,
+          ),
+    );
   } finally {
     await client.close();
   }
@@ -167,7 +206,12 @@ async function mqtt(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   const { values, positionals } = parseArgs({
     args: rest,
-    options: { url: { type: "string", default: "mqtt://127.0.0.1:1883" }, qos: { type: "string", default: "0" }, retain: { type: "boolean", default: false }, count: { type: "string" } },
+    options: {
+      url: { type: "string", default: "mqtt://127.0.0.1:1883" },
+      qos: { type: "string", default: "0" },
+      retain: { type: "boolean", default: false },
+      count: { type: "string" },
+    },
     allowPositionals: true,
     strict: true,
   });
@@ -190,7 +234,9 @@ async function mqtt(args: string[]): Promise<number> {
       const messages = client.messages();
       const [granted] = await client.subscribe(filter, { qos: qos as QoS });
       if (granted === undefined || granted >= 0x80) {
-        console.error(`sockkit: the broker refused the subscription to ${filter} (reason 0x${(granted ?? 0x80).toString(16)})`);
+        console.error(
+          `sockkit: the broker refused the subscription to ${filter} (reason 0x${(granted ?? 0x80).toString(16)})`,
+        );
         return 1;
       }
       let seen = 0;
@@ -217,7 +263,9 @@ function parseAllow(text: string): DestinationRule {
 }
 
 async function startAedes(): Promise<{ port: number; close(): Promise<void> }> {
-  const { Aedes } = (await import("aedes")) as unknown as { Aedes: { createBroker(): Promise<{ handle(socket: net.Socket): void; close(cb: () => void): void }> } };
+  const { Aedes } = (await import("aedes")) as unknown as {
+    Aedes: { createBroker(): Promise<{ handle(socket: net.Socket): void; close(cb: () => void): void }> };
+  };
   const broker = await Aedes.createBroker();
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -242,7 +290,11 @@ async function startRedisServer(): Promise<{ port: number; close(): Promise<void
   await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
   const port = (probe.address() as net.AddressInfo).port;
   await new Promise((resolve) => probe.close(resolve));
-  const child: ChildProcess = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  const child: ChildProcess = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: "ignore" },
+  );
   for (let i = 0; i < 100; i++) {
     const up = await new Promise<boolean>((resolve) => {
       const socket = net.connect(port, "127.0.0.1");
@@ -266,7 +318,11 @@ async function startRedisServer(): Promise<{ port: number; close(): Promise<void
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof UsageError || (error as { code?: string })?.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || (error as { code?: string })?.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    if (
+      error instanceof UsageError ||
+      (error as { code?: string })?.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
+      (error as { code?: string })?.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE"
+    ) {
       console.error(`sockkit: ${(error as Error).message}\n\nRun sockkit --help for usage.`);
       process.exit(2);
     }
@@ -274,7 +330,9 @@ main(process.argv.slice(2)).then(
       console.error(`sockkit: ${error.message}`);
       process.exit(2);
     }
-    console.error(`sockkit: ${isSockkitError(error) ? `${error.code}: ` : ""}${(error as Error)?.message ?? String(error)}`);
+    console.error(
+      `sockkit: ${isSockkitError(error) ? `${error.code}: ` : ""}${(error as Error)?.message ?? String(error)}`,
+    );
     process.exit(1);
   },
 );

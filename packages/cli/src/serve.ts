@@ -41,7 +41,10 @@ export async function serveGateway(options: ServeOptions = {}): Promise<RunningG
     url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${address.port}`,
     close: () =>
       new Promise<void>((resolve) => {
-        const force = setTimeout(() => (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.(), 5000);
+        const force = setTimeout(
+          () => (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.(),
+          5000,
+        );
         server.close(() => {
           clearTimeout(force);
           resolve();

@@ -18,8 +18,7 @@ export interface ParsedAddress {
 const MAX_ADDRESS_LENGTH = 255;
 // workerd accepts only these characters in `host:port` (letters, digits, `-._[]:`).
 const VALID_ADDRESS = /^[A-Za-z0-9\-._[\]:]+$/;
-const INVALID_ADDRESS =
-  "Specified address is empty string, contains unsupported characters or is too long.";
+const INVALID_ADDRESS = "Specified address is empty string, contains unsupported characters or is too long.";
 
 /**
  * Parses and validates an address exactly where workerd's `connect()` throws

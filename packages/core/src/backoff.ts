@@ -17,7 +17,8 @@ export type ReconnectSettings<Limit extends string> = Required<BackoffOptions> &
  */
 export function reconnectSettings<Limit extends string>(value: unknown, limit: Limit): ReconnectSettings<Limit> {
   const given = value === true ? {} : value;
-  if (typeof given !== "object" || given === null) throw new TypeError("reconnect must be true, false or an options object");
+  if (typeof given !== "object" || given === null)
+    throw new TypeError("reconnect must be true, false or an options object");
   const options = given as BackoffOptions & Partial<Record<Limit, number>>;
   const settings = {
     retries: options.retries ?? Infinity,

@@ -53,7 +53,8 @@ export class FramedReader {
 
   /** Reads exactly `n` bytes. */
   async readExactly(n: number): Promise<Uint8Array> {
-    if (!Number.isInteger(n) || n < 0) throw new TypeError(`readExactly(n): n must be a non-negative integer, got ${n}`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new TypeError(`readExactly(n): n must be a non-negative integer, got ${n}`);
     while (this.buffered < n) {
       if (!(await this.#fill())) {
         throw new TruncatedError(`stream ended after ${this.buffered} of ${n} bytes`, this.buffered);
@@ -189,6 +190,7 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array, from: number, to: num
 }
 
 function checkLimit(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 0) throw new TypeError(`${name} must be a non-negative integer, got ${value}`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new TypeError(`${name} must be a non-negative integer, got ${value}`);
   return value;
 }

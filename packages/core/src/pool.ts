@@ -163,7 +163,12 @@ export class SocketPool {
     return new Promise<PooledSocket>((resolve, reject) => {
       const deadline = timer(this.#acquireTimeoutMs, () => {
         this.#removeWaiter(waiter);
-        waiter.reject(new TimeoutError(`no socket to ${describeAddress(address)} within ${this.#acquireTimeoutMs} ms`, this.#acquireTimeoutMs));
+        waiter.reject(
+          new TimeoutError(
+            `no socket to ${describeAddress(address)} within ${this.#acquireTimeoutMs} ms`,
+            this.#acquireTimeoutMs,
+          ),
+        );
       });
       const stopListening = onAbort(signal, () => {
         this.#removeWaiter(waiter);
@@ -199,7 +204,12 @@ export class SocketPool {
     for (const list of this.#idle.values()) idle += list.length;
     let pending = 0;
     for (const n of this.#pending.values()) pending += n;
-    return { total: this.#entries.size + pending, idle, inUse: this.#entries.size - idle, waiting: this.#waiters.length };
+    return {
+      total: this.#entries.size + pending,
+      idle,
+      inUse: this.#entries.size - idle,
+      waiting: this.#waiters.length,
+    };
   }
 
   /**
@@ -307,7 +317,9 @@ export class SocketPool {
     let socket: SocketLike | undefined;
     let failure: unknown;
     try {
-      socket = await connectWithTimeout(this.#connect, waiter.address, waiter.options, { timeoutMs: this.#connectTimeoutMs });
+      socket = await connectWithTimeout(this.#connect, waiter.address, waiter.options, {
+        timeoutMs: this.#connectTimeoutMs,
+      });
     } catch (error) {
       failure = error;
     }
@@ -426,7 +438,9 @@ export class SocketPool {
       secureTransport: socket.secureTransport,
       close: destroy,
       startTls: () => {
-        throw new TypeError("startTls() is not available on a pooled socket; pool the upgraded socket's destination with secureTransport 'on'");
+        throw new TypeError(
+          "startTls() is not available on a pooled socket; pool the upgraded socket's destination with secureTransport 'on'",
+        );
       },
     };
     return { socket: lent, release, destroy, [asyncDispose]: async () => release() };

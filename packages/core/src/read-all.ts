@@ -61,7 +61,10 @@ export async function readAll(socket: SocketLike, options: ReadAllOptions = {}):
   return concat(chunks, total);
 }
 
-export function concat(chunks: readonly Uint8Array[], total = chunks.reduce((n, c) => n + c.byteLength, 0)): Uint8Array {
+export function concat(
+  chunks: readonly Uint8Array[],
+  total = chunks.reduce((n, c) => n + c.byteLength, 0),
+): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(total);
   let offset = 0;

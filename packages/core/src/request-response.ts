@@ -46,7 +46,14 @@ export async function requestResponse(
   connect: Connect,
   address: string | SocketAddress,
   request: Uint8Array | string,
-  { until = "eof", maxBytes = 8 * 1024 * 1024, timeoutMs = 30_000, signal, options, halfClose }: RequestResponseOptions = {},
+  {
+    until = "eof",
+    maxBytes = 8 * 1024 * 1024,
+    timeoutMs = 30_000,
+    signal,
+    options,
+    halfClose,
+  }: RequestResponseOptions = {},
 ): Promise<Uint8Array> {
   signal?.throwIfAborted();
   const bytes = typeof request === "string" ? encoder.encode(request) : request;
@@ -54,7 +61,9 @@ export async function requestResponse(
   const exchange = new AbortController();
   const stopListening = onAbort(signal, () => exchange.abort(signal!.reason));
   const deadline = timer(timeoutMs, () =>
-    exchange.abort(new TimeoutError(`request to ${describeAddress(address)} took longer than ${timeoutMs} ms`, timeoutMs)),
+    exchange.abort(
+      new TimeoutError(`request to ${describeAddress(address)} took longer than ${timeoutMs} ms`, timeoutMs),
+    ),
   );
   deadline.start();
   let socket: Awaited<ReturnType<typeof connectWithTimeout>> | undefined;
@@ -86,14 +95,21 @@ export async function requestResponse(
   }
 }
 
-async function readFramed(reader: FramedReader, until: Exclude<ReplyFraming, "eof">, maxBytes: number): Promise<Uint8Array> {
+async function readFramed(
+  reader: FramedReader,
+  until: Exclude<ReplyFraming, "eof">,
+  maxBytes: number,
+): Promise<Uint8Array> {
   try {
     if (typeof until === "function") return await readByFunction(reader, until, maxBytes);
     if ("delimiter" in until) return await reader.readUntil(until.delimiter, { maxBytes });
     const size = until.lengthPrefix;
-    if (size !== 1 && size !== 2 && size !== 4) throw new TypeError(`lengthPrefix must be 1, 2 or 4, got ${String(size)}`);
+    if (size !== 1 && size !== 2 && size !== 4)
+      throw new TypeError(`lengthPrefix must be 1, 2 or 4, got ${String(size)}`);
     const header = await reader.readExactly(size);
-    const length = new DataView(header.buffer, header.byteOffset, size)[size === 1 ? "getUint8" : size === 2 ? "getUint16" : "getUint32"](0);
+    const length = new DataView(header.buffer, header.byteOffset, size)[
+      size === 1 ? "getUint8" : size === 2 ? "getUint16" : "getUint32"
+    ](0);
     if (length > maxBytes) throw new TooLargeError(`reply length ${length} exceeds maxBytes (${maxBytes})`, maxBytes);
     return await reader.readExactly(length);
   } finally {
@@ -101,7 +117,11 @@ async function readFramed(reader: FramedReader, until: Exclude<ReplyFraming, "eo
   }
 }
 
-async function readByFunction(reader: FramedReader, complete: (received: Uint8Array) => number | undefined, maxBytes: number): Promise<Uint8Array> {
+async function readByFunction(
+  reader: FramedReader,
+  complete: (received: Uint8Array) => number | undefined,
+  maxBytes: number,
+): Promise<Uint8Array> {
   let storage = new Uint8Array(0);
   let received: Uint8Array = storage;
   for (;;) {
@@ -115,7 +135,10 @@ async function readByFunction(reader: FramedReader, complete: (received: Uint8Ar
     if (received.length > maxBytes) throw new TooLargeError(`reply exceeds maxBytes (${maxBytes})`, maxBytes);
     const chunk = await reader.read();
     if (!chunk) {
-      throw new TruncatedError(`stream ended after ${received.length} bytes before the reply was complete`, received.length);
+      throw new TruncatedError(
+        `stream ended after ${received.length} bytes before the reply was complete`,
+        received.length,
+      );
     }
     // Grow by doubling, so many small chunks do not cost a copy each.
     const total = received.length + chunk.length;

@@ -73,7 +73,8 @@ export async function connectWithRetry(
     attemptTimeoutMs = 10_000,
     random = Math.random,
   } = retry;
-  if (!Number.isInteger(retries) || retries < 0) throw new TypeError(`retries must be a non-negative integer, got ${retries}`);
+  if (!Number.isInteger(retries) || retries < 0)
+    throw new TypeError(`retries must be a non-negative integer, got ${retries}`);
   if (!(baseDelayMs >= 0) || !(maxDelayMs >= baseDelayMs) || !Number.isFinite(maxDelayMs)) {
     throw new TypeError(`need 0 <= baseDelayMs <= maxDelayMs < Infinity, got ${baseDelayMs} and ${maxDelayMs}`);
   }

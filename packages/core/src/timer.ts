@@ -58,7 +58,13 @@ export async function settledWithin(promise: Promise<unknown>, ms: number): Prom
     wait.start();
   });
   try {
-    return await Promise.race([promise.then(() => true, () => true), late]);
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
   } finally {
     wait.cancel();
   }

@@ -3,12 +3,20 @@ import { parseSocketAddress } from "../src/address.js";
 
 describe("parseSocketAddress (workerd's synchronous checks)", () => {
   it("parses host:port and [v6]:port strings, keeping the address as given for display", () => {
-    expect(parseSocketAddress("example.com:443")).toEqual({ hostname: "example.com", port: 443, display: "example.com:443" });
+    expect(parseSocketAddress("example.com:443")).toEqual({
+      hostname: "example.com",
+      port: 443,
+      display: "example.com:443",
+    });
     expect(parseSocketAddress("[::1]:5432")).toEqual({ hostname: "::1", port: 5432, display: "[::1]:5432" });
   });
 
   it("parses the object form, stripping IPv6 brackets and truncating a fractional port as workerd does", () => {
-    expect(parseSocketAddress({ hostname: "[::1]", port: 80 })).toEqual({ hostname: "::1", port: 80, display: "[::1]:80" });
+    expect(parseSocketAddress({ hostname: "[::1]", port: 80 })).toEqual({
+      hostname: "::1",
+      port: 80,
+      display: "[::1]:80",
+    });
     expect(parseSocketAddress({ hostname: "h", port: 80.5 }).port).toBe(80);
   });
 

@@ -51,13 +51,21 @@ const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255));
 // Bias towards the interesting space: loopback, private, link-local, CGNAT, mapped.
 const interestingIpv4 = fc.oneof(
   ipv4,
-  fc.tuple(fc.constantFrom(0, 10, 100, 127, 169, 172, 192, 198, 203, 224, 240, 255), fc.nat(255), fc.nat(255), fc.nat(255)),
+  fc.tuple(
+    fc.constantFrom(0, 10, 100, 127, 169, 172, 192, 198, 203, 224, 240, 255),
+    fc.nat(255),
+    fc.nat(255),
+    fc.nat(255),
+  ),
 );
 const ipv6 = fc.oneof(
   fc.array(fc.nat(0xffff), { minLength: 8, maxLength: 8 }),
-  fc.tuple(fc.constantFrom(0, 0x64, 0x2001, 0x2002, 0xfc00, 0xfd00, 0xfe80, 0xff02, 0x2606), fc.array(fc.nat(0xffff), { minLength: 7, maxLength: 7 })).map(
-    ([head, rest]) => [head, ...rest],
-  ),
+  fc
+    .tuple(
+      fc.constantFrom(0, 0x64, 0x2001, 0x2002, 0xfc00, 0xfd00, 0xfe80, 0xff02, 0x2606),
+      fc.array(fc.nat(0xffff), { minLength: 7, maxLength: 7 }),
+    )
+    .map(([head, rest]) => [head, ...rest]),
 );
 const cidrRule = fc.oneof(
   fc.tuple(ipv4, fc.integer({ min: 0, max: 32 })).map(([[a, b, c, d], bits]) => {
@@ -124,11 +132,15 @@ describe("destination policy: every encoding of an address gets the same decisio
   it("never throws on arbitrary input, and denies what is not a host", () => {
     const policy = createDestinationPolicy({ publicOnly: true });
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: "binary", maxLength: 40 }), fc.anything()), fc.anything(), (host, port) => {
-        const decision = policy.check(host, port);
-        if (!decision.allowed) expect(decision.reason.length).toBeGreaterThan(0);
-        else expect(typeof host).toBe("string");
-      }),
+      fc.property(
+        fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: "binary", maxLength: 40 }), fc.anything()),
+        fc.anything(),
+        (host, port) => {
+          const decision = policy.check(host, port);
+          if (!decision.allowed) expect(decision.reason.length).toBeGreaterThan(0);
+          else expect(typeof host).toBe("string");
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -146,10 +158,16 @@ describe("destination policy: rules", () => {
   });
 
   it("ports: single, list and range, per rule, with the near miss named in the reason", () => {
-    const policy = createAllowlist([{ host: "db.internal", ports: [5432, "6379-6380"] }, { host: "10.0.0.0/8", ports: 443 }]);
+    const policy = createAllowlist([
+      { host: "db.internal", ports: [5432, "6379-6380"] },
+      { host: "10.0.0.0/8", ports: 443 },
+    ]);
     expect(policy.check("db.internal", 5432).allowed).toBe(true);
     expect(policy.check("db.internal", 6380).allowed).toBe(true);
-    expect(policy.check("db.internal", 6381)).toMatchObject({ allowed: false, reason: expect.stringContaining("port 6381 is not allowed for db.internal") });
+    expect(policy.check("db.internal", 6381)).toMatchObject({
+      allowed: false,
+      reason: expect.stringContaining("port 6381 is not allowed for db.internal"),
+    });
     expect(policy.check("10.1.2.3", 443).allowed).toBe(true);
     expect(policy.check("10.1.2.3", 80).allowed).toBe(false);
   });
@@ -177,9 +195,16 @@ describe("destination policy: rules", () => {
     expect(policy.check("10.1.2.3", 22)).toMatchObject({ allowed: false, reason: expect.stringContaining("private") });
     expect(policy.check("10.2.0.1", 5432).allowed).toBe(false);
     expect(policy.check("8.8.8.8", 443)).toMatchObject({ allowed: true, rule: "publicOnly" });
-    expect(policy.check("8.8.8.8", 80)).toMatchObject({ allowed: false, reason: expect.stringContaining("public ports") });
+    expect(policy.check("8.8.8.8", 80)).toMatchObject({
+      allowed: false,
+      reason: expect.stringContaining("public ports"),
+    });
     // An exact name is trusted as it stands; any other name must be resolved and checked.
-    expect(policy.check("cache.internal", 6379)).toMatchObject({ allowed: true, rule: "cache.internal", resolve: false });
+    expect(policy.check("cache.internal", 6379)).toMatchObject({
+      allowed: true,
+      rule: "cache.internal",
+      resolve: false,
+    });
     expect(policy.check("x.corp.test", 443)).toMatchObject({ allowed: true, rule: "*.corp.test", resolve: true });
     expect(policy.check("x.other.test", 443)).toMatchObject({ allowed: true, rule: "publicOnly", resolve: true });
     expect(policy.check("localhost", 443).allowed).toBe(false);
@@ -188,13 +213,20 @@ describe("destination policy: rules", () => {
 
   it("checkResolved: every address must pass, and the reason names the one that did not", () => {
     const policy = createDestinationPolicy({ publicOnly: true, allow: ["10.9.0.0/16"] });
-    expect(policy.checkResolved("a.test", 443, ["8.8.8.8", "2606:4700::1111"])).toMatchObject({ allowed: true, host: "a.test", rule: "publicOnly" });
+    expect(policy.checkResolved("a.test", 443, ["8.8.8.8", "2606:4700::1111"])).toMatchObject({
+      allowed: true,
+      host: "a.test",
+      rule: "publicOnly",
+    });
     expect(policy.checkResolved("a.test", 443, ["10.9.1.1"])).toMatchObject({ allowed: true, rule: "10.9.0.0/16" });
     expect(policy.checkResolved("a.test", 443, ["8.8.8.8", "169.254.169.254"])).toMatchObject({
       allowed: false,
       reason: "a.test resolves to 169.254.169.254, which is in 169.254.0.0/16 (link-local, cloud metadata)",
     });
-    expect(policy.checkResolved("a.test", 443, [])).toMatchObject({ allowed: false, reason: "a.test resolved to no address" });
+    expect(policy.checkResolved("a.test", 443, [])).toMatchObject({
+      allowed: false,
+      reason: "a.test resolved to no address",
+    });
     expect(policy.checkResolved("a.test", 443, ["not-an-ip"]).allowed).toBe(false);
   });
 
@@ -211,22 +243,49 @@ describe("destination policy: rules", () => {
   });
 
   it("publicOnly: a wildcard entry admits its ports, and the name's addresses are still checked", () => {
-    const policy = createDestinationPolicy({ publicOnly: true, publicPorts: 443, allow: [{ host: "*.svc.example", ports: 5432 }] });
-    expect(policy.check("db.svc.example", 5432)).toMatchObject({ allowed: true, rule: "*.svc.example, port 5432", resolve: true });
-    expect(policy.checkResolved("db.svc.example", 5432, ["8.8.8.8"])).toMatchObject({ allowed: true, rule: "*.svc.example, port 5432" });
-    expect(policy.checkResolved("db.svc.example", 5432, ["10.0.0.1"])).toMatchObject({ allowed: false, reason: expect.stringContaining("private") });
+    const policy = createDestinationPolicy({
+      publicOnly: true,
+      publicPorts: 443,
+      allow: [{ host: "*.svc.example", ports: 5432 }],
+    });
+    expect(policy.check("db.svc.example", 5432)).toMatchObject({
+      allowed: true,
+      rule: "*.svc.example, port 5432",
+      resolve: true,
+    });
+    expect(policy.checkResolved("db.svc.example", 5432, ["8.8.8.8"])).toMatchObject({
+      allowed: true,
+      rule: "*.svc.example, port 5432",
+    });
+    expect(policy.checkResolved("db.svc.example", 5432, ["10.0.0.1"])).toMatchObject({
+      allowed: false,
+      reason: expect.stringContaining("private"),
+    });
     expect(policy.check("other.example", 5432).allowed).toBe(false);
   });
 
   it("publicOnly: a name on a port only a CIDR entry allows is decided by what it resolves to", () => {
-    const policy = createDestinationPolicy({ publicOnly: true, publicPorts: 443, allow: [{ host: "10.0.0.0/8", ports: 5432 }] });
+    const policy = createDestinationPolicy({
+      publicOnly: true,
+      publicPorts: 443,
+      allow: [{ host: "10.0.0.0/8", ports: 5432 }],
+    });
     expect(policy.check("db.test", 5432)).toMatchObject({ allowed: true, resolve: true });
-    expect(policy.checkResolved("db.test", 5432, ["10.1.2.3"])).toMatchObject({ allowed: true, rule: "10.0.0.0/8, port 5432" });
-    expect(policy.checkResolved("db.test", 5432, ["8.8.8.8"])).toMatchObject({ allowed: false, reason: expect.stringContaining("public ports") });
+    expect(policy.checkResolved("db.test", 5432, ["10.1.2.3"])).toMatchObject({
+      allowed: true,
+      rule: "10.0.0.0/8, port 5432",
+    });
+    expect(policy.checkResolved("db.test", 5432, ["8.8.8.8"])).toMatchObject({
+      allowed: false,
+      reason: expect.stringContaining("public ports"),
+    });
   });
 
   it("Azure's WireServer is denied as cloud metadata although its address is public", () => {
-    expect(createDestinationPolicy({ publicOnly: true }).check("168.63.129.16", 80)).toMatchObject({ allowed: false, reason: expect.stringContaining("cloud metadata") });
+    expect(createDestinationPolicy({ publicOnly: true }).check("168.63.129.16", 80)).toMatchObject({
+      allowed: false,
+      reason: expect.stringContaining("cloud metadata"),
+    });
   });
 
   it("a hostile object (revoked Proxy) is denied, not thrown", () => {
@@ -287,10 +346,16 @@ describe("guardConnect", () => {
   it("denies asynchronously, without calling the inner connect, on every promise and stream", async () => {
     const inner = recordingConnect();
     const socket = guardConnect(inner, policy)("169.254.169.254:80");
-    await expect(socket.opened).rejects.toMatchObject({ code: "EDESTINATION_DENIED", address: "169.254.169.254:80", reason: expect.stringContaining("link-local") });
+    await expect(socket.opened).rejects.toMatchObject({
+      code: "EDESTINATION_DENIED",
+      address: "169.254.169.254:80",
+      reason: expect.stringContaining("link-local"),
+    });
     await expect(socket.closed).rejects.toMatchObject({ code: "EDESTINATION_DENIED" });
     await expect(socket.readable.getReader().read()).rejects.toMatchObject({ code: "EDESTINATION_DENIED" });
-    await expect(socket.writable.getWriter().write(new Uint8Array(1))).rejects.toMatchObject({ code: "EDESTINATION_DENIED" });
+    await expect(socket.writable.getWriter().write(new Uint8Array(1))).rejects.toMatchObject({
+      code: "EDESTINATION_DENIED",
+    });
     await expect(socket.close()).resolves.toBeUndefined();
     expect(() => socket.startTls()).toThrow(TypeError);
     expect(inner.calls).toEqual([]);
@@ -319,7 +384,10 @@ describe("guardConnect", () => {
   it("names that must be resolved: handed to the connect's capability, else denied unless unresolvedNames is 'allow'", async () => {
     const plain = recordingConnect();
     const denied = guardConnect(plain, policy)("example.com:443");
-    await expect(denied.opened).rejects.toMatchObject({ code: "EDESTINATION_DENIED", reason: expect.stringContaining("cannot resolve names") });
+    await expect(denied.opened).rejects.toMatchObject({
+      code: "EDESTINATION_DENIED",
+      reason: expect.stringContaining("cannot resolve names"),
+    });
     expect(plain.calls).toEqual([]);
 
     guardConnect(plain, policy, { unresolvedNames: "allow" })("example.com:443");
@@ -340,9 +408,13 @@ describe("guardConnect", () => {
     const inner = recordingConnect();
     const guarded = guardConnect(inner, createAllowlist(["127.0.0.1"]));
     const onRetry = vi.fn();
-    await expect(connectWithRetry(guarded, "10.0.0.1:80", undefined, { onRetry, baseDelayMs: 1 })).rejects.toMatchObject({ code: "EDESTINATION_DENIED" });
+    await expect(
+      connectWithRetry(guarded, "10.0.0.1:80", undefined, { onRetry, baseDelayMs: 1 }),
+    ).rejects.toMatchObject({ code: "EDESTINATION_DENIED" });
     expect(onRetry).not.toHaveBeenCalled();
-    await expect(connectWithFallback(guarded, ["10.0.0.1:80", "127.0.0.1:80"])).rejects.toMatchObject({ code: "EDESTINATION_DENIED" });
+    await expect(connectWithFallback(guarded, ["10.0.0.1:80", "127.0.0.1:80"])).rejects.toMatchObject({
+      code: "EDESTINATION_DENIED",
+    });
     expect(inner.calls).toEqual([]);
   });
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { ConnectError, DestinationDeniedError, SockkitError, TimeoutError, TlsError, isSockkitError } from "../src/errors.js";
+import {
+  ConnectError,
+  DestinationDeniedError,
+  SockkitError,
+  TimeoutError,
+  TlsError,
+  isSockkitError,
+} from "../src/errors.js";
 
 describe("errors", () => {
   it("each class carries its stable code, name and details", () => {

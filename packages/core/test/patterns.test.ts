@@ -60,7 +60,10 @@ describe("readAll", () => {
 });
 
 describe("connectWithTimeout", () => {
-  const pendingConnect = (fake: ReturnType<typeof fakeSocket>): Connect => () => fake.socket;
+  const pendingConnect =
+    (fake: ReturnType<typeof fakeSocket>): Connect =>
+    () =>
+      fake.socket;
 
   it("resolves with the socket once opened", async () => {
     const fake = fakeSocket();
@@ -72,7 +75,9 @@ describe("connectWithTimeout", () => {
 
   it("on timeout closes the socket and rejects with ETIMEDOUT", async () => {
     const fake = fakeSocket();
-    const error = await connectWithTimeout(pendingConnect(fake), "x:1", undefined, { timeoutMs: 20 }).catch((e: unknown) => e);
+    const error = await connectWithTimeout(pendingConnect(fake), "x:1", undefined, { timeoutMs: 20 }).catch(
+      (e: unknown) => e,
+    );
     expect(isSockkitError(error, "ETIMEDOUT")).toBe(true);
     expect((error as { timeoutMs: number }).timeoutMs).toBe(20);
     expect(fake.closeCalls()).toBe(1);
@@ -87,7 +92,9 @@ describe("connectWithTimeout", () => {
     expect(fake.closeCalls()).toBe(1);
     let called = false;
     await expect(
-      connectWithTimeout(() => ((called = true), fake.socket), "x:1", undefined, { signal: AbortSignal.abort("early") }),
+      connectWithTimeout(() => ((called = true), fake.socket), "x:1", undefined, {
+        signal: AbortSignal.abort("early"),
+      }),
     ).rejects.toBe("early");
     expect(called).toBe(false);
   });

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { SocketPool } from "../src/pool.js";
 import type { Connect, SocketLike } from "../src/types.js";
 
-const disposeKey = ((Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("Symbol.asyncDispose")) as typeof Symbol.asyncDispose;
+const disposeKey = ((Symbol as { asyncDispose?: symbol }).asyncDispose ??
+  Symbol.for("Symbol.asyncDispose")) as typeof Symbol.asyncDispose;
 
 function fakeConnect() {
   const closed: number[] = [];

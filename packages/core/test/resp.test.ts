@@ -60,7 +60,14 @@ const CORPUS: Array<[string, string, unknown]> = [
   ["verbatim", "=15\r\ntxt:Some string\r\n", "Some string"],
   ["array", "*3\r\n:1\r\n$1\r\na\r\n*0\r\n", [1, "a", []]],
   ["nested", "*2\r\n*2\r\n+a\r\n+b\r\n*1\r\n_\r\n", [["a", "b"], [null]]],
-  ["map", "%2\r\n+first\r\n:1\r\n+second\r\n*1\r\n:2\r\n", new Map<RespValue, RespValue>([["first", 1], ["second", [2]]])],
+  [
+    "map",
+    "%2\r\n+first\r\n:1\r\n+second\r\n*1\r\n:2\r\n",
+    new Map<RespValue, RespValue>([
+      ["first", 1],
+      ["second", [2]],
+    ]),
+  ],
   ["set", "~3\r\n+a\r\n+b\r\n+c\r\n", new Set(["a", "b", "c"])],
   ["error inside an array (EXEC)", "*2\r\n+OK\r\n-WRONGTYPE bad\r\n", ["OK", new ReplyError("WRONGTYPE bad")]],
 ];
@@ -100,7 +107,8 @@ describe("RESP decoder", () => {
     wire.set(header);
     wire.set(payload, header.length);
     wire.set(enc.encode("\r\n:1\r\n"), header.length + size);
-    const pieces = (step: number) => Array.from({ length: Math.ceil(wire.length / step) }, (_, i) => wire.subarray(i * step, (i + 1) * step));
+    const pieces = (step: number) =>
+      Array.from({ length: Math.ceil(wire.length / step) }, (_, i) => wire.subarray(i * step, (i + 1) * step));
     for (const chunks of [pieces(64 * 1024), splitAt(wire, [3, 5, 100_000, 777_777, size - 1, size + 6])]) {
       const { out, idle } = decode(chunks, { returnBuffers: () => true, maxBulkLength: 16 * 1024 * 1024 });
       expect(out).toHaveLength(2);
@@ -134,7 +142,9 @@ describe("RESP decoder", () => {
   });
 
   it("push frames and attributes go to their own callbacks", () => {
-    const wire = enc.encode(">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.19\r\n*1\r\n:1\r\n");
+    const wire = enc.encode(
+      ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.19\r\n*1\r\n:1\r\n",
+    );
     const { out } = decode([wire]);
     expect(out).toEqual([
       { push: ["message", "ch", "hi"] },
@@ -155,7 +165,14 @@ describe("RESP decoder", () => {
     fc.assert(
       fc.property(respValue, fc.array(fc.nat(), { maxLength: 8 }), (value, cuts) => {
         const wire = enc.encode(serialize(value));
-        expect(decode(splitAt(wire, cuts.map((c) => c % (wire.length + 1)))).out).toEqual([{ reply: value }]);
+        expect(
+          decode(
+            splitAt(
+              wire,
+              cuts.map((c) => c % (wire.length + 1)),
+            ),
+          ).out,
+        ).toEqual([{ reply: value }]);
       }),
       { numRuns: 500 },
     );
@@ -236,7 +253,9 @@ describe("RESP decoder", () => {
 describe("RESP encoder", () => {
   it("writes arrays of blob strings with byte lengths, so no argument can inject a command", () => {
     expect(text(encodeCommand(["SET", "k", "héllo"]))).toBe("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$6\r\nhéllo\r\n");
-    expect(text(encodeCommand(["SET", "k", "v\r\n*1\r\n$8\r\nFLUSHALL\r\n"]))).toBe("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$21\r\nv\r\n*1\r\n$8\r\nFLUSHALL\r\n\r\n");
+    expect(text(encodeCommand(["SET", "k", "v\r\n*1\r\n$8\r\nFLUSHALL\r\n"]))).toBe(
+      "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$21\r\nv\r\n*1\r\n$8\r\nFLUSHALL\r\n\r\n",
+    );
   });
 
   it("numbers, bigints, infinities and bytes", () => {
@@ -247,9 +266,13 @@ describe("RESP encoder", () => {
 
   it("counts UTF-8 bytes exactly as TextEncoder writes them, lone surrogates included", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "binary", maxLength: 50 }), fc.string({ unit: "grapheme", maxLength: 20 }), (a, b) => {
-        for (const s of [a, b, `${a}\ud800`, `\udc00${b}`]) expect(utf8Length(s)).toBe(enc.encode(s).length);
-      }),
+      fc.property(
+        fc.string({ unit: "binary", maxLength: 50 }),
+        fc.string({ unit: "grapheme", maxLength: 20 }),
+        (a, b) => {
+          for (const s of [a, b, `${a}\ud800`, `\udc00${b}`]) expect(utf8Length(s)).toBe(enc.encode(s).length);
+        },
+      ),
     );
   });
 
@@ -263,7 +286,11 @@ describe("RESP encoder", () => {
     const out = batch.take();
     const replies: RespValue[] = [];
     new RespDecoder({ onReply: (v) => replies.push(v), returnBuffers: () => false }).feed(out);
-    expect(replies).toEqual([["SET", "a", long], ["SET", "b", "\u0001\u0002\u0003"], ["GET", "a"]]);
+    expect(replies).toEqual([
+      ["SET", "a", long],
+      ["SET", "b", "\u0001\u0002\u0003"],
+      ["GET", "a"],
+    ]);
     expect(batch.count).toBe(0);
     expect(batch.take().length).toBe(0);
   });
@@ -285,7 +312,9 @@ type Plain = string | number | bigint | boolean | null | Plain[] | Map<Plain, Pl
 const leaf = fc.oneof(
   fc.string({ unit: "grapheme", maxLength: 12 }),
   fc.integer(),
-  fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }).filter((n) => n > BigInt(Number.MAX_SAFE_INTEGER) || n < -BigInt(Number.MAX_SAFE_INTEGER)),
+  fc
+    .bigInt({ min: -(2n ** 70n), max: 2n ** 70n })
+    .filter((n) => n > BigInt(Number.MAX_SAFE_INTEGER) || n < -BigInt(Number.MAX_SAFE_INTEGER)),
   fc.boolean(),
   fc.constant(null),
   fc.double({ noNaN: true }).filter((d) => !Number.isInteger(d)),
@@ -295,7 +324,9 @@ const respValue: fc.Arbitrary<Plain> = fc.letrec<{ value: Plain }>((tie) => ({
     { depthSize: "small", withCrossShrink: true },
     leaf,
     fc.array(tie("value"), { maxLength: 4 }),
-    fc.uniqueArray(fc.string({ maxLength: 6 }), { maxLength: 4 }).map((keys) => new Map<Plain, Plain>(keys.map((k, i) => [k, i]))),
+    fc
+      .uniqueArray(fc.string({ maxLength: 6 }), { maxLength: 4 })
+      .map((keys) => new Map<Plain, Plain>(keys.map((k, i) => [k, i]))),
     fc.uniqueArray(fc.string({ maxLength: 6 }), { maxLength: 4 }).map((items) => new Set<Plain>(items)),
   ),
 })).value;
@@ -310,6 +341,7 @@ function serialize(value: Plain): string {
   }
   if (typeof value === "string") return `$${enc.encode(value).length}\r\n${value}\r\n`;
   if (Array.isArray(value)) return `*${value.length}\r\n${value.map(serialize).join("")}`;
-  if (value instanceof Map) return `%${value.size}\r\n${[...value].map(([k, v]) => serialize(k) + serialize(v)).join("")}`;
+  if (value instanceof Map)
+    return `%${value.size}\r\n${[...value].map(([k, v]) => serialize(k) + serialize(v)).join("")}`;
   return `~${value.size}\r\n${[...value].map(serialize).join("")}`;
 }

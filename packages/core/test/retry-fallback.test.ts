@@ -10,7 +10,10 @@ function scripted(plan: (address: string, call: number) => "open" | "hang" | Err
   const calls: string[] = [];
   let closes = 0;
   const connect: Connect = (address) => {
-    const where = typeof address === "string" ? address : `${(address as SocketAddress).hostname}:${(address as SocketAddress).port}`;
+    const where =
+      typeof address === "string"
+        ? address
+        : `${(address as SocketAddress).hostname}:${(address as SocketAddress).port}`;
     calls.push(where);
     const outcome = plan(where, calls.length);
     const opened =
@@ -58,19 +61,27 @@ describe("connectWithRetry", () => {
 
   it("gives up after `retries` and throws the last error", async () => {
     const s = scripted(() => new ConnectError("h:1", "refused"));
-    const error = await connectWithRetry(s.connect, "h:1", undefined, { retries: 2, baseDelayMs: 1 }).catch((e: unknown) => e);
+    const error = await connectWithRetry(s.connect, "h:1", undefined, { retries: 2, baseDelayMs: 1 }).catch(
+      (e: unknown) => e,
+    );
     expect(isSockkitError(error, "ECONNECT")).toBe(true);
     expect(s.calls).toHaveLength(3);
   });
 
   it("never retries what cannot get better: a denied destination, a TLS failure, a TypeError; nor what shouldRetry refuses", async () => {
-    for (const failure of [new DestinationDeniedError("h:25", "port 25"), Object.assign(new Error("cert"), { code: "ETLS" }), new TypeError("bad")]) {
+    for (const failure of [
+      new DestinationDeniedError("h:25", "port 25"),
+      Object.assign(new Error("cert"), { code: "ETLS" }),
+      new TypeError("bad"),
+    ]) {
       const s = scripted(() => failure);
       await expect(connectWithRetry(s.connect, "h:1", undefined, { baseDelayMs: 1 })).rejects.toBe(failure);
       expect(s.calls).toHaveLength(1);
     }
     const s = scripted(() => new ConnectError("h:1", "refused"));
-    await expect(connectWithRetry(s.connect, "h:1", undefined, { shouldRetry: () => false })).rejects.toThrow("refused");
+    await expect(connectWithRetry(s.connect, "h:1", undefined, { shouldRetry: () => false })).rejects.toThrow(
+      "refused",
+    );
     expect(s.calls).toHaveLength(1);
   });
 
@@ -80,7 +91,12 @@ describe("connectWithRetry", () => {
         const delays: number[] = [];
         const s = scripted(() => new ConnectError("h:1", "refused"));
         await connectWithRetry(s.connect, "h:1", undefined, {
-          retries: 4, baseDelayMs: 1, maxDelayMs: 5, jitter, random: () => r, onRetry: (e) => delays.push(e.delayMs),
+          retries: 4,
+          baseDelayMs: 1,
+          maxDelayMs: 5,
+          jitter,
+          random: () => r,
+          onRetry: (e) => delays.push(e.delayMs),
         }).catch(() => {});
         expect(delays).toHaveLength(4);
         for (const d of delays) expect(d >= 0 && d <= 5).toBe(true);
@@ -94,7 +110,10 @@ describe("connectWithRetry", () => {
     const controller = new AbortController();
     const t0 = Date.now();
     const retrying = connectWithRetry(s.connect, "h:1", undefined, {
-      baseDelayMs: 10_000, maxDelayMs: 10_000, jitter: "none", signal: controller.signal,
+      baseDelayMs: 10_000,
+      maxDelayMs: 10_000,
+      jitter: "none",
+      signal: controller.signal,
       onRetry: () => setTimeout(() => controller.abort("stop"), 10),
     });
     await expect(retrying).rejects.toBe("stop");
@@ -112,8 +131,12 @@ describe("connectWithRetry", () => {
   it("rejects bad options with a TypeError", async () => {
     const s = scripted(() => "open");
     await expect(connectWithRetry(s.connect, "h:1", undefined, { retries: -1 })).rejects.toThrow(TypeError);
-    await expect(connectWithRetry(s.connect, "h:1", undefined, { baseDelayMs: 10, maxDelayMs: 5 })).rejects.toThrow(TypeError);
-    await expect(connectWithRetry(s.connect, "h:1", undefined, { jitter: "sometimes" as never })).rejects.toThrow(TypeError);
+    await expect(connectWithRetry(s.connect, "h:1", undefined, { baseDelayMs: 10, maxDelayMs: 5 })).rejects.toThrow(
+      TypeError,
+    );
+    await expect(connectWithRetry(s.connect, "h:1", undefined, { jitter: "sometimes" as never })).rejects.toThrow(
+      TypeError,
+    );
   });
 });
 
@@ -127,7 +150,9 @@ describe("connectWithFallback", () => {
 
   it("when all fail, the error names every address and why", async () => {
     const s = scripted((address) => new ConnectError(address, `no ${address}`));
-    const error = (await connectWithFallback(s.connect, ["a:1", { hostname: "b", port: 2 }]).catch((e: unknown) => e)) as AllAttemptsFailedError;
+    const error = (await connectWithFallback(s.connect, ["a:1", { hostname: "b", port: 2 }]).catch(
+      (e: unknown) => e,
+    )) as AllAttemptsFailedError;
     expect(isSockkitError(error, "ECONNECT")).toBe(true);
     expect(error.failures.map((f) => f.address)).toEqual(["a:1", "b:2"]);
     expect(error.message).toContain("no a:1");
@@ -145,7 +170,10 @@ describe("connectWithFallback", () => {
   it("an abort stops every attempt with signal.reason; bad input is a TypeError", async () => {
     const s = scripted(() => "hang");
     const controller = new AbortController();
-    const racing = connectWithFallback(s.connect, ["a:1", "b:1"], undefined, { staggerMs: 1, signal: controller.signal });
+    const racing = connectWithFallback(s.connect, ["a:1", "b:1"], undefined, {
+      staggerMs: 1,
+      signal: controller.signal,
+    });
     setTimeout(() => controller.abort("stop"), 20);
     await expect(racing).rejects.toBe("stop");
     expect(s.closes()).toBe(2);
@@ -156,8 +184,18 @@ describe("connectWithFallback", () => {
 
 describe("reconnect settings shared by the Redis and MQTT clients", () => {
   it("fills the defaults, keeps the client's own offline limit, and bounds every backoff", () => {
-    expect(reconnectSettings(true, "maxOfflineMessages")).toEqual({ retries: Infinity, baseDelayMs: 100, maxDelayMs: 5000, maxOfflineMessages: 1000 });
-    expect(reconnectSettings({ baseDelayMs: 10, maxOfflineCommands: 5 }, "maxOfflineCommands")).toEqual({ retries: Infinity, baseDelayMs: 10, maxDelayMs: 5000, maxOfflineCommands: 5 });
+    expect(reconnectSettings(true, "maxOfflineMessages")).toEqual({
+      retries: Infinity,
+      baseDelayMs: 100,
+      maxDelayMs: 5000,
+      maxOfflineMessages: 1000,
+    });
+    expect(reconnectSettings({ baseDelayMs: 10, maxOfflineCommands: 5 }, "maxOfflineCommands")).toEqual({
+      retries: Infinity,
+      baseDelayMs: 10,
+      maxDelayMs: 5000,
+      maxOfflineCommands: 5,
+    });
     const settings = { retries: Infinity, baseDelayMs: 100, maxDelayMs: 1000 };
     for (let failures = 0; failures < 40; failures++) {
       const delay = backoffDelay(settings, failures);
@@ -167,10 +205,14 @@ describe("reconnect settings shared by the Redis and MQTT clients", () => {
     }
   });
 
-  it.each([[null], ["yes"], [{ baseDelayMs: -1 }], [{ maxDelayMs: Infinity }], [{ maxOfflineMessages: Infinity }], [{ retries: Number.NaN }]])(
-    "refuses %j with a TypeError",
-    (value) => {
-      expect(() => reconnectSettings(value, "maxOfflineMessages")).toThrow(TypeError);
-    },
-  );
+  it.each([
+    [null],
+    ["yes"],
+    [{ baseDelayMs: -1 }],
+    [{ maxDelayMs: Infinity }],
+    [{ maxOfflineMessages: Infinity }],
+    [{ retries: Number.NaN }],
+  ])("refuses %j with a TypeError", (value) => {
+    expect(() => reconnectSettings(value, "maxOfflineMessages")).toThrow(TypeError);
+  });
 });

@@ -2,21 +2,38 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createDestinationPolicy } from "../src/destination/policy.js";
 import { guardConnect } from "../src/destination/guard.js";
-import { decodeUtf8, SHORT_TEXT, shortText, utf8Decoder, utf8DecoderOf, type DecodeUtf8, type TextAwareConnect } from "../src/text.js";
+import {
+  decodeUtf8,
+  SHORT_TEXT,
+  shortText,
+  utf8Decoder,
+  utf8DecoderOf,
+  type DecodeUtf8,
+  type TextAwareConnect,
+} from "../src/text.js";
 import type { Connect } from "../src/types.js";
 
 const reference = new TextDecoder("utf-8", { ignoreBOM: true });
 const enc = new TextEncoder();
 
 // Bytes that exercise every decoding rule: ASCII, multi-byte, BOM, and invalid sequences.
-const awkwardBytes = fc.array(
-  fc.oneof(
-    fc.integer({ min: 0, max: 127 }).map((b) => [b]),
-    fc.integer({ min: 0, max: 255 }).map((b) => [b]),
-    fc.constantFrom([0xef, 0xbb, 0xbf], [0xe2, 0x98, 0x83], [0xf0, 0x9d, 0x84, 0x9e], [0xc3], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80]),
-  ),
-  { maxLength: 40 },
-).map((parts) => new Uint8Array(parts.flat()));
+const awkwardBytes = fc
+  .array(
+    fc.oneof(
+      fc.integer({ min: 0, max: 127 }).map((b) => [b]),
+      fc.integer({ min: 0, max: 255 }).map((b) => [b]),
+      fc.constantFrom(
+        [0xef, 0xbb, 0xbf],
+        [0xe2, 0x98, 0x83],
+        [0xf0, 0x9d, 0x84, 0x9e],
+        [0xc3],
+        [0xed, 0xa0, 0x80],
+        [0xf4, 0x90, 0x80, 0x80],
+      ),
+    ),
+    { maxLength: 40 },
+  )
+  .map((parts) => new Uint8Array(parts.flat()));
 
 describe("decodeUtf8 (the portable decoder)", () => {
   it("equals TextDecoder with ignoreBOM on any bytes and any range, short or long", () => {
@@ -25,7 +42,8 @@ describe("decodeUtf8 (the portable decoder)", () => {
         const start = a % (bytes.length + 1);
         const end = start + (b % (bytes.length - start + 1));
         expect(decodeUtf8(bytes, start, end)).toBe(reference.decode(bytes.subarray(start, end)));
-        if (end - start <= SHORT_TEXT) expect(shortText(bytes, start, end)).toBe(reference.decode(bytes.subarray(start, end)));
+        if (end - start <= SHORT_TEXT)
+          expect(shortText(bytes, start, end)).toBe(reference.decode(bytes.subarray(start, end)));
       }),
       { numRuns: 2000 },
     );

@@ -82,25 +82,44 @@ export function createGateway(options: GatewayOptions): Gateway {
     maxConcurrentPerClient: options.limits?.maxConcurrentPerClient ?? 4,
     relayTimeoutMs: options.limits?.relayTimeoutMs ?? 30_000,
   };
-  const policy = options.policy ?? createDestinationPolicy({ publicOnly: true, allow: options.allow ?? [], publicPorts: [...(options.publicPorts ?? [6379, 1883, 8883])] });
+  const policy =
+    options.policy ??
+    createDestinationPolicy({
+      publicOnly: true,
+      allow: options.allow ?? [],
+      publicPorts: [...(options.publicPorts ?? [6379, 1883, 8883])],
+    });
   const connect = guardConnect(options.connect, policy, options.guard);
   const active = new Map<string, number>();
   const cors: Record<string, string> = options.corsOrigin
-    ? { "access-control-allow-origin": options.corsOrigin, "access-control-allow-headers": "authorization, content-type", "access-control-allow-methods": "GET, POST, OPTIONS" }
+    ? {
+        "access-control-allow-origin": options.corsOrigin,
+        "access-control-allow-headers": "authorization, content-type",
+        "access-control-allow-methods": "GET, POST, OPTIONS",
+      }
     : {};
 
   /** Named destinations only: refuses one that is merely public. */
   const requireAllowlisted = (host: string, port: number, route: string) => {
     const decision = policy.check(host, port);
     if (decision.allowed && decision.rule === "publicOnly") {
-      throw new HttpError(403, "EDESTINATION_DENIED", `${route} only reaches destinations named in the gateway's allow list`);
+      throw new HttpError(
+        403,
+        "EDESTINATION_DENIED",
+        `${route} only reaches destinations named in the gateway's allow list`,
+      );
     }
   };
 
   /** Takes one of the client's upstream slots (429 when none is left); returns the idempotent release. */
   const takeSlot = (client: string): (() => void) => {
     const used = active.get(client) ?? 0;
-    if (used >= limits.maxConcurrentPerClient) throw new HttpError(429, "ETOOMANY", `at most ${limits.maxConcurrentPerClient} upstream connections per client at once`);
+    if (used >= limits.maxConcurrentPerClient)
+      throw new HttpError(
+        429,
+        "ETOOMANY",
+        `at most ${limits.maxConcurrentPerClient} upstream connections per client at once`,
+      );
     active.set(client, used + 1);
     let released = false;
     return () => {
@@ -123,7 +142,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const routes = async (request: Request, url: URL, client: string): Promise<Response> => {
     const path = url.pathname;
-    if (path === "/" && request.method === "GET") return new Response(PAGE, { headers: { "content-type": "text/html; charset=utf-8" } });
+    if (path === "/" && request.method === "GET")
+      return new Response(PAGE, { headers: { "content-type": "text/html; charset=utf-8" } });
     if (path === "/health") return json({ ok: true });
     if (options.token !== undefined && !bearerMatches(request.headers.get("authorization"), options.token)) {
       throw new HttpError(401, "EUNAUTHORIZED", "a valid Authorization: Bearer token is required");
@@ -142,8 +162,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       const body = await readJson(request, limits.maxBodyBytes);
       const target = destination(body, "redis");
       const command = body.command;
-      if (!Array.isArray(command) || command.length === 0 || command.some((a) => typeof a !== "string" && typeof a !== "number")) {
-        throw badRequest("command", "command must be a non-empty array of strings and numbers, e.g. [\"GET\", \"key\"]");
+      if (
+        !Array.isArray(command) ||
+        command.length === 0 ||
+        command.some((a) => typeof a !== "string" && typeof a !== "number")
+      ) {
+        throw badRequest("command", 'command must be a non-empty array of strings and numbers, e.g. ["GET", "key"]');
       }
       requireAllowlisted(target.host, target.port, "POST /redis");
       return json(await withSlot(client, () => runRedis(target, body, command as Array<string | number>)));
@@ -171,7 +195,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   /** Connects; the runtime's code-less failures (workerd's "proxy request failed") become ECONNECT. */
   async function open(target: Target) {
     try {
-      return await connectWithTimeout(connect, at(target), target.tls ? { secureTransport: "on" } : undefined, { timeoutMs: limits.connectTimeoutMs });
+      return await connectWithTimeout(connect, at(target), target.tls ? { secureTransport: "on" } : undefined, {
+        timeoutMs: limits.connectTimeoutMs,
+      });
     } catch (error) {
       throw asConnectError(error, `${target.host}:${target.port}`);
     }
@@ -181,7 +207,16 @@ export function createGateway(options: GatewayOptions): Gateway {
     const started = Date.now();
     if (kind === "redis") {
       // A PING needs a tiny reply: a server that claims a large one is refused early.
-      const redis = createRedisClient({ connect, address: at(target), tls: target.tls, connectTimeoutMs: limits.connectTimeoutMs, commandTimeoutMs: limits.operationTimeoutMs, maxBulkLength: 4096, maxAggregateLength: 64, maxDepth: 4 });
+      const redis = createRedisClient({
+        connect,
+        address: at(target),
+        tls: target.tls,
+        connectTimeoutMs: limits.connectTimeoutMs,
+        commandTimeoutMs: limits.operationTimeoutMs,
+        maxBulkLength: 4096,
+        maxAggregateLength: 64,
+        maxDepth: 4,
+      });
       try {
         const pong = await redis.ping();
         return { ok: true, latencyMs: Date.now() - started, detail: { reply: pong, protocol: redis.protocol } };
@@ -190,10 +225,20 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
     }
     if (kind === "mqtt") {
-      const mqtt = createMqttClient({ connect, address: at(target), tls: target.tls, connectTimeoutMs: limits.connectTimeoutMs, keepalive: 0 });
+      const mqtt = createMqttClient({
+        connect,
+        address: at(target),
+        tls: target.tls,
+        connectTimeoutMs: limits.connectTimeoutMs,
+        keepalive: 0,
+      });
       try {
         const connack = await mqtt.connect();
-        return { ok: true, latencyMs: Date.now() - started, detail: { returnCode: 0, sessionPresent: connack.sessionPresent } };
+        return {
+          ok: true,
+          latencyMs: Date.now() - started,
+          detail: { returnCode: 0, sessionPresent: connack.sessionPresent },
+        };
       } finally {
         await mqtt.end({ timeoutMs: 1000 });
       }
@@ -202,7 +247,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     try {
       const latencyMs = Date.now() - started;
       let banner: string | undefined;
-      if (params.get("banner") === "1" || params.get("banner") === "true") banner = await readBanner(socket.readable, 1000, 1024);
+      if (params.get("banner") === "1" || params.get("banner") === "true")
+        banner = await readBanner(socket.readable, 1000, 1024);
       return { ok: true, latencyMs, detail: banner === undefined ? {} : { banner } };
     } finally {
       await socket.close().catch(() => {});
@@ -241,7 +287,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (typeof topic !== "string" || topic === "") throw badRequest("topic", "topic must be a non-empty string");
     const qos = body.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw badRequest("qos", "qos must be 0, 1 or 2");
-    if (body.retain !== undefined && typeof body.retain !== "boolean") throw badRequest("retain", "retain must be a boolean");
+    if (body.retain !== undefined && typeof body.retain !== "boolean")
+      throw badRequest("retain", "retain must be a boolean");
     let payload: string | Uint8Array;
     if (typeof body.payloadBase64 === "string") payload = fromBase64(body.payloadBase64, "payloadBase64");
     else if (typeof body.payload === "string") payload = body.payload;
@@ -260,7 +307,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       ...(typeof body.password === "string" ? { password: body.password } : {}),
     });
     try {
-      await withTimeout(mqtt.publish(topic, payload, { qos: qos as QoS, retain: body.retain === true }), limits.operationTimeoutMs, "the publish flow");
+      await withTimeout(
+        mqtt.publish(topic, payload, { qos: qos as QoS, retain: body.retain === true }),
+        limits.operationTimeoutMs,
+        "the publish flow",
+      );
       return { ok: true, latencyMs: Date.now() - started, qos };
     } finally {
       await mqtt.end({ timeoutMs: 1000 });
@@ -285,7 +336,13 @@ export function createGateway(options: GatewayOptions): Gateway {
         transform(chunk, controller) {
           seen += chunk.length;
           // Erroring cancels the relay, which closes the socket.
-          if (seen > limits.maxResponseBytes) controller.error(new TooLargeError(`the upstream sent more than ${limits.maxResponseBytes} bytes`, limits.maxResponseBytes));
+          if (seen > limits.maxResponseBytes)
+            controller.error(
+              new TooLargeError(
+                `the upstream sent more than ${limits.maxResponseBytes} bytes`,
+                limits.maxResponseBytes,
+              ),
+            );
           else controller.enqueue(chunk);
         },
       }),
@@ -322,14 +379,19 @@ function destination(source: Record<string, unknown>, kind: "redis" | "mqtt" | "
   if (host.length > 255) throw badRequest("host", "host is longer than 255 characters");
   const rawPort = source.port ?? DEFAULT_PORTS[kind];
   const port = typeof rawPort === "string" && /^\d{1,5}$/.test(rawPort) ? Number(rawPort) : rawPort;
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) throw badRequest("port", "port must be an integer from 1 to 65535");
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw badRequest("port", "port must be an integer from 1 to 65535");
   const tls = source.tls === true || source.tls === "true" || source.tls === "1";
-  if (source.tls !== undefined && !tls && source.tls !== false && source.tls !== "false" && source.tls !== "0") throw badRequest("tls", "tls must be true or false");
+  if (source.tls !== undefined && !tls && source.tls !== false && source.tls !== "false" && source.tls !== "0")
+    throw badRequest("tls", "tls must be true or false");
   return { host, port, tls };
 }
 
 function at(target: Target): { hostname: string; port: number } {
-  return { hostname: target.host.includes(":") && !target.host.startsWith("[") ? `[${target.host}]` : target.host, port: target.port };
+  return {
+    hostname: target.host.includes(":") && !target.host.startsWith("[") ? `[${target.host}]` : target.host,
+    port: target.port,
+  };
 }
 
 function bearerMatches(header: string | null, token: string): boolean {
@@ -345,7 +407,10 @@ function toJson(value: RespValue): unknown {
   if (value instanceof Uint8Array) return { base64: toBase64(value) };
   if (typeof value === "bigint") return value.toString();
   if (typeof value === "number" && !Number.isFinite(value)) return String(value);
-  if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [String(k instanceof Uint8Array ? toBase64(k) : k), toJson(v)]));
+  if (value instanceof Map)
+    return Object.fromEntries(
+      [...value].map(([k, v]) => [String(k instanceof Uint8Array ? toBase64(k) : k), toJson(v)]),
+    );
   if (value instanceof Set) return [...value].map(toJson);
   if (Array.isArray(value)) return value.map(toJson);
   if (value instanceof Error) return { error: value.message };
@@ -403,7 +468,8 @@ function limitBody(body: ReadableStream<Uint8Array> | null, maxBytes: number): R
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         seen += chunk.length;
-        if (seen > maxBytes) controller.error(new TooLargeError(`the request body is larger than ${maxBytes} bytes`, maxBytes));
+        if (seen > maxBytes)
+          controller.error(new TooLargeError(`the request body is larger than ${maxBytes} bytes`, maxBytes));
         else controller.enqueue(chunk);
       },
     }),

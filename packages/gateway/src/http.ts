@@ -18,7 +18,10 @@ export function badRequest(field: string, message: string): HttpError {
 }
 
 export function json(body: unknown, status = 200, headers?: HeadersInit): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8", ...headers } });
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+  });
 }
 
 // Upstream failures by sockkit code. Anything else is the gateway's own bug:
@@ -38,7 +41,10 @@ const STATUS_BY_CODE: Record<string, [status: number, code: string]> = {
 /** The JSON error response for `error`. */
 export function errorResponse(error: unknown): Response {
   if (error instanceof HttpError) {
-    return json({ error: { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) } }, error.status);
+    return json(
+      { error: { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) } },
+      error.status,
+    );
   }
   if (isSockkitError(error)) {
     const [status, code] = STATUS_BY_CODE[error.code] ?? [502, error.code];
@@ -63,7 +69,8 @@ export function errorResponse(error: unknown): Response {
 /** Reads a JSON body of at most `maxBytes`, refusing anything else with 400/413/415. */
 export async function readJson(request: Request, maxBytes: number): Promise<Record<string, unknown>> {
   const type = request.headers.get("content-type") ?? "";
-  if (!/^application\/json\b/i.test(type)) throw new HttpError(415, "EUNSUPPORTED_MEDIA_TYPE", "the body must be JSON (content-type: application/json)");
+  if (!/^application\/json\b/i.test(type))
+    throw new HttpError(415, "EUNSUPPORTED_MEDIA_TYPE", "the body must be JSON (content-type: application/json)");
   const bytes = await readCapped(request.body, maxBytes);
   let value: unknown;
   try {
@@ -71,7 +78,8 @@ export async function readJson(request: Request, maxBytes: number): Promise<Reco
   } catch {
     throw badRequest("body", "the body is not valid JSON");
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw badRequest("body", "the body must be a JSON object");
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw badRequest("body", "the body must be a JSON object");
   return value as Record<string, unknown>;
 }
 

@@ -42,7 +42,8 @@ export interface GuardOptions {
  */
 export function guardConnect(connect: Connect, policy: DestinationPolicy, options: GuardOptions = {}): Connect {
   if (typeof connect !== "function") throw new TypeError("guardConnect() expects a connect function");
-  if (typeof policy?.check !== "function") throw new TypeError("guardConnect() expects a DestinationPolicy (createDestinationPolicy or createAllowlist)");
+  if (typeof policy?.check !== "function")
+    throw new TypeError("guardConnect() expects a DestinationPolicy (createDestinationPolicy or createAllowlist)");
   const unresolvedNames = options.unresolvedNames ?? "deny";
   if (unresolvedNames !== "allow" && unresolvedNames !== "deny") {
     throw new TypeError(`unresolvedNames must be "allow" or "deny", got ${String(unresolvedNames)}`);
@@ -93,7 +94,7 @@ export function deniedSocket(error: Error, options?: SocketOptions): SocketLike 
     close: () => Promise.resolve(),
     startTls() {
       if (secureTransport !== "starttls") {
-        throw new TypeError("startTls() can only be called on a socket opened with secureTransport: \"starttls\"");
+        throw new TypeError('startTls() can only be called on a socket opened with secureTransport: "starttls"');
       }
       return deniedSocket(error, { secureTransport: "on" });
     },

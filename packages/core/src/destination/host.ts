@@ -29,7 +29,8 @@ const FORBIDDEN = /[\u0000-\u0020\u007f-\u009f%@/\\?#:[\]<>^|*"'`{}]|\s/u;
 export function canonicalizeHostResult(input: unknown): HostResult {
   if (typeof input !== "string") return invalid(`the host must be a string, got ${describeType(input)}`);
   if (input.length === 0) return invalid("the host is empty");
-  if (input.length > MAX_INPUT_LENGTH) return invalid(`the host is ${input.length} characters long, more than ${MAX_INPUT_LENGTH}`);
+  if (input.length > MAX_INPUT_LENGTH)
+    return invalid(`the host is ${input.length} characters long, more than ${MAX_INPUT_LENGTH}`);
 
   if (input.startsWith("[") || input.includes(":")) return ipv6Literal(input);
   if (FORBIDDEN.test(input)) return invalid(`the host ${quote(input)} holds a character no hostname can hold`);
@@ -73,7 +74,8 @@ function ipv6Literal(input: string): HostResult {
   // A zone (`fe80::1%eth0`) names an interface, not another address: drop it.
   const zone = text.indexOf("%");
   if (zone !== -1) {
-    if (!/^[A-Za-z0-9_.-]+$/.test(text.slice(zone + 1))) return invalid(`the host ${quote(input)} has an invalid IPv6 zone`);
+    if (!/^[A-Za-z0-9_.-]+$/.test(text.slice(zone + 1)))
+      return invalid(`the host ${quote(input)} has an invalid IPv6 zone`);
     text = text.slice(0, zone);
   }
   // The URL parser is strict where ipaddr.js is lenient: it refuses an

@@ -112,47 +112,76 @@ export function createDestinationPolicy(options: DestinationPolicyOptions = {}):
   rejectUnknownKeys(options, ["allow", "publicOnly", "publicPorts"], "createDestinationPolicy()");
   const { allow = [], publicOnly = false, publicPorts } = options;
   if (!Array.isArray(allow)) throw new TypeError(`allow must be an array of rules, got ${describeType(allow)}`);
-  if (typeof publicOnly !== "boolean") throw new TypeError(`publicOnly must be a boolean, got ${describeType(publicOnly)}`);
+  if (typeof publicOnly !== "boolean")
+    throw new TypeError(`publicOnly must be a boolean, got ${describeType(publicOnly)}`);
   const rules = allow.map((rule: unknown, index) => compileRule(rule, `allow[${index}]`));
   const publicPortRanges = parsePorts(publicPorts, "publicPorts");
 
   const addressRule = (address: ipaddr.IPv4 | ipaddr.IPv6, port: number) =>
-    rules.find((rule) => rule.matcher.type === "cidr" && matchesCidr(address, rule.matcher) && portsInclude(rule.ports, port));
+    rules.find(
+      (rule) => rule.matcher.type === "cidr" && matchesCidr(address, rule.matcher) && portsInclude(rule.ports, port),
+    );
 
-  const judgeAddress = (canonical: CanonicalHost & { kind: "ipv4" | "ipv6" }, port: number, via?: string, portAdmitted = false): DestinationDecision => {
+  const judgeAddress = (
+    canonical: CanonicalHost & { kind: "ipv4" | "ipv6" },
+    port: number,
+    via?: string,
+    portAdmitted = false,
+  ): DestinationDecision => {
     const rule = addressRule(canonical.address, port);
     if (rule) return allowed(canonical, port, rule.text, false);
     if (!publicOnly) {
-      return denied(via ?? canonical.host, port, via === undefined
-        ? `no allow entry matches ${canonical.host}, port ${port}`
-        : `${via} resolves to ${canonical.host}, which no allow entry matches (port ${port})`);
+      return denied(
+        via ?? canonical.host,
+        port,
+        via === undefined
+          ? `no allow entry matches ${canonical.host}, port ${port}`
+          : `${via} resolves to ${canonical.host}, which no allow entry matches (port ${port})`,
+      );
     }
     const reason = nonPublicReason(canonical.address);
     if (reason !== undefined) {
-      return denied(via ?? canonical.host, port, via === undefined ? `${canonical.host} ${reason}` : `${via} resolves to ${canonical.host}, which ${reason}`);
+      return denied(
+        via ?? canonical.host,
+        port,
+        via === undefined ? `${canonical.host} ${reason}` : `${via} resolves to ${canonical.host}, which ${reason}`,
+      );
     }
     if (!portAdmitted && !portsInclude(publicPortRanges, port)) {
-      return denied(via ?? canonical.host, port, `port ${port} is not among the public ports (${describePorts(publicPortRanges)})`);
+      return denied(
+        via ?? canonical.host,
+        port,
+        `port ${port} is not among the public ports (${describePorts(publicPortRanges)})`,
+      );
     }
     return allowed(canonical, port, "publicOnly", false);
   };
 
   const checkHost = (host: unknown, port: unknown): DestinationDecision => {
     if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
-      return denied(typeof host === "string" ? host.slice(0, 64) : describeType(host), undefined, `the port must be an integer from 1 to 65535, got ${typeof port === "number" ? port : describeType(port)}`);
+      return denied(
+        typeof host === "string" ? host.slice(0, 64) : describeType(host),
+        undefined,
+        `the port must be an integer from 1 to 65535, got ${typeof port === "number" ? port : describeType(port)}`,
+      );
     }
     const canonical = canonicalizeHostResult(host);
-    if (canonical.kind === "invalid") return denied(typeof host === "string" ? host.slice(0, 64) : describeType(host), port, canonical.reason);
+    if (canonical.kind === "invalid")
+      return denied(typeof host === "string" ? host.slice(0, 64) : describeType(host), port, canonical.reason);
     if (canonical.kind !== "name") return judgeAddress(canonical, port);
 
     const name = canonical.host;
     const named = (rule: CompiledRule) =>
-      (rule.matcher.type === "name" && rule.matcher.name === name) || (rule.matcher.type === "suffix" && matchesSuffix(name, rule.matcher));
+      (rule.matcher.type === "name" && rule.matcher.name === name) ||
+      (rule.matcher.type === "suffix" && matchesSuffix(name, rule.matcher));
     const exact = rules.find((rule) => rule.matcher.type === "name" && named(rule) && portsInclude(rule.ports, port));
     if (exact) return allowed(canonical, port, exact.text, false);
-    const wildcard = rules.find((rule) => rule.matcher.type === "suffix" && named(rule) && portsInclude(rule.ports, port));
+    const wildcard = rules.find(
+      (rule) => rule.matcher.type === "suffix" && named(rule) && portsInclude(rule.ports, port),
+    );
     if (publicOnly) {
-      if (name === "localhost" || name.endsWith(".localhost")) return denied(name, port, `${name} is a loopback name (RFC 6761)`);
+      if (name === "localhost" || name.endsWith(".localhost"))
+        return denied(name, port, `${name} is a loopback name (RFC 6761)`);
       // A wildcard entry admits its ports, but the name's addresses are still checked.
       if (wildcard) return allowed(canonical, port, wildcard.text, true);
       // A CIDR entry may admit what the name resolves to on this port.
@@ -164,7 +193,11 @@ export function createDestinationPolicy(options: DestinationPolicyOptions = {}):
     }
     if (wildcard) return allowed(canonical, port, wildcard.text, false);
     const near = rules.find(named);
-    return denied(name, port, near ? `port ${port} is not allowed for ${name} (${near.text})` : `no allow entry matches ${name}`);
+    return denied(
+      name,
+      port,
+      near ? `port ${port} is not allowed for ${name} (${near.text})` : `no allow entry matches ${name}`,
+    );
   };
 
   return {
@@ -183,19 +216,30 @@ export function createDestinationPolicy(options: DestinationPolicyOptions = {}):
       try {
         const byName = checkHost(host, port);
         if (!byName.allowed || !byName.resolve) return byName;
-        if (!Array.isArray(addresses) || addresses.length === 0) return denied(byName.host, port, `${byName.host} resolved to no address`);
+        if (!Array.isArray(addresses) || addresses.length === 0)
+          return denied(byName.host, port, `${byName.host} resolved to no address`);
         // A wildcard entry has already admitted the port; publicOnly's ports do not apply then.
         const portAdmitted = byName.rule !== "publicOnly";
         let last: DestinationDecision | undefined;
         for (const text of addresses) {
           const canonical = canonicalizeHostResult(text);
           if (canonical.kind !== "ipv4" && canonical.kind !== "ipv6") {
-            return denied(byName.host, port, `${byName.host} resolved to ${typeof text === "string" ? quote(text) : describeType(text)}, which is not an IP address`);
+            return denied(
+              byName.host,
+              port,
+              `${byName.host} resolved to ${typeof text === "string" ? quote(text) : describeType(text)}, which is not an IP address`,
+            );
           }
           last = judgeAddress(canonical, port, byName.host, portAdmitted);
           if (!last.allowed) return last;
         }
-        return { ...(last as AllowedDestination), host: byName.host, kind: "name", resolve: false, rule: portAdmitted ? byName.rule : (last as AllowedDestination).rule };
+        return {
+          ...(last as AllowedDestination),
+          host: byName.host,
+          kind: "name",
+          resolve: false,
+          rule: portAdmitted ? byName.rule : (last as AllowedDestination).rule,
+        };
       } catch {
         return denied("(unreadable)", undefined, "the host, port or addresses could not be read");
       }
@@ -223,22 +267,36 @@ function compileRule(rule: unknown, where: string): CompiledRule {
   const { host } = spec;
   const ports = parsePorts(spec.ports, `${where} (${quote(host)})`);
   const portText = ports === ALL_PORTS ? "" : `, ${describePorts(ports)}`;
-  if (spec.apex !== undefined && typeof spec.apex !== "boolean") throw new TypeError(`${where}: apex must be a boolean`);
+  if (spec.apex !== undefined && typeof spec.apex !== "boolean")
+    throw new TypeError(`${where}: apex must be a boolean`);
 
   if (host.includes("/")) return { matcher: compileCidr(host, where), ports, text: `${host}${portText}` };
   if (host.startsWith("*.")) {
     const suffix = canonicalizeHostResult(host.slice(2));
     if (suffix.kind !== "name") {
-      throw new TypeError(`${where}: ${quote(host)} needs a hostname after "*." (${suffix.kind === "invalid" ? suffix.reason : "an IP address cannot take a wildcard"})`);
+      throw new TypeError(
+        `${where}: ${quote(host)} needs a hostname after "*." (${suffix.kind === "invalid" ? suffix.reason : "an IP address cannot take a wildcard"})`,
+      );
     }
-    return { matcher: { type: "suffix", suffix: suffix.host, apex: spec.apex === true }, ports, text: `*.${suffix.host}${portText}` };
+    return {
+      matcher: { type: "suffix", suffix: suffix.host, apex: spec.apex === true },
+      ports,
+      text: `*.${suffix.host}${portText}`,
+    };
   }
   if (spec.apex !== undefined) throw new TypeError(`${where}: apex only applies to a "*.suffix" rule`);
-  if (host.includes("%")) throw new TypeError(`${where}: ${quote(host)}: a zone cannot be matched (policies judge addresses, not interfaces)`);
-  if (host.includes("*")) throw new TypeError(`${where}: ${quote(host)}: a wildcard is only allowed as a whole first label ("*.example.com")`);
+  if (host.includes("%"))
+    throw new TypeError(
+      `${where}: ${quote(host)}: a zone cannot be matched (policies judge addresses, not interfaces)`,
+    );
+  if (host.includes("*"))
+    throw new TypeError(
+      `${where}: ${quote(host)}: a wildcard is only allowed as a whole first label ("*.example.com")`,
+    );
   const canonical = canonicalizeHostResult(host);
   if (canonical.kind === "invalid") throw new TypeError(`${where}: ${canonical.reason}`);
-  if (canonical.kind === "name") return { matcher: { type: "name", name: canonical.host }, ports, text: `${canonical.host}${portText}` };
+  if (canonical.kind === "name")
+    return { matcher: { type: "name", name: canonical.host }, ports, text: `${canonical.host}${portText}` };
   const bits = canonical.kind === "ipv4" ? 32 : 128;
   return { matcher: { type: "cidr", network: canonical.address, bits }, ports, text: `${canonical.host}${portText}` };
 }
@@ -247,7 +305,8 @@ function compileCidr(text: string, where: string): Matcher {
   const slash = text.lastIndexOf("/");
   const bitsText = text.slice(slash + 1);
   const canonical = canonicalizeHostResult(text.slice(0, slash));
-  if (canonical.kind !== "ipv4" && canonical.kind !== "ipv6") throw new TypeError(`${where}: ${quote(text)} is not a CIDR range (an address, "/", a prefix length)`);
+  if (canonical.kind !== "ipv4" && canonical.kind !== "ipv6")
+    throw new TypeError(`${where}: ${quote(text)} is not a CIDR range (an address, "/", a prefix length)`);
   // IPv4-mapped IPv6 hosts are canonicalized to IPv4, so a mapped range must be too.
   const mapped = canonical.kind === "ipv4" && text.includes(":");
   const max = canonical.kind === "ipv4" ? 32 : 128;
@@ -260,7 +319,9 @@ function compileCidr(text: string, where: string): Matcher {
       ? ipaddr.IPv4.networkAddressFromCIDR(`${canonical.host}/${bits}`)
       : ipaddr.IPv6.networkAddressFromCIDR(`${canonical.host}/${bits}`);
   if (masked.toString() !== network.toString()) {
-    throw new TypeError(`${where}: ${quote(text)} has host bits set; did you mean ${masked.toString()}/${mapped ? bits + 96 : bits}?`);
+    throw new TypeError(
+      `${where}: ${quote(text)} has host bits set; did you mean ${masked.toString()}/${mapped ? bits + 96 : bits}?`,
+    );
   }
   return { type: "cidr", network, bits };
 }
@@ -276,7 +337,10 @@ function matchesCidr(address: ipaddr.IPv4 | ipaddr.IPv6, matcher: Matcher & { ty
 }
 
 function matchesSuffix(name: string, matcher: Matcher & { type: "suffix" }): boolean {
-  return (matcher.apex && name === matcher.suffix) || (name.length > matcher.suffix.length + 1 && name.endsWith(`.${matcher.suffix}`));
+  return (
+    (matcher.apex && name === matcher.suffix) ||
+    (name.length > matcher.suffix.length + 1 && name.endsWith(`.${matcher.suffix}`))
+  );
 }
 
 function allowed(canonical: CanonicalHost, port: number, rule: string, resolve: boolean): AllowedDestination {

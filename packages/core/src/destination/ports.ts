@@ -13,7 +13,8 @@ export const ALL_PORTS: PortRanges = [[1, 65535]];
 export function parsePorts(spec: PortSpec | undefined, where: string): PortRanges {
   if (spec === undefined) return ALL_PORTS;
   const entries = Array.isArray(spec) ? spec : [spec];
-  if (entries.length === 0) throw new TypeError(`${where}: the port list is empty (leave ports out to allow every port)`);
+  if (entries.length === 0)
+    throw new TypeError(`${where}: the port list is empty (leave ports out to allow every port)`);
   return entries.map((entry: unknown) => parseEntry(entry, where));
 }
 
@@ -28,7 +29,9 @@ function parseEntry(entry: unknown, where: string): readonly [number, number] {
       return [from, to];
     }
   }
-  throw new TypeError(`${where}: ${JSON.stringify(entry) ?? String(entry)} is not a port, a "from-to" range, or a list of those`);
+  throw new TypeError(
+    `${where}: ${JSON.stringify(entry) ?? String(entry)} is not a port, a "from-to" range, or a list of those`,
+  );
 }
 
 function checkPort(port: number, where: string): number {

@@ -32,8 +32,12 @@ const IPV6_DENIED: readonly Range[] = [
   ["3fff::", 20, "documentation"],
 ];
 
-const parsedV4 = IPV4_DENIED.map(([net, bits, label]) => [ipaddr.IPv4.parse(net), bits, label, `${net}/${bits}`] as const);
-const parsedV6 = IPV6_DENIED.map(([net, bits, label]) => [ipaddr.IPv6.parse(net), bits, label, `${net}/${bits}`] as const);
+const parsedV4 = IPV4_DENIED.map(
+  ([net, bits, label]) => [ipaddr.IPv4.parse(net), bits, label, `${net}/${bits}`] as const,
+);
+const parsedV6 = IPV6_DENIED.map(
+  ([net, bits, label]) => [ipaddr.IPv6.parse(net), bits, label, `${net}/${bits}`] as const,
+);
 const GLOBAL_UNICAST = ipaddr.IPv6.parse("2000::");
 const NAT64 = ipaddr.IPv6.parse("64:ff9b::");
 const SIX_TO_FOUR = ipaddr.IPv6.parse("2002::");
@@ -48,7 +52,9 @@ const IPV6_OUTSIDE_GLOBAL: readonly Range[] = [
   ["fec0::", 10, "site-local"],
   ["ff00::", 8, "multicast"],
 ];
-const parsedOutside = IPV6_OUTSIDE_GLOBAL.map(([net, bits, label]) => [ipaddr.IPv6.parse(net), bits, label, `${net}/${bits}`] as const);
+const parsedOutside = IPV6_OUTSIDE_GLOBAL.map(
+  ([net, bits, label]) => [ipaddr.IPv6.parse(net), bits, label, `${net}/${bits}`] as const,
+);
 
 /**
  * Why `address` is not a public destination, as a predicate ("is in

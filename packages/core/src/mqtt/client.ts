@@ -3,12 +3,28 @@ import { asyncDispose } from "../async-dispose.js";
 import { concat } from "../read-all.js";
 import { backoffDelay, reconnectSettings, type BackoffOptions } from "../backoff.js";
 import { connectWithTimeout } from "../connect-with-timeout.js";
-import { ClosedError, ConnectError, SockkitError, TimeoutError, TooLargeError, asConnectError, isSockkitError } from "../errors.js";
+import {
+  ClosedError,
+  ConnectError,
+  SockkitError,
+  TimeoutError,
+  TooLargeError,
+  asConnectError,
+  isSockkitError,
+} from "../errors.js";
 import { settledWithin, timer, type Timer } from "../timer.js";
 import { decodeUtf8 } from "../text.js";
 import type { Connect, SocketAddress, SocketLike } from "../types.js";
 import { MqttDecoder, MqttProtocolError, encodePacket } from "./codec.js";
-import type { AuthPacket, MqttPacket, MqttProperties, ProtocolVersion, PublishPacket, QoS, Subscription } from "./packets.js";
+import type {
+  AuthPacket,
+  MqttPacket,
+  MqttProperties,
+  ProtocolVersion,
+  PublishPacket,
+  QoS,
+  Subscription,
+} from "./packets.js";
 import type { MqttStore, StoredPacket } from "./store.js";
 import { topicMatches, topicNameProblem } from "./topic.js";
 
@@ -34,7 +50,8 @@ export interface MqttClientOptions {
    * result that is not a string or a Uint8Array is a `TypeError`, never retried. MQTT 3.1.1 sends
    * a password only with a `username`.
    */
-  password?: string | Uint8Array | ((context: { signal: AbortSignal }) => string | Uint8Array | Promise<string | Uint8Array>);
+  password?:
+    string | Uint8Array | ((context: { signal: AbortSignal }) => string | Uint8Array | Promise<string | Uint8Array>);
   /** Seconds; 0 turns keepalive off. A broker that goes silent is noticed within 1.5× this. @default 60 */
   keepalive?: number;
   /** Clean session (3.1.1) or clean start (5.0). @default true */
@@ -128,7 +145,10 @@ export interface MqttAuthOptions {
    * rejects, the connection is closed (DISCONNECT 0x80) and the attempt fails with `ECLOSED`
    * (the error as `cause`).
    */
-  challenge?: (data: Uint8Array | undefined, context: { reauthenticating: boolean }) => Uint8Array | Promise<Uint8Array>;
+  challenge?: (
+    data: Uint8Array | undefined,
+    context: { reauthenticating: boolean },
+  ) => Uint8Array | Promise<Uint8Array>;
 }
 
 /** A change of the connection, for {@link MqttClient.onConnection}. */
@@ -236,9 +256,27 @@ interface Flow {
 const MAX_OUTPUT_BACKLOG = 1024 * 1024;
 
 type ClientSettings = Required<
-  Pick<MqttClientOptions, "connect" | "clientId" | "protocolVersion" | "keepalive" | "clean" | "connectTimeoutMs" | "maxPacketSize" | "maxBufferedMessages" | "maxInFlight" | "topicAliasMaximum" | "autoTopicAlias">
+  Pick<
+    MqttClientOptions,
+    | "connect"
+    | "clientId"
+    | "protocolVersion"
+    | "keepalive"
+    | "clean"
+    | "connectTimeoutMs"
+    | "maxPacketSize"
+    | "maxBufferedMessages"
+    | "maxInFlight"
+    | "topicAliasMaximum"
+    | "autoTopicAlias"
+  >
 > &
-  Omit<MqttClientOptions, "reconnect"> & { hostname: string; port: number; tls: boolean; reconnect: Required<MqttReconnectOptions> | undefined };
+  Omit<MqttClientOptions, "reconnect"> & {
+    hostname: string;
+    port: number;
+    tls: boolean;
+    reconnect: Required<MqttReconnectOptions> | undefined;
+  };
 
 type ConnackInfo = { sessionPresent: boolean; properties?: MqttProperties };
 
@@ -258,7 +296,14 @@ const RETRYABLE_CONNACK = new Set([3, 0x88, 0x89, 0x97, 0x9f]);
  */
 const FINAL_DISCONNECT = new Set([0x81, 0x82, 0x8e, 0x90, 0x93, 0x94, 0x95, 0x99, 0x9a, 0x9b]);
 
-const CONNACK_V4 = ["accepted", "unacceptable protocol version", "identifier rejected", "server unavailable", "bad user name or password", "not authorized"];
+const CONNACK_V4 = [
+  "accepted",
+  "unacceptable protocol version",
+  "identifier rejected",
+  "server unavailable",
+  "bad user name or password",
+  "not authorized",
+];
 
 /**
  * An MQTT 3.1.1 / 5.0 client over any `Connect`: QoS 0, 1 and 2 both ways
@@ -412,7 +457,10 @@ export class MqttClient {
       if (!(packet.payload instanceof Uint8Array)) throw new TypeError("a payload must be a string or a Uint8Array");
       encodePacket({ ...packet, packetId: 1 }, this.#o.protocolVersion); // a message that can never be sent is refused now
       // An alias names a topic for one connection: a message by alias alone cannot wait for another.
-      if (topic === "") throw new TypeError("a PUBLISH with only a topic alias needs the connection that set the alias up, and the client is not connected");
+      if (topic === "")
+        throw new TypeError(
+          "a PUBLISH with only a topic alias needs the connection that set the alias up, and the client is not connected",
+        );
       // Reconnecting, a QoS 1/2 message takes its identifier (and its place in the store) now, and
       // goes out on reconnection; anything else waits to be connected.
       if (qos === 0 || !this.#o.reconnect || !this.#everConnected) await this.#whenOnline();
@@ -439,7 +487,9 @@ export class MqttClient {
       if (this.#connacked && !this.#failure) return;
       const reconnect = this.#o.reconnect;
       if (reconnect && this.#everConnected && this.#offlineWaiting >= reconnect.maxOfflineMessages) {
-        throw new ClosedError(`MQTT is reconnecting and ${reconnect.maxOfflineMessages} messages are already waiting (maxOfflineMessages)`);
+        throw new ClosedError(
+          `MQTT is reconnecting and ${reconnect.maxOfflineMessages} messages are already waiting (maxOfflineMessages)`,
+        );
       }
       this.#offlineWaiting++;
       try {
@@ -457,7 +507,9 @@ export class MqttClient {
   #exchange(packet: MqttPacket & { packetId: number }, kind: Flow["kind"]): Promise<unknown> {
     const id = packet.packetId;
     let flow!: Flow;
-    const done = new Promise((resolve, reject) => this.#flows.set(id, (flow = { resolve, reject, kind, packet, sent: false })));
+    const done = new Promise((resolve, reject) =>
+      this.#flows.set(id, (flow = { resolve, reject, kind, packet, sent: false })),
+    );
     done.catch(() => {}); // the caller observes it; a send failure must not leave it unhandled
     const store = this.#o.store;
     if (store && (kind === "qos1" || kind === "qos2")) {
@@ -495,11 +547,19 @@ export class MqttClient {
     const generation = this.#generation;
     if (flow.generation === generation) return false; // already written on this connection
     const released = flow.kind === "qos2" && flow.released === true; // only its PUBREL goes out
-    if ((flow.generation !== undefined || flow.orphan) && !released && flow.packet.type === "publish" && flow.packet.properties?.topicAlias !== undefined) {
+    if (
+      (flow.generation !== undefined || flow.orphan) &&
+      !released &&
+      flow.packet.type === "publish" &&
+      flow.packet.properties?.topicAlias !== undefined
+    ) {
       // Topic aliases end with their connection: send the full topic name again, or give up.
       const { topicAlias: _, ...properties } = flow.packet.properties;
       if (flow.packet.topic === "") {
-        this.#abandon(id, new ClosedError("a PUBLISH sent with only a topic alias cannot be sent again on a new connection"));
+        this.#abandon(
+          id,
+          new ClosedError("a PUBLISH sent with only a topic alias cannot be sent again on a new connection"),
+        );
         return false;
       }
       flow.packet = { ...flow.packet, properties };
@@ -522,7 +582,13 @@ export class MqttClient {
           }
         } else if (flow.generation !== undefined) {
           // Written on an earlier connection: the broker may have it, so "refused" would be wrong.
-          this.#abandon(id, new ClosedError("the broker came back accepting less (maximumQoS or retainAvailable) and this message, sent on an earlier connection, cannot be sent again: whether it was delivered is unknown", { cause: refusal }));
+          this.#abandon(
+            id,
+            new ClosedError(
+              "the broker came back accepting less (maximumQoS or retainAvailable) and this message, sent on an earlier connection, cannot be sent again: whether it was delivered is unknown",
+              { cause: refusal },
+            ),
+          );
         } else {
           this.#abandon(id, refusal);
         }
@@ -533,7 +599,11 @@ export class MqttClient {
         this.#inFlight++;
       }
     }
-    const packet = released ? { type: "pubrel" as const, packetId: id } : flow.sent && flow.packet.type === "publish" ? { ...flow.packet, dup: true } : flow.packet;
+    const packet = released
+      ? { type: "pubrel" as const, packetId: id }
+      : flow.sent && flow.packet.type === "publish"
+        ? { ...flow.packet, dup: true }
+        : flow.packet;
     flow.sent = true;
     flow.generation = generation;
     this.#send(packet).catch((error: unknown) => {
@@ -553,7 +623,8 @@ export class MqttClient {
     if (!this.#connacked || this.#failure) return;
     const generation = this.#generation;
     let outstanding = 0;
-    for (const flow of this.#flows.values()) if (flow.generation === generation && (flow.kind === "qos1" || flow.kind === "qos2")) outstanding++;
+    for (const flow of this.#flows.values())
+      if (flow.generation === generation && (flow.kind === "qos1" || flow.kind === "qos2")) outstanding++;
     this.#backlog = false;
     for (const [id, flow] of this.#flows) {
       if (flow.generation === generation || flow.saving) continue;
@@ -569,9 +640,16 @@ export class MqttClient {
   /** Why the connected broker's CONNACK rules this PUBLISH out, if it does (maximumQoS, retainAvailable). */
   #ruledOut(packet: PublishPacket): MqttReasonError | undefined {
     if (packet.qos > this.#maximumQoS) {
-      return new MqttReasonError(`the broker accepts QoS up to ${this.#maximumQoS} (its CONNACK's maximumQoS); this message asked for QoS ${packet.qos}`, 0x9b);
+      return new MqttReasonError(
+        `the broker accepts QoS up to ${this.#maximumQoS} (its CONNACK's maximumQoS); this message asked for QoS ${packet.qos}`,
+        0x9b,
+      );
     }
-    if (packet.retain && !this.#retainAvailable) return new MqttReasonError("the broker does not keep retained messages (its CONNACK's retainAvailable is 0)", 0x9a);
+    if (packet.retain && !this.#retainAvailable)
+      return new MqttReasonError(
+        "the broker does not keep retained messages (its CONNACK's retainAvailable is 0)",
+        0x9a,
+      );
     return undefined;
   }
 
@@ -613,25 +691,38 @@ export class MqttClient {
     return this.#track(this.#subscribe(filters, options));
   }
 
-  async #subscribe(filters: string | ReadonlyArray<string | Subscription>, options: SubscribeOptions): Promise<number[]> {
+  async #subscribe(
+    filters: string | ReadonlyArray<string | Subscription>,
+    options: SubscribeOptions,
+  ): Promise<number[]> {
     const list = (typeof filters === "string" ? [filters] : [...filters]).map((f): Subscription =>
       typeof f === "string"
         ? {
             topic: f,
             qos: options.qos ?? 0,
             ...(this.#o.protocolVersion === 5
-              ? { noLocal: options.noLocal ?? false, retainAsPublished: options.retainAsPublished ?? false, retainHandling: options.retainHandling ?? 0 }
+              ? {
+                  noLocal: options.noLocal ?? false,
+                  retainAsPublished: options.retainAsPublished ?? false,
+                  retainHandling: options.retainHandling ?? 0,
+                }
               : {}),
           }
         : f,
     );
     const properties = this.#o.protocolVersion === 5 ? options.properties : undefined;
-    const packet = { type: "subscribe" as const, packetId: 1, subscriptions: list, ...(properties ? { properties } : {}) };
+    const packet = {
+      type: "subscribe" as const,
+      packetId: 1,
+      subscriptions: list,
+      ...(properties ? { properties } : {}),
+    };
     encodePacket(packet, this.#o.protocolVersion); // validates filters and options first
     await this.#whenOnline();
     const codes = (await this.#exchange({ ...packet, packetId: this.#allocateId() }, "suback")) as number[];
     list.forEach((subscription, i) => {
-      if ((codes[i] ?? 0x80) < 0x80) this.#subscriptions.set(subscription.topic, { subscription, ...(properties ? { properties } : {}) });
+      if ((codes[i] ?? 0x80) < 0x80)
+        this.#subscriptions.set(subscription.topic, { subscription, ...(properties ? { properties } : {}) });
     });
     return codes;
   }
@@ -659,7 +750,10 @@ export class MqttClient {
     await this.#whenOnline();
     // Not made again after a reconnection, whatever the broker answers.
     for (const topic of topics) this.#subscriptions.delete(topic);
-    return (await this.#exchange({ type: "unsubscribe", packetId: this.#allocateId(), topics }, "unsuback")) as number[];
+    return (await this.#exchange(
+      { type: "unsubscribe", packetId: this.#allocateId(), topics },
+      "unsuback",
+    )) as number[];
   }
 
   /** Calls `listener` for every message; returns the function that stops it. */
@@ -688,14 +782,20 @@ export class MqttClient {
       ended = true;
       failure = error;
       stop();
-      for (const w of waiting.splice(0)) error === undefined ? w.resolve({ done: true, value: undefined }) : w.reject(error);
+      for (const w of waiting.splice(0))
+        error === undefined ? w.resolve({ done: true, value: undefined }) : w.reject(error);
     };
     const stop = this.onMessage((message) => {
       if (filter !== undefined && !topicMatches(filter, message.topic)) return;
       const waiter = waiting.shift();
       if (waiter) return waiter.resolve({ done: false, value: message });
       if (buffered.length >= this.#o.maxBufferedMessages) {
-        return finish(new TooLargeError(`the reader fell more than ${this.#o.maxBufferedMessages} messages behind`, this.#o.maxBufferedMessages));
+        return finish(
+          new TooLargeError(
+            `the reader fell more than ${this.#o.maxBufferedMessages} messages behind`,
+            this.#o.maxBufferedMessages,
+          ),
+        );
       }
       buffered.push(message);
     });
@@ -704,7 +804,8 @@ export class MqttClient {
     const iterator: AsyncIterableIterator<MqttMessage> = {
       next: () => {
         if (buffered.length > 0) return Promise.resolve({ done: false, value: buffered.shift()! });
-        if (ended) return failure === undefined ? Promise.resolve({ done: true, value: undefined }) : Promise.reject(failure);
+        if (ended)
+          return failure === undefined ? Promise.resolve({ done: true, value: undefined }) : Promise.reject(failure);
         return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
       },
       return: async () => {
@@ -736,7 +837,8 @@ export class MqttClient {
       // DISCONNECT also when flows are still open at the deadline: the caller ended the client on
       // purpose, so the broker must not publish its will (those flows reject, below). A broker
       // that stopped reading must not hold end() on this write.
-      if (!this.#fatal && this.#connacked && !this.#failure) await settledWithin(this.#send({ type: "disconnect" }), Math.min(timeoutMs, 1000));
+      if (!this.#fatal && this.#connacked && !this.#failure)
+        await settledWithin(this.#send({ type: "disconnect" }), Math.min(timeoutMs, 1000));
     }
     this.#finish(stalled ?? new ClosedError("the MQTT client was ended"), true);
     return this.closed;
@@ -758,14 +860,23 @@ export class MqttClient {
   async #establish(firstDelayMs: number): Promise<ConnackInfo> {
     const reconnect = this.#o.reconnect;
     let delay = firstDelayMs;
-    for (let failures = 0; ; ) {
+    for (let failures = 0; ;) {
       if (delay > 0) await this.#backoff(delay);
       try {
         return await this.#open();
       } catch (error) {
         failures++;
-        const refused = (error instanceof MqttReasonError && !RETRYABLE_CONNACK.has(error.reasonCode)) || FINAL_ERRORS.has(error as object);
-        if (!reconnect || this.#ended || this.#fatal || refused || error instanceof TypeError || failures > reconnect.retries) {
+        const refused =
+          (error instanceof MqttReasonError && !RETRYABLE_CONNACK.has(error.reasonCode)) ||
+          FINAL_ERRORS.has(error as object);
+        if (
+          !reconnect ||
+          this.#ended ||
+          this.#fatal ||
+          refused ||
+          error instanceof TypeError ||
+          failures > reconnect.retries
+        ) {
           this.#finish(error as Error);
           throw this.#fatal ?? error;
         }
@@ -813,7 +924,9 @@ export class MqttClient {
     const lost = (this.#lost = deferred());
     const deadline = new AbortController();
     this.#connectAbort = deadline;
-    const giveUp = timer(o.connectTimeoutMs, () => deadline.abort(new TimeoutError(`no CONNACK within ${o.connectTimeoutMs} ms`, o.connectTimeoutMs)));
+    const giveUp = timer(o.connectTimeoutMs, () =>
+      deadline.abort(new TimeoutError(`no CONNACK within ${o.connectTimeoutMs} ms`, o.connectTimeoutMs)),
+    );
     giveUp.start();
     // Rejects when this attempt is given up (deadline, end(), destroy()): raced against each wait below.
     // It outlives the races (the attempt may be aborted later): its rejection is not unhandled.
@@ -825,10 +938,15 @@ export class MqttClient {
       const password = await this.#password(deadline.signal, aborted);
       let socket: SocketLike;
       try {
-        socket = await connectWithTimeout(o.connect, { hostname: o.hostname, port: o.port }, o.tls ? { secureTransport: "on" } : undefined, {
-          timeoutMs: o.connectTimeoutMs,
-          signal: deadline.signal,
-        });
+        socket = await connectWithTimeout(
+          o.connect,
+          { hostname: o.hostname, port: o.port },
+          o.tls ? { secureTransport: "on" } : undefined,
+          {
+            timeoutMs: o.connectTimeoutMs,
+            signal: deadline.signal,
+          },
+        );
       } catch (cause) {
         throw asConnectError(cause, `${o.hostname}:${o.port}`, "connecting to the MQTT broker");
       }
@@ -854,7 +972,15 @@ export class MqttClient {
         ...(o.username !== undefined ? { username: o.username } : {}),
         ...(password !== undefined ? { password } : {}),
         ...(will
-          ? { will: { topic: will.topic, payload: typeof will.payload === "string" ? new TextEncoder().encode(will.payload) : will.payload, qos: will.qos ?? 0, retain: will.retain ?? false, ...(will.properties ? { properties: will.properties } : {}) } }
+          ? {
+              will: {
+                topic: will.topic,
+                payload: typeof will.payload === "string" ? new TextEncoder().encode(will.payload) : will.payload,
+                qos: will.qos ?? 0,
+                retain: will.retain ?? false,
+                ...(will.properties ? { properties: will.properties } : {}),
+              },
+            }
           : {}),
         ...(o.protocolVersion === 5
           ? {
@@ -862,7 +988,9 @@ export class MqttClient {
                 ...(o.sessionExpiry ? { sessionExpiryInterval: o.sessionExpiry } : {}),
                 maximumPacketSize: o.maxPacketSize,
                 ...(o.topicAliasMaximum ? { topicAliasMaximum: o.topicAliasMaximum } : {}),
-                ...(o.auth ? { authenticationMethod: o.auth.method, ...(o.auth.data ? { authenticationData: o.auth.data } : {}) } : {}),
+                ...(o.auth
+                  ? { authenticationMethod: o.auth.method, ...(o.auth.data ? { authenticationData: o.auth.data } : {}) }
+                  : {}),
               },
             }
           : {}),
@@ -873,8 +1001,14 @@ export class MqttClient {
       closedEarly.catch(() => {}); // as `aborted`: the connection may be lost after the race
       const packet = (await Promise.race([connack, aborted, closedEarly])) as MqttPacket & { type: "connack" };
       if (packet.reasonCode !== 0) {
-        const text = o.protocolVersion === 4 ? CONNACK_V4[packet.reasonCode] ?? "refused" : packet.properties?.reasonString ?? "refused";
-        throw new MqttReasonError(`the broker refused the connection: ${text} (0x${packet.reasonCode.toString(16)})`, packet.reasonCode);
+        const text =
+          o.protocolVersion === 4
+            ? (CONNACK_V4[packet.reasonCode] ?? "refused")
+            : (packet.properties?.reasonString ?? "refused");
+        throw new MqttReasonError(
+          `the broker refused the connection: ${text} (0x${packet.reasonCode.toString(16)})`,
+          packet.reasonCode,
+        );
       }
       this.#window = Math.min(o.maxInFlight, packet.properties?.receiveMaximum ?? 65535);
       this.#maxOutgoing = packet.properties?.maximumPacketSize ?? Infinity;
@@ -887,7 +1021,8 @@ export class MqttClient {
       const resuming = this.#resume(packet.sessionPresent, generation);
       resuming.catch(() => {}); // observed by the race, or outlived by it
       const resubscribed = await Promise.race([resuming, aborted, closedEarly]);
-      if (this.#failure || generation !== this.#generation) throw this.#failure ?? new ClosedError("the connection was replaced");
+      if (this.#failure || generation !== this.#generation)
+        throw this.#failure ?? new ClosedError("the connection was replaced");
       this.#connacked = true;
       this.#upSince = Date.now();
       const reconnected = this.#everConnected;
@@ -896,8 +1031,14 @@ export class MqttClient {
       // within the receive maximum); a window that grew wakes its waiters.
       for (const id of resubscribed) this.#transmit(id);
       this.#pump();
-      for (let free = this.#window - this.#inFlight; free > 0 && this.#windowWaiters.length > 0; free--) this.#windowWaiters.shift()!();
-      this.#emit({ type: "connected", sessionPresent: packet.sessionPresent, reconnected, ...(packet.properties ? { properties: packet.properties } : {}) });
+      for (let free = this.#window - this.#inFlight; free > 0 && this.#windowWaiters.length > 0; free--)
+        this.#windowWaiters.shift()!();
+      this.#emit({
+        type: "connected",
+        sessionPresent: packet.sessionPresent,
+        reconnected,
+        ...(packet.properties ? { properties: packet.properties } : {}),
+      });
       return { sessionPresent: packet.sessionPresent, ...(packet.properties ? { properties: packet.properties } : {}) };
     } catch (error) {
       this.#fail(error as Error);
@@ -916,13 +1057,22 @@ export class MqttClient {
     if (store && !this.#storeLoaded) {
       const stored = [...(await store.list())]; // read again on the next connection if this fails
       // A read that outlived its connection (given up at the deadline) must not touch the next one.
-      if (generation !== this.#generation || this.#failure) throw this.#failure ?? new ClosedError("the connection was replaced");
+      if (generation !== this.#generation || this.#failure)
+        throw this.#failure ?? new ClosedError("the connection was replaced");
       this.#storeLoaded = true;
       for (const packet of stored) {
         if (this.#flows.has(packet.packetId)) continue;
         // Nobody waits on these: their publish() was another client's. Each holds a window slot.
         const kind = packet.type === "pubrel" || packet.qos === 2 ? "qos2" : "qos1";
-        this.#flows.set(packet.packetId, { resolve() {}, reject() {}, kind, packet, released: packet.type === "pubrel", sent: true, orphan: true });
+        this.#flows.set(packet.packetId, {
+          resolve() {},
+          reject() {},
+          kind,
+          packet,
+          released: packet.type === "pubrel",
+          sent: true,
+          orphan: true,
+        });
         this.#inFlight++;
       }
     }
@@ -935,7 +1085,12 @@ export class MqttClient {
       for (const [id, flow] of [...this.#flows]) {
         if (flow.resubscribe) this.#flows.delete(id);
         else if (flow.kind === "qos2" && flow.released) {
-          this.#abandon(id, new ClosedError("the broker lost the session after PUBREC: whether the QoS 2 message was delivered is unknown"));
+          this.#abandon(
+            id,
+            new ClosedError(
+              "the broker lost the session after PUBREC: whether the QoS 2 message was delivered is unknown",
+            ),
+          );
         } else if (flow.packet.type === "publish") flow.sent = false;
       }
       if (this.#everConnected && this.#subscriptions.size > 0) {
@@ -948,7 +1103,14 @@ export class MqttClient {
         }
         for (const [properties, subscriptions] of groups) {
           const packetId = this.#allocateId();
-          this.#flows.set(packetId, { resolve() {}, reject() {}, kind: "suback", packet: { type: "subscribe", packetId, subscriptions, ...(properties ? { properties } : {}) }, sent: false, resubscribe: true });
+          this.#flows.set(packetId, {
+            resolve() {},
+            reject() {},
+            kind: "suback",
+            packet: { type: "subscribe", packetId, subscriptions, ...(properties ? { properties } : {}) },
+            sent: false,
+            resubscribe: true,
+          });
           resubscribed.push(packetId);
         }
       }
@@ -983,11 +1145,17 @@ export class MqttClient {
     } catch (cause) {
       if (signal.aborted && cause === signal.reason) {
         // The deadline's own message speaks of CONNACK; no socket was opened yet.
-        if (cause instanceof TimeoutError) throw new TimeoutError(`the password function did not answer within ${this.#o.connectTimeoutMs} ms`, this.#o.connectTimeoutMs);
+        if (cause instanceof TimeoutError)
+          throw new TimeoutError(
+            `the password function did not answer within ${this.#o.connectTimeoutMs} ms`,
+            this.#o.connectTimeoutMs,
+          );
         throw cause;
       }
       const detail = cause instanceof Error ? cause.message : String(cause);
-      throw new ConnectError(`${this.#o.hostname}:${this.#o.port}`, `the password function failed: ${detail}`, { cause });
+      throw new ConnectError(`${this.#o.hostname}:${this.#o.port}`, `the password function failed: ${detail}`, {
+        cause,
+      });
     }
     if (typeof value === "string") return new TextEncoder().encode(value);
     if (value instanceof Uint8Array) return value;
@@ -1021,7 +1189,10 @@ export class MqttClient {
       if (generation === this.#generation) this.#fail(new ClosedError("the broker closed the connection"));
     } catch (error) {
       if (generation !== this.#generation) return;
-      if (error instanceof MqttProtocolError || (isSockkitError(error, "ETOOLARGE") && "reasonCode" in (error as object))) {
+      if (
+        error instanceof MqttProtocolError ||
+        (isSockkitError(error, "ETOOLARGE") && "reasonCode" in (error as object))
+      ) {
         // Tell an MQTT 5 broker why before closing (§4.13).
         const reasonCode = (error as unknown as { reasonCode: number }).reasonCode;
         if (this.#o.protocolVersion === 5) await this.#send({ type: "disconnect", reasonCode }).catch(() => {});
@@ -1039,8 +1210,12 @@ export class MqttClient {
   #onPacket(packet: MqttPacket): void {
     // A message flow's packets first, outside the large switch (see decodeBody in codec.ts: V8
     // optimizes a long function late, and this one ran once per message).
-    if (packet.type === "publish") return this.#onPublish(packet.properties?.topicAlias === undefined ? packet : this.#unalias(packet, packet.properties.topicAlias));
-    if (packet.type === "puback" || packet.type === "pubcomp") return this.#settle(packet.packetId, packet.reasonCode, undefined, packet.type);
+    if (packet.type === "publish")
+      return this.#onPublish(
+        packet.properties?.topicAlias === undefined ? packet : this.#unalias(packet, packet.properties.topicAlias),
+      );
+    if (packet.type === "puback" || packet.type === "pubcomp")
+      return this.#settle(packet.packetId, packet.reasonCode, undefined, packet.type);
     this.#onControlPacket(packet);
   }
 
@@ -1052,7 +1227,12 @@ export class MqttClient {
           // MQTT-4.12.0-5/6: the broker confirms the method the client asked for, or none if it asked for none.
           const method = packet.properties?.authenticationMethod;
           if (method !== this.#o.auth?.method) {
-            throw finalError(new MqttProtocolError(`the broker's CONNACK names authentication method ${JSON.stringify(method)} where the client asked for ${JSON.stringify(this.#o.auth?.method)}`, 0x82));
+            throw finalError(
+              new MqttProtocolError(
+                `the broker's CONNACK names authentication method ${JSON.stringify(method)} where the client asked for ${JSON.stringify(this.#o.auth?.method)}`,
+                0x82,
+              ),
+            );
           }
           // Now, not after an await: the broker's next packets (in the same read) belong to the new session.
           if (!packet.sessionPresent) this.#inboundQos2.clear();
@@ -1064,8 +1244,10 @@ export class MqttClient {
         return;
       case "pubrec": {
         const flow = this.#flows.get(packet.packetId);
-        if (flow && flow.kind !== "qos2") throw new MqttProtocolError(`PUBREC for packet ${packet.packetId}, which is not a QoS 2 message`, 0x82);
-        if (packet.reasonCode !== undefined && packet.reasonCode >= 0x80) return this.#settle(packet.packetId, packet.reasonCode, undefined, "pubrec");
+        if (flow && flow.kind !== "qos2")
+          throw new MqttProtocolError(`PUBREC for packet ${packet.packetId}, which is not a QoS 2 message`, 0x82);
+        if (packet.reasonCode !== undefined && packet.reasonCode >= 0x80)
+          return this.#settle(packet.packetId, packet.reasonCode, undefined, "pubrec");
         if (!flow) {
           // Not ours (any more): release it so the broker can forget it too.
           void this.#send({ type: "pubrel", packetId: packet.packetId }).catch(() => {});
@@ -1116,7 +1298,10 @@ export class MqttClient {
         this.#pingSentAt = 0;
         return;
       case "disconnect": {
-        const error = new MqttReasonError(`the broker disconnected: reason 0x${(packet.reasonCode ?? 0).toString(16)}${packet.properties?.reasonString ? ` (${packet.properties.reasonString})` : ""}`, packet.reasonCode ?? 0);
+        const error = new MqttReasonError(
+          `the broker disconnected: reason 0x${(packet.reasonCode ?? 0).toString(16)}${packet.properties?.reasonString ? ` (${packet.properties.reasonString})` : ""}`,
+          packet.reasonCode ?? 0,
+        );
         if (FINAL_DISCONNECT.has(packet.reasonCode ?? 0)) this.#finish(error);
         else this.#fail(error);
         return;
@@ -1137,8 +1322,10 @@ export class MqttClient {
    */
   reauthenticate(data?: Uint8Array): Promise<Uint8Array | undefined> {
     const auth = this.#o.auth;
-    if (!auth) return Promise.reject(new TypeError("reauthenticate() needs the auth option (MQTT 5 enhanced authentication)"));
-    if (data !== undefined && !(data instanceof Uint8Array)) return Promise.reject(new TypeError("reauthenticate() data must be a Uint8Array"));
+    if (!auth)
+      return Promise.reject(new TypeError("reauthenticate() needs the auth option (MQTT 5 enhanced authentication)"));
+    if (data !== undefined && !(data instanceof Uint8Array))
+      return Promise.reject(new TypeError("reauthenticate() data must be a Uint8Array"));
     if (this.#ended || this.#fatal) return Promise.reject(new ClosedError("the MQTT client was ended"));
     if (!this.connected) return Promise.reject(new ClosedError("reauthenticate() needs a live connection"));
     if (this.#reauthenticating) return Promise.reject(new TypeError("a re-authentication is already under way"));
@@ -1147,14 +1334,19 @@ export class MqttClient {
     // connectTimeoutMs it is closed (and reconnected, with reconnect) and this rejects ETIMEDOUT.
     const ms = this.#o.connectTimeoutMs;
     const deadline = timer(ms, () => {
-      if (generation === this.#generation) this.#fail(new TimeoutError(`no end to the re-authentication within ${ms} ms`, ms));
+      if (generation === this.#generation)
+        this.#fail(new TimeoutError(`no end to the re-authentication within ${ms} ms`, ms));
     });
     const done = deferred<Uint8Array | undefined>();
     this.#reauthenticating = { ...done, generation, deadline };
     this.#nextAuthExchange();
     deadline.start();
     const payload = data ?? auth.data;
-    this.#send({ type: "auth", reasonCode: 0x19, properties: { authenticationMethod: auth.method, ...(payload ? { authenticationData: payload } : {}) } }).catch((error: unknown) => this.#endReauthentication(generation, error));
+    this.#send({
+      type: "auth",
+      reasonCode: 0x19,
+      properties: { authenticationMethod: auth.method, ...(payload ? { authenticationData: payload } : {}) },
+    }).catch((error: unknown) => this.#endReauthentication(generation, error));
     return done.promise;
   }
 
@@ -1179,22 +1371,39 @@ export class MqttClient {
   #onAuth(packet: AuthPacket): void {
     const auth = this.#o.auth;
     // §4.12: a broker must not send AUTH to a client that named no method, nor switch methods.
-    if (!auth) throw new MqttProtocolError("the broker sent AUTH, but this client asked for no enhanced authentication", 0x82);
+    if (!auth)
+      throw new MqttProtocolError("the broker sent AUTH, but this client asked for no enhanced authentication", 0x82);
     if (packet.properties?.authenticationMethod !== auth.method) {
-      throw finalError(new MqttProtocolError(`the broker's AUTH names method ${JSON.stringify(packet.properties?.authenticationMethod)}, not ${JSON.stringify(auth.method)}`, 0x82));
+      throw finalError(
+        new MqttProtocolError(
+          `the broker's AUTH names method ${JSON.stringify(packet.properties?.authenticationMethod)}, not ${JSON.stringify(auth.method)}`,
+          0x82,
+        ),
+      );
     }
     // After CONNACK only the client starts an exchange (§4.12.1): the broker continues one under way.
     const reauthenticating = this.#connackSeen;
-    if (reauthenticating && !this.#reauthenticating) throw new MqttProtocolError("the broker sent AUTH after CONNACK with no re-authentication under way", 0x82);
+    if (reauthenticating && !this.#reauthenticating)
+      throw new MqttProtocolError("the broker sent AUTH after CONNACK with no re-authentication under way", 0x82);
     if (packet.reasonCode === 0x00) {
       // Success ends a re-authentication; before CONNACK, success comes as the CONNACK itself.
       if (!reauthenticating) throw new MqttProtocolError("the broker's AUTH says success before CONNACK", 0x82);
       this.#endReauthentication(this.#generation, undefined, packet.properties?.authenticationData);
       return;
     }
-    if (packet.reasonCode !== 0x18) throw new MqttProtocolError(`the broker's AUTH has reason 0x${packet.reasonCode.toString(16)}; a broker may only continue (0x18) or succeed (0x00)`, 0x82);
+    if (packet.reasonCode !== 0x18)
+      throw new MqttProtocolError(
+        `the broker's AUTH has reason 0x${packet.reasonCode.toString(16)}; a broker may only continue (0x18) or succeed (0x00)`,
+        0x82,
+      );
     const challenge = auth.challenge;
-    if (!challenge) throw finalError(new MqttProtocolError(`the broker continues authentication (method ${auth.method}) and auth.challenge is not set to answer it`, 0x80));
+    if (!challenge)
+      throw finalError(
+        new MqttProtocolError(
+          `the broker continues authentication (method ${auth.method}) and auth.challenge is not set to answer it`,
+          0x80,
+        ),
+      );
     const generation = this.#generation;
     const exchange = this.#authExchange;
     const live = () => generation === this.#generation && !this.#failure && exchange === this.#authExchange;
@@ -1203,7 +1412,13 @@ export class MqttClient {
     const abandon = async (what: string, cause: unknown) => {
       if (generation !== this.#generation || this.#failure) return;
       await this.#send({ type: "disconnect", reasonCode: 0x80 }).catch(() => {});
-      if (generation === this.#generation) this.#fail(new ClosedError(`enhanced authentication (${auth.method}): ${what}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }));
+      if (generation === this.#generation)
+        this.#fail(
+          new ClosedError(
+            `enhanced authentication (${auth.method}): ${what}: ${cause instanceof Error ? cause.message : String(cause)}`,
+            { cause },
+          ),
+        );
     };
     // One answer at a time, in the order the challenges came; none once its exchange is over.
     this.#authTurn = this.#authTurn.then(async () => {
@@ -1211,28 +1426,40 @@ export class MqttClient {
       let answer: Uint8Array;
       try {
         answer = await challenge(data, { reauthenticating });
-        if (!(answer instanceof Uint8Array)) throw new TypeError("auth.challenge must return (or resolve to) a Uint8Array");
+        if (!(answer instanceof Uint8Array))
+          throw new TypeError("auth.challenge must return (or resolve to) a Uint8Array");
       } catch (cause) {
         if (live()) await abandon("auth.challenge failed", cause);
         return;
       }
       if (!live()) return;
       // An answer that cannot be encoded or is over the broker's limit ends the exchange too.
-      await this.#send({ type: "auth", reasonCode: 0x18, properties: { authenticationMethod: auth.method, authenticationData: answer } }).catch((cause: unknown) => abandon("the answer could not be sent", cause));
+      await this.#send({
+        type: "auth",
+        reasonCode: 0x18,
+        properties: { authenticationMethod: auth.method, authenticationData: answer },
+      }).catch((cause: unknown) => abandon("the answer could not be sent", cause));
     });
   }
 
   /** An inbound PUBLISH with a topic alias, as the same message with its topic (§3.3.2.3.4). */
   #unalias(packet: PublishPacket, alias: number): PublishPacket {
     if (alias === 0 || alias > this.#o.topicAliasMaximum) {
-      throw new MqttProtocolError(`the broker used topic alias ${alias}, outside the ${this.#o.topicAliasMaximum} this client allows (topicAliasMaximum)`, 0x94);
+      throw new MqttProtocolError(
+        `the broker used topic alias ${alias}, outside the ${this.#o.topicAliasMaximum} this client allows (topicAliasMaximum)`,
+        0x94,
+      );
     }
     if (packet.topic !== "") {
       this.#inboundAliases.set(alias, packet.topic);
       return packet;
     }
     const topic = this.#inboundAliases.get(alias);
-    if (topic === undefined) throw new MqttProtocolError(`the broker sent a PUBLISH by topic alias ${alias}, which this connection never set`, 0x82);
+    if (topic === undefined)
+      throw new MqttProtocolError(
+        `the broker sent a PUBLISH by topic alias ${alias}, which this connection never set`,
+        0x82,
+      );
     return { ...packet, topic };
   }
 
@@ -1272,7 +1499,12 @@ export class MqttClient {
     }
   }
 
-  #settle(packetId: number, reasonCode: number | undefined, value: unknown, ack: "puback" | "pubcomp" | "pubrec" | "suback" | "unsuback"): void {
+  #settle(
+    packetId: number,
+    reasonCode: number | undefined,
+    value: unknown,
+    ack: "puback" | "pubcomp" | "pubrec" | "suback" | "unsuback",
+  ): void {
     const flow = this.#flows.get(packetId);
     if (!flow) return; // an acknowledgement for nothing we sent: ignore, as brokers resend
     const fits =
@@ -1280,10 +1512,12 @@ export class MqttClient {
       (ack === "puback" && flow.kind === "qos1") ||
       (ack === "pubrec" && flow.kind === "qos2") ||
       (ack === "pubcomp" && flow.kind === "qos2" && flow.released === true);
-    if (!fits) throw new MqttProtocolError(`${ack.toUpperCase()} for packet ${packetId}, which awaits something else`, 0x82);
+    if (!fits)
+      throw new MqttProtocolError(`${ack.toUpperCase()} for packet ${packetId}, which awaits something else`, 0x82);
     this.#flows.delete(packetId);
     this.#forget(flow, packetId);
-    if (reasonCode !== undefined && reasonCode >= 0x80) flow.reject(new MqttReasonError(`the broker refused: reason 0x${reasonCode.toString(16)}`, reasonCode));
+    if (reasonCode !== undefined && reasonCode >= 0x80)
+      flow.reject(new MqttReasonError(`the broker refused: reason 0x${reasonCode.toString(16)}`, reasonCode));
     else flow.resolve(value);
     if (this.#backlog) this.#pump();
   }
@@ -1302,7 +1536,9 @@ export class MqttClient {
       if (this.#fatal) throw this.#fatal;
       const reconnect = this.#o.reconnect;
       if (reconnect && !this.connected && this.#windowWaiters.length >= reconnect.maxOfflineMessages) {
-        throw new ClosedError(`MQTT is reconnecting and ${reconnect.maxOfflineMessages} messages are already waiting (maxOfflineMessages)`);
+        throw new ClosedError(
+          `MQTT is reconnecting and ${reconnect.maxOfflineMessages} messages are already waiting (maxOfflineMessages)`,
+        );
       }
       await new Promise<void>((resolve) => this.#windowWaiters.push(resolve));
     }
@@ -1335,7 +1571,12 @@ export class MqttClient {
       return Promise.reject(error);
     }
     if (bytes.length > this.#maxOutgoing) {
-      return Promise.reject(new TooLargeError(`a ${bytes.length}-byte packet is over the broker's maximum packet size of ${this.#maxOutgoing}`, this.#maxOutgoing));
+      return Promise.reject(
+        new TooLargeError(
+          `a ${bytes.length}-byte packet is over the broker's maximum packet size of ${this.#maxOutgoing}`,
+          this.#maxOutgoing,
+        ),
+      );
     }
     if (naming !== undefined) this.#outboundAliases.set(naming, this.#outboundAliases.size + 1);
     this.#lastSent = Date.now();
@@ -1356,10 +1597,14 @@ export class MqttClient {
   #aliased(packet: PublishPacket): { packet: PublishPacket; naming?: string } {
     if (packet.topic === "") return { packet }; // no topic to name: the encoder refuses it
     const alias = this.#outboundAliases.get(packet.topic);
-    if (alias !== undefined) return { packet: { ...packet, topic: "", properties: { ...packet.properties, topicAlias: alias } } };
+    if (alias !== undefined)
+      return { packet: { ...packet, topic: "", properties: { ...packet.properties, topicAlias: alias } } };
     if (this.#outboundAliases.size >= this.#outboundAliasMax) return { packet };
     // The next alias; #send records it only if the packet is written.
-    return { packet: { ...packet, properties: { ...packet.properties, topicAlias: this.#outboundAliases.size + 1 } }, naming: packet.topic };
+    return {
+      packet: { ...packet, properties: { ...packet.properties, topicAlias: this.#outboundAliases.size + 1 } },
+      naming: packet.topic,
+    };
   }
 
   #flush(): void {
@@ -1455,7 +1700,12 @@ export class MqttClient {
     const hardClose = () => void writer?.abort(error).catch(() => {});
     const flushing = socket ? timer(graceful ? 1000 : 50, hardClose) : undefined;
     flushing?.start();
-    this.#socketClosed = socket ? socket.close().catch(() => {}).finally(() => flushing?.cancel()) : Promise.resolve();
+    this.#socketClosed = socket
+      ? socket
+          .close()
+          .catch(() => {})
+          .finally(() => flushing?.cancel())
+      : Promise.resolve();
     if (this.#o.reconnect && !this.#ended && !this.#fatal) {
       if (wasUp) {
         this.#emit({ type: "disconnected", error, willReconnect: true });
@@ -1515,8 +1765,10 @@ function deferred<T = void>(): Deferred<T> {
 
 /** Creates a client. Nothing connects until `connect()` or the first publish or subscribe. */
 export function createMqttClient(options: MqttClientOptions): MqttClient {
-  if (typeof options !== "object" || options === null) throw new TypeError("createMqttClient() expects an options object");
-  if (typeof options.connect !== "function") throw new TypeError("createMqttClient() needs a connect function (from cloudflare:sockets or an adapter)");
+  if (typeof options !== "object" || options === null)
+    throw new TypeError("createMqttClient() expects an options object");
+  if (typeof options.connect !== "function")
+    throw new TypeError("createMqttClient() needs a connect function (from cloudflare:sockets or an adapter)");
   let hostname = "127.0.0.1";
   let port = 1883;
   let tls = false;
@@ -1529,7 +1781,8 @@ export function createMqttClient(options: MqttClientOptions): MqttClient {
     } catch {
       throw new TypeError("invalid MQTT URL (expected mqtt://host:port or mqtts://host:port)");
     }
-    if (url.protocol !== "mqtt:" && url.protocol !== "mqtts:") throw new TypeError(`unsupported MQTT URL scheme "${url.protocol}" (expected mqtt: or mqtts:)`);
+    if (url.protocol !== "mqtt:" && url.protocol !== "mqtts:")
+      throw new TypeError(`unsupported MQTT URL scheme "${url.protocol}" (expected mqtt: or mqtts:)`);
     tls = url.protocol === "mqtts:";
     hostname = url.hostname.replace(/^\[|\]$/g, "");
     port = url.port === "" ? (tls ? 8883 : 1883) : Number(url.port);
@@ -1538,29 +1791,53 @@ export function createMqttClient(options: MqttClientOptions): MqttClient {
   }
   if (options.address !== undefined) ({ hostname, port } = parseSocketAddress(options.address));
   const protocolVersion = options.protocolVersion ?? 4;
-  if (protocolVersion !== 4 && protocolVersion !== 5) throw new TypeError(`protocolVersion must be 4 (MQTT 3.1.1) or 5, got ${String(protocolVersion)}`);
-  if (options.store !== undefined && (typeof options.store !== "object" || options.store === null || ["put", "delete", "list"].some((m) => typeof (options.store as unknown as Record<string, unknown>)[m] !== "function"))) {
+  if (protocolVersion !== 4 && protocolVersion !== 5)
+    throw new TypeError(`protocolVersion must be 4 (MQTT 3.1.1) or 5, got ${String(protocolVersion)}`);
+  if (
+    options.store !== undefined &&
+    (typeof options.store !== "object" ||
+      options.store === null ||
+      ["put", "delete", "list"].some(
+        (m) => typeof (options.store as unknown as Record<string, unknown>)[m] !== "function",
+      ))
+  ) {
     throw new TypeError("store must have put(), delete() and list() methods");
   }
   const keepalive = options.keepalive ?? 60;
-  if (!Number.isInteger(keepalive) || keepalive < 0 || keepalive > 65535) throw new TypeError(`keepalive must be an integer number of seconds from 0 to 65535, got ${String(keepalive)}`);
+  if (!Number.isInteger(keepalive) || keepalive < 0 || keepalive > 65535)
+    throw new TypeError(`keepalive must be an integer number of seconds from 0 to 65535, got ${String(keepalive)}`);
   const topicAliasMaximum = options.topicAliasMaximum ?? 0;
-  if (!Number.isInteger(topicAliasMaximum) || topicAliasMaximum < 0 || topicAliasMaximum > 65535) throw new TypeError(`topicAliasMaximum must be an integer from 0 to 65535, got ${String(topicAliasMaximum)}`);
+  if (!Number.isInteger(topicAliasMaximum) || topicAliasMaximum < 0 || topicAliasMaximum > 65535)
+    throw new TypeError(`topicAliasMaximum must be an integer from 0 to 65535, got ${String(topicAliasMaximum)}`);
   if (options.auth !== undefined) {
     const auth = options.auth as Partial<MqttAuthOptions> | null;
     if (protocolVersion !== 5) throw new TypeError("auth (enhanced authentication) needs protocolVersion 5");
-    if (typeof auth !== "object" || auth === null || typeof auth.method !== "string" || auth.method === "") throw new TypeError("auth.method must be a non-empty string");
-    if (auth.data !== undefined && !(auth.data instanceof Uint8Array)) throw new TypeError("auth.data must be a Uint8Array");
-    if (auth.challenge !== undefined && typeof auth.challenge !== "function") throw new TypeError("auth.challenge must be a function");
+    if (typeof auth !== "object" || auth === null || typeof auth.method !== "string" || auth.method === "")
+      throw new TypeError("auth.method must be a non-empty string");
+    if (auth.data !== undefined && !(auth.data instanceof Uint8Array))
+      throw new TypeError("auth.data must be a Uint8Array");
+    if (auth.challenge !== undefined && typeof auth.challenge !== "function")
+      throw new TypeError("auth.challenge must be a function");
   }
-  if (options.password !== undefined && typeof options.password !== "string" && typeof options.password !== "function" && !(options.password instanceof Uint8Array)) {
+  if (
+    options.password !== undefined &&
+    typeof options.password !== "string" &&
+    typeof options.password !== "function" &&
+    !(options.password instanceof Uint8Array)
+  ) {
     throw new TypeError("password must be a string, a Uint8Array or a function that returns one");
   }
-  if (protocolVersion === 4 && (options.password ?? password) !== undefined && (options.username ?? username) === undefined) {
+  if (
+    protocolVersion === 4 &&
+    (options.password ?? password) !== undefined &&
+    (options.username ?? username) === undefined
+  ) {
     throw new TypeError("MQTT 3.1.1 sends a password only with a username");
   }
-  if (options.autoTopicAlias !== undefined && typeof options.autoTopicAlias !== "boolean") throw new TypeError(`autoTopicAlias must be a boolean, got ${String(options.autoTopicAlias)}`);
-  if (protocolVersion !== 5 && (topicAliasMaximum > 0 || options.autoTopicAlias)) throw new TypeError("topic aliases (topicAliasMaximum, autoTopicAlias) need protocolVersion 5");
+  if (options.autoTopicAlias !== undefined && typeof options.autoTopicAlias !== "boolean")
+    throw new TypeError(`autoTopicAlias must be a boolean, got ${String(options.autoTopicAlias)}`);
+  if (protocolVersion !== 5 && (topicAliasMaximum > 0 || options.autoTopicAlias))
+    throw new TypeError("topic aliases (topicAliasMaximum, autoTopicAlias) need protocolVersion 5");
   return new MqttClient({
     ...options,
     hostname: hostname.includes(":") ? `[${hostname}]` : hostname,
@@ -1578,7 +1855,10 @@ export function createMqttClient(options: MqttClientOptions): MqttClient {
     maxInFlight: options.maxInFlight ?? 100,
     topicAliasMaximum,
     autoTopicAlias: options.autoTopicAlias ?? false,
-    reconnect: options.reconnect === undefined || options.reconnect === false ? undefined : reconnectSettings(options.reconnect, "maxOfflineMessages"),
+    reconnect:
+      options.reconnect === undefined || options.reconnect === false
+        ? undefined
+        : reconnectSettings(options.reconnect, "maxOfflineMessages"),
   });
 }
 

@@ -35,7 +35,8 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Encodes a packet for `version`. Throws a `TypeError` naming what is wrong with it. */
 export function encodePacket(packet: MqttPacket, version: ProtocolVersion): Uint8Array {
-  if (packet.type === "publish" && (version === 4 || !hasProperties(packet.properties))) return encodePublish(packet, version);
+  if (packet.type === "publish" && (version === 4 || !hasProperties(packet.properties)))
+    return encodePublish(packet, version);
   const w = new Writer();
   const v5 = version === 5;
   let flags = 0;
@@ -148,7 +149,8 @@ export function encodePacket(packet: MqttPacket, version: ProtocolVersion): Uint
       throw new TypeError(`unknown packet type ${String((packet as { type?: unknown }).type)}`);
   }
   const body = w.finish();
-  if (body.length > MAX_REMAINING_LENGTH) throw new TypeError(`the packet is ${body.length} bytes, more than MQTT's ${MAX_REMAINING_LENGTH}`);
+  if (body.length > MAX_REMAINING_LENGTH)
+    throw new TypeError(`the packet is ${body.length} bytes, more than MQTT's ${MAX_REMAINING_LENGTH}`);
   const typeId = PACKET_TYPES.indexOf(packet.type);
   const header = new Uint8Array(1 + varintLength(body.length) + body.length);
   header[0] = (typeId << 4) | flags;
@@ -171,7 +173,8 @@ function encodePublish(packet: PublishPacket, version: ProtocolVersion): Uint8Ar
   const topicBytes = isPlainAsciiTopic(topic) ? undefined : topicUtf8(topic);
   const topicLength = topicBytes ? topicBytes.length : (topic as string).length;
   const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + (version === 5 ? 1 : 0) + payload.length;
-  if (remaining > MAX_REMAINING_LENGTH) throw new TypeError(`the packet is ${remaining} bytes, more than MQTT's ${MAX_REMAINING_LENGTH}`);
+  if (remaining > MAX_REMAINING_LENGTH)
+    throw new TypeError(`the packet is ${remaining} bytes, more than MQTT's ${MAX_REMAINING_LENGTH}`);
   const out = new Uint8Array(1 + varintLength(remaining) + remaining);
   out[0] = 0x30 | (packet.dup ? 8 : 0) | (qos << 1) | (packet.retain ? 1 : 0);
   let i = writeVarint(out, 1, remaining);
@@ -228,11 +231,13 @@ function topicUtf8(topic: unknown): Uint8Array {
 function subscriptionOptions(s: Subscription, v5: boolean): number {
   const qos = checkQos(s.qos);
   if (!v5) {
-    if (s.noLocal || s.retainAsPublished || s.retainHandling) throw new TypeError("noLocal, retainAsPublished and retainHandling need MQTT 5");
+    if (s.noLocal || s.retainAsPublished || s.retainHandling)
+      throw new TypeError("noLocal, retainAsPublished and retainHandling need MQTT 5");
     return qos;
   }
   const handling = s.retainHandling ?? 0;
-  if (handling !== 0 && handling !== 1 && handling !== 2) throw new TypeError(`retainHandling must be 0, 1 or 2, got ${String(handling)}`);
+  if (handling !== 0 && handling !== 1 && handling !== 2)
+    throw new TypeError(`retainHandling must be 0, 1 or 2, got ${String(handling)}`);
   if (s.noLocal && s.topic.startsWith("$share/")) throw new TypeError("noLocal cannot be set on a shared subscription");
   return qos | (s.noLocal ? 4 : 0) | (s.retainAsPublished ? 8 : 0) | (handling << 4);
 }
@@ -247,7 +252,8 @@ function checkPacketId(id: unknown): number {
 }
 
 function checkRange(n: unknown, min: number, max: number, what: string): number {
-  if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) throw new TypeError(`${what} must be an integer from ${min} to ${max}, got ${String(n)}`);
+  if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max)
+    throw new TypeError(`${what} must be an integer from ${min} to ${max}, got ${String(n)}`);
   return n;
 }
 
@@ -410,7 +416,10 @@ export class MqttDecoder {
 
   constructor(options: MqttDecoderOptions) {
     this.version = options.version;
-    this.#max = options.maxPacketSize === undefined ? 16 * 1024 * 1024 : checkRange(options.maxPacketSize, 2, MAX_REMAINING_LENGTH + 5, "maxPacketSize");
+    this.#max =
+      options.maxPacketSize === undefined
+        ? 16 * 1024 * 1024
+        : checkRange(options.maxPacketSize, 2, MAX_REMAINING_LENGTH + 5, "maxPacketSize");
     this.#onPacket = options.onPacket;
   }
 
@@ -467,7 +476,8 @@ export class MqttDecoder {
       }
       if (!complete) break; // the header has not all arrived
       const total = i - pos + length;
-      if (total > this.#max) throw new MqttPacketTooLargeError(`a ${total}-byte packet is over the limit of ${this.#max} bytes`, this.#max);
+      if (total > this.#max)
+        throw new MqttPacketTooLargeError(`a ${total}-byte packet is over the limit of ${this.#max} bytes`, this.#max);
       if (pos + total <= buf.length) {
         this.#packet(buf, pos, pos + total);
         pos += total;
@@ -562,7 +572,8 @@ class Reader {
         let out = "";
         let i = start;
         const end = start + n;
-        for (; i + 4 <= end; i += 4) out += String.fromCharCode(this.buf[i]!, this.buf[i + 1]!, this.buf[i + 2]!, this.buf[i + 3]!);
+        for (; i + 4 <= end; i += 4)
+          out += String.fromCharCode(this.buf[i]!, this.buf[i + 1]!, this.buf[i + 2]!, this.buf[i + 3]!);
         for (; i < end; i++) out += String.fromCharCode(this.buf[i]!);
         return out;
       }
@@ -587,7 +598,8 @@ class Reader {
       if (!spec) throw new MqttProtocolError(`unknown property identifier 0x${id.toString(16)}`);
       const value = this.#property(spec.kind);
       if (REPEATABLE.has(spec.name)) ((out[spec.name] ??= []) as unknown[]).push(value);
-      else if (spec.name in out) throw new MqttProtocolError(`the property ${spec.name} appears twice`, ReasonCode.ProtocolError);
+      else if (spec.name in out)
+        throw new MqttProtocolError(`the property ${spec.name} appears twice`, ReasonCode.ProtocolError);
       else out[spec.name] = value;
     }
     if (this.pos !== end) throw new MqttProtocolError("the properties overrun their length");
@@ -637,7 +649,10 @@ function decodePublish(flags: number, r: Reader, v5: boolean): PublishPacket {
   if (packetId === 0) throw new MqttProtocolError("packet identifier 0", ReasonCode.ProtocolError);
   const properties = v5 ? r.properties() : undefined;
   if (topic === "" ? !(v5 && properties?.topicAlias) : hasWildcardOrNul(topic) && topicNameProblem(topic)) {
-    throw new MqttProtocolError(`invalid topic name in PUBLISH: ${topic === "" ? "empty, without a topic alias" : topicNameProblem(topic)}`, 0x90);
+    throw new MqttProtocolError(
+      `invalid topic name in PUBLISH: ${topic === "" ? "empty, without a topic alias" : topicNameProblem(topic)}`,
+      0x90,
+    );
   }
   const payload = r.bytes(r.left);
   return {
@@ -654,7 +669,8 @@ function decodePublish(flags: number, r: Reader, v5: boolean): PublishPacket {
 
 function decodeAck(typeId: number, flags: number, r: Reader, v5: boolean): MqttPacket {
   const type = PACKET_TYPES[typeId] as "puback" | "pubrec" | "pubrel" | "pubcomp";
-  if (flags !== (typeId === 6 ? 2 : 0)) throw new MqttProtocolError(`${type.toUpperCase()} has reserved flags 0x${flags.toString(16)}`);
+  if (flags !== (typeId === 6 ? 2 : 0))
+    throw new MqttProtocolError(`${type.toUpperCase()} has reserved flags 0x${flags.toString(16)}`);
   const packetId = r.u16();
   if (packetId === 0) throw new MqttProtocolError("packet identifier 0", ReasonCode.ProtocolError);
   let reasonCode: number | undefined;
@@ -669,22 +685,27 @@ function decodeAck(typeId: number, flags: number, r: Reader, v5: boolean): MqttP
 
 function decodeControl(typeId: number, flags: number, r: Reader, version: ProtocolVersion): MqttPacket {
   const type = PACKET_TYPES[typeId];
-  if (type === undefined || (type === "auth" && version !== 5)) throw new MqttProtocolError(`unknown packet type ${typeId}`);
+  if (type === undefined || (type === "auth" && version !== 5))
+    throw new MqttProtocolError(`unknown packet type ${typeId}`);
   const expectedFlags = type === "subscribe" || type === "unsubscribe" ? 2 : 0;
-  if (flags !== expectedFlags) throw new MqttProtocolError(`${type.toUpperCase()} has reserved flags 0x${flags.toString(16)}`);
+  if (flags !== expectedFlags)
+    throw new MqttProtocolError(`${type.toUpperCase()} has reserved flags 0x${flags.toString(16)}`);
   const v5 = version === 5;
   switch (type) {
     case "connect": {
       const name = r.string();
       const level = r.u8();
-      if (name !== "MQTT" || (level !== 4 && level !== 5)) throw new MqttProtocolError(`unsupported protocol ${name} level ${level}`, 0x84);
+      if (name !== "MQTT" || (level !== 4 && level !== 5))
+        throw new MqttProtocolError(`unsupported protocol ${name} level ${level}`, 0x84);
       const connectFlags = r.u8();
       if (connectFlags & 1) throw new MqttProtocolError("CONNECT's reserved flag is set");
       const hasWill = (connectFlags & 4) !== 0;
       const willQos = (connectFlags >> 3) & 3;
       const willRetain = (connectFlags & 0x20) !== 0;
-      if (willQos === 3 || (!hasWill && (willQos !== 0 || willRetain))) throw new MqttProtocolError("CONNECT's will flags are inconsistent");
-      if (level === 4 && connectFlags & 0x40 && !(connectFlags & 0x80)) throw new MqttProtocolError("a password without a username");
+      if (willQos === 3 || (!hasWill && (willQos !== 0 || willRetain)))
+        throw new MqttProtocolError("CONNECT's will flags are inconsistent");
+      if (level === 4 && connectFlags & 0x40 && !(connectFlags & 0x80))
+        throw new MqttProtocolError("a password without a username");
       const keepalive = r.u16();
       const properties = level === 5 ? r.properties() : undefined;
       const clientId = r.string();
@@ -693,7 +714,13 @@ function decodeControl(typeId: number, flags: number, r: Reader, version: Protoc
         const willProperties = level === 5 ? r.properties() : undefined;
         const topic = r.string();
         if (topicNameProblem(topic)) throw new MqttProtocolError(`invalid will topic: ${topicNameProblem(topic)}`);
-        will = { topic, payload: r.binary(), qos: willQos as QoS, retain: willRetain, ...(willProperties ? { properties: willProperties } : {}) };
+        will = {
+          topic,
+          payload: r.binary(),
+          qos: willQos as QoS,
+          retain: willRetain,
+          ...(willProperties ? { properties: willProperties } : {}),
+        };
       }
       const username = connectFlags & 0x80 ? r.string() : undefined;
       const password = connectFlags & 0x40 ? r.binary() : undefined;
@@ -724,16 +751,27 @@ function decodeControl(typeId: number, flags: number, r: Reader, version: Protoc
       const subscriptions: Subscription[] = [];
       while (r.left > 0) {
         const topic = r.string();
-        if (topicFilterProblem(topic)) throw new MqttProtocolError(`invalid topic filter: ${topicFilterProblem(topic)}`, 0x8f);
+        if (topicFilterProblem(topic))
+          throw new MqttProtocolError(`invalid topic filter: ${topicFilterProblem(topic)}`, 0x8f);
         const options = r.u8();
         const qos = options & 3;
         const retainHandling = (options >> 4) & 3;
-        if (qos === 3 || retainHandling === 3 || options & 0xc0 || (!v5 && options & 0xfc)) throw new MqttProtocolError("SUBSCRIBE options use reserved bits");
+        if (qos === 3 || retainHandling === 3 || options & 0xc0 || (!v5 && options & 0xfc))
+          throw new MqttProtocolError("SUBSCRIBE options use reserved bits");
         subscriptions.push(
-          v5 ? { topic, qos: qos as QoS, noLocal: (options & 4) !== 0, retainAsPublished: (options & 8) !== 0, retainHandling: retainHandling as 0 | 1 | 2 } : { topic, qos: qos as QoS },
+          v5
+            ? {
+                topic,
+                qos: qos as QoS,
+                noLocal: (options & 4) !== 0,
+                retainAsPublished: (options & 8) !== 0,
+                retainHandling: retainHandling as 0 | 1 | 2,
+              }
+            : { topic, qos: qos as QoS },
         );
       }
-      if (subscriptions.length === 0) throw new MqttProtocolError("SUBSCRIBE without a topic filter", ReasonCode.ProtocolError);
+      if (subscriptions.length === 0)
+        throw new MqttProtocolError("SUBSCRIBE without a topic filter", ReasonCode.ProtocolError);
       return { type, packetId, subscriptions, ...(properties ? { properties } : {}) };
     }
     case "suback": {
@@ -747,7 +785,8 @@ function decodeControl(typeId: number, flags: number, r: Reader, version: Protoc
       const properties = v5 ? r.properties() : undefined;
       const topics: string[] = [];
       while (r.left > 0) topics.push(r.string());
-      if (topics.length === 0) throw new MqttProtocolError("UNSUBSCRIBE without a topic filter", ReasonCode.ProtocolError);
+      if (topics.length === 0)
+        throw new MqttProtocolError("UNSUBSCRIBE without a topic filter", ReasonCode.ProtocolError);
       return { type, packetId, topics, ...(properties ? { properties } : {}) };
     }
     case "unsuback": {

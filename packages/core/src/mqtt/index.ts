@@ -22,6 +22,15 @@ export type {
 } from "./packets.js";
 export { topicFilterProblem, topicMatches, topicNameProblem } from "./topic.js";
 export { createMqttClient, MqttClient, MqttReasonError } from "./client.js";
-export type { MqttAuthOptions, MqttClientOptions, MqttConnectionEvent, MqttMessage, MqttParkedMessage, MqttReconnectOptions, PublishOptions, SubscribeOptions } from "./client.js";
+export type {
+  MqttAuthOptions,
+  MqttClientOptions,
+  MqttConnectionEvent,
+  MqttMessage,
+  MqttParkedMessage,
+  MqttReconnectOptions,
+  PublishOptions,
+  SubscribeOptions,
+} from "./client.js";
 export { createMemoryStore } from "./store.js";
 export type { MqttStore, StoredPacket } from "./store.js";

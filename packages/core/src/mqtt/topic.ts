@@ -8,7 +8,8 @@ const encoder = new TextEncoder();
 export function topicNameProblem(topic: unknown): string | undefined {
   if (typeof topic !== "string") return `a topic must be a string, got ${topic === null ? "null" : typeof topic}`;
   if (topic.length === 0) return "a topic name cannot be empty";
-  if (topic.includes("+") || topic.includes("#")) return `the topic name "${cut(topic)}" holds a wildcard (+ or #), which only filters may`;
+  if (topic.includes("+") || topic.includes("#"))
+    return `the topic name "${cut(topic)}" holds a wildcard (+ or #), which only filters may`;
   return commonProblem(topic);
 }
 
@@ -18,7 +19,8 @@ export function topicNameProblem(topic: unknown): string | undefined {
  * with a group name free of wildcards and `/`.
  */
 export function topicFilterProblem(filter: unknown): string | undefined {
-  if (typeof filter !== "string") return `a topic filter must be a string, got ${filter === null ? "null" : typeof filter}`;
+  if (typeof filter !== "string")
+    return `a topic filter must be a string, got ${filter === null ? "null" : typeof filter}`;
   if (filter.length === 0) return "a topic filter cannot be empty";
   const common = commonProblem(filter);
   if (common) return common;
@@ -26,7 +28,8 @@ export function topicFilterProblem(filter: unknown): string | undefined {
   if (filter.startsWith("$share/")) {
     const slash = filter.indexOf("/", 7);
     const group = slash === -1 ? "" : filter.slice(7, slash);
-    if (group === "" || /[+#]/.test(group)) return `the shared subscription "${cut(filter)}" needs a group name without wildcards`;
+    if (group === "" || /[+#]/.test(group))
+      return `the shared subscription "${cut(filter)}" needs a group name without wildcards`;
     rest = filter.slice(slash + 1);
     if (rest === "") return `the shared subscription "${cut(filter)}" has no filter after its group`;
   }
@@ -44,7 +47,8 @@ export function topicFilterProblem(filter: unknown): string | undefined {
 function commonProblem(text: string): string | undefined {
   if (text.includes("\u0000")) return "a topic cannot hold U+0000";
   if (hasLoneSurrogate(text)) return "a topic cannot hold a lone surrogate";
-  if (text.length * 3 > MAX_TOPIC_BYTES && encoder.encode(text).length > MAX_TOPIC_BYTES) return `a topic is at most ${MAX_TOPIC_BYTES} bytes`;
+  if (text.length * 3 > MAX_TOPIC_BYTES && encoder.encode(text).length > MAX_TOPIC_BYTES)
+    return `a topic is at most ${MAX_TOPIC_BYTES} bytes`;
   return undefined;
 }
 

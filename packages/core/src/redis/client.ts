@@ -81,7 +81,12 @@ export type BatchResult = RespValue | ReplyError | unknown;
 /** Commands queued for a pipeline or transaction; each method's promise settles when the batch runs. */
 export class RedisBatch extends RedisCommands {
   /** @internal */
-  readonly commands: Array<{ args: RedisArgument[]; transform?: Transform<unknown>; buffers?: boolean; settle?: (result: Promise<unknown>) => void }> = [];
+  readonly commands: Array<{
+    args: RedisArgument[];
+    transform?: Transform<unknown>;
+    buffers?: boolean;
+    settle?: (result: Promise<unknown>) => void;
+  }> = [];
 
   protected call<T>(args: RedisArgument[], transform?: Transform<T>, buffers?: boolean): Promise<T> {
     let settle!: (result: Promise<unknown>) => void;
@@ -142,7 +147,11 @@ export class RedisClient extends RedisCommands {
     }
     const reconnect = root.#settings.reconnect;
     if (reconnect && !connection.wasReady && connection.heldCount >= reconnect.maxOfflineCommands) {
-      return Promise.reject(new ClosedError(`Redis is reconnecting and ${reconnect.maxOfflineCommands} commands are already waiting (maxOfflineCommands)`));
+      return Promise.reject(
+        new ClosedError(
+          `Redis is reconnecting and ${reconnect.maxOfflineCommands} commands are already waiting (maxOfflineCommands)`,
+        ),
+      );
     }
     return connection.send(args, transform, buffers, this.#options);
   }
@@ -180,7 +189,11 @@ export class RedisClient extends RedisCommands {
     // EXEC's reply is one array: decode it as bytes if any command wants bytes, and turn
     // the others' bytes back into text below.
     const anyBuffers = batch.commands.some((c) => c.buffers);
-    const commands = [{ args: ["MULTI"] as RedisArgument[] }, ...batch.commands.map((c) => ({ args: c.args })), { args: ["EXEC"] as RedisArgument[], buffers: anyBuffers }];
+    const commands = [
+      { args: ["MULTI"] as RedisArgument[] },
+      ...batch.commands.map((c) => ({ args: c.args })),
+      { args: ["EXEC"] as RedisArgument[], buffers: anyBuffers },
+    ];
     const results = root.#live().sendMany(commands, this.#options);
     for (const queued of results.slice(0, -1)) queued.catch(() => {}); // reported through EXEC
     let exec: RespValue;
@@ -216,7 +229,11 @@ export class RedisClient extends RedisCommands {
    * Runs a Lua script by its SHA1 (`EVALSHA`), sending the source once
    * (`EVAL`) when the server does not have it yet (`NOSCRIPT`).
    */
-  async runScript(script: string, keys: readonly RedisArgument[] = [], args: readonly RedisArgument[] = []): Promise<RespValue> {
+  async runScript(
+    script: string,
+    keys: readonly RedisArgument[] = [],
+    args: readonly RedisArgument[] = [],
+  ): Promise<RespValue> {
     const root = this.#root ?? this;
     let sha = root.#scripts.get(script);
     if (sha === undefined) {
@@ -236,17 +253,29 @@ export class RedisClient extends RedisCommands {
    * the returned subscription is an async iterator of them. On RESP3 the
    * subscription shares the command connection; on RESP2 it opens one more.
    */
-  subscribe(channels: string | readonly string[], listener?: (message: PubSubMessage) => void, options?: SubscribeOptions): Promise<Subscription> {
+  subscribe(
+    channels: string | readonly string[],
+    listener?: (message: PubSubMessage) => void,
+    options?: SubscribeOptions,
+  ): Promise<Subscription> {
     return this.#subscribe("channel", channels, listener, options);
   }
 
   /** Listens on glob patterns (`PSUBSCRIBE`); messages carry the `pattern` that matched. */
-  psubscribe(patterns: string | readonly string[], listener?: (message: PubSubMessage) => void, options?: SubscribeOptions): Promise<Subscription> {
+  psubscribe(
+    patterns: string | readonly string[],
+    listener?: (message: PubSubMessage) => void,
+    options?: SubscribeOptions,
+  ): Promise<Subscription> {
     return this.#subscribe("pattern", patterns, listener, options);
   }
 
   /** Listens on shard channels (`SSUBSCRIBE`, Redis 7). */
-  ssubscribe(channels: string | readonly string[], listener?: (message: PubSubMessage) => void, options?: SubscribeOptions): Promise<Subscription> {
+  ssubscribe(
+    channels: string | readonly string[],
+    listener?: (message: PubSubMessage) => void,
+    options?: SubscribeOptions,
+  ): Promise<Subscription> {
     return this.#subscribe("shard", channels, listener, options);
   }
 
@@ -302,7 +331,12 @@ export class RedisClient extends RedisCommands {
     root.#subscriber?.destroy(error);
   }
 
-  #subscribe(family: "channel" | "pattern" | "shard", names: string | readonly string[], listener?: (message: PubSubMessage) => void, options?: SubscribeOptions): Promise<Subscription> {
+  #subscribe(
+    family: "channel" | "pattern" | "shard",
+    names: string | readonly string[],
+    listener?: (message: PubSubMessage) => void,
+    options?: SubscribeOptions,
+  ): Promise<Subscription> {
     const root = this.#root ?? this;
     if (root.#closed) return Promise.reject(closedClient());
     return root.#pubsub.subscribe(family, names, listener, options);
@@ -431,8 +465,10 @@ async function handshake(
 
 /** Creates a client. Nothing connects until the first command (or `connect()`). */
 export function createRedisClient(options: RedisClientOptions): RedisClient {
-  if (typeof options !== "object" || options === null) throw new TypeError("createRedisClient() expects an options object");
-  if (typeof options.connect !== "function") throw new TypeError("createRedisClient() needs a connect function (from cloudflare:sockets or an adapter)");
+  if (typeof options !== "object" || options === null)
+    throw new TypeError("createRedisClient() expects an options object");
+  if (typeof options.connect !== "function")
+    throw new TypeError("createRedisClient() needs a connect function (from cloudflare:sockets or an adapter)");
   const fromUrl = options.url !== undefined ? parseRedisUrl(options.url) : undefined;
   let hostname = fromUrl?.hostname ?? "127.0.0.1";
   let port = fromUrl?.port ?? 6379;
@@ -442,12 +478,17 @@ export function createRedisClient(options: RedisClientOptions): RedisClient {
   const protocol = options.protocol ?? 3;
   if (protocol !== 2 && protocol !== 3) throw new TypeError(`protocol must be 2 or 3, got ${String(protocol)}`);
   const db = options.db ?? fromUrl?.db;
-  if (db !== undefined && (!Number.isInteger(db) || db < 0)) throw new TypeError(`db must be a non-negative integer, got ${String(db)}`);
+  if (db !== undefined && (!Number.isInteger(db) || db < 0))
+    throw new TypeError(`db must be a non-negative integer, got ${String(db)}`);
   for (const key of ["connectTimeoutMs", "commandTimeoutMs"] as const) {
     const value = options[key];
-    if (value !== undefined && !(typeof value === "number" && value > 0)) throw new TypeError(`${key} must be a positive number, got ${String(value)}`);
+    if (value !== undefined && !(typeof value === "number" && value > 0))
+      throw new TypeError(`${key} must be a positive number, got ${String(value)}`);
   }
-  const reconnect = options.reconnect === undefined || options.reconnect === false ? undefined : reconnectSettings(options.reconnect, "maxOfflineCommands");
+  const reconnect =
+    options.reconnect === undefined || options.reconnect === false
+      ? undefined
+      : reconnectSettings(options.reconnect, "maxOfflineCommands");
   return new RedisClient({
     ...options,
     reconnect,

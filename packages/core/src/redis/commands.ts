@@ -15,7 +15,9 @@ const asNumber = (v: RespValue): number => {
   if (typeof v === "string") return parseFloatReply(v);
   if (typeof v === "bigint") {
     // Never round silently: the exact value is one send() away.
-    throw new RangeError(`the reply ${v} is past Number.MAX_SAFE_INTEGER; use send(...) to get it exactly, as a bigint`);
+    throw new RangeError(
+      `the reply ${v} is past Number.MAX_SAFE_INTEGER; use send(...) to get it exactly, as a bigint`,
+    );
   }
   throw new ProtocolError(`expected a number in the reply, got ${typeof v}`);
 };
@@ -54,7 +56,8 @@ function parseFloatReply(text: string): number {
   if (text === "inf" || text === "+inf") return Infinity;
   if (text === "-inf") return -Infinity;
   const n = Number(text);
-  if (Number.isNaN(n) && text !== "nan") throw new ProtocolError(`expected a number in the reply, got "${text.slice(0, 40)}"`);
+  if (Number.isNaN(n) && text !== "nan")
+    throw new ProtocolError(`expected a number in the reply, got "${text.slice(0, 40)}"`);
   return n;
 }
 
@@ -325,11 +328,20 @@ export abstract class RedisCommands {
     return this.call(["ZRANGE", key, start, stop], asStrings);
   }
   /** `ZRANGE … WITHSCORES` as `{ member, score }` objects. */
-  zrangeWithScores(key: RedisArgument, start: number | string, stop: number | string): Promise<Array<{ member: string; score: number }>> {
+  zrangeWithScores(
+    key: RedisArgument,
+    start: number | string,
+    stop: number | string,
+  ): Promise<Array<{ member: string; score: number }>> {
     return this.call(["ZRANGE", key, start, stop, "WITHSCORES"], asScored);
   }
-  zscan(key: RedisArgument, options: Omit<ScanOptions, "type"> = {}): AsyncIterableIterator<{ member: string; score: number }> {
-    return this.#iterate(["ZSCAN", key], options, (items) => pairs(items as string[]).map(([member, score]) => ({ member, score: asNumber(score) })));
+  zscan(
+    key: RedisArgument,
+    options: Omit<ScanOptions, "type"> = {},
+  ): AsyncIterableIterator<{ member: string; score: number }> {
+    return this.#iterate(["ZSCAN", key], options, (items) =>
+      pairs(items as string[]).map(([member, score]) => ({ member, score: asNumber(score) })),
+    );
   }
 
   // ---- streams (basics) ----------------------------------------------------
@@ -341,7 +353,10 @@ export abstract class RedisCommands {
     return this.call(["XLEN", key], asNumber);
   }
   xrange(key: RedisArgument, start = "-", end = "+", count?: number): Promise<StreamEntry[]> {
-    return this.call(count === undefined ? ["XRANGE", key, start, end] : ["XRANGE", key, start, end, "COUNT", count], asStreamEntries);
+    return this.call(
+      count === undefined ? ["XRANGE", key, start, end] : ["XRANGE", key, start, end, "COUNT", count],
+      asStreamEntries,
+    );
   }
   xdel(key: RedisArgument, ...ids: string[]): Promise<number> {
     return this.call(["XDEL", key, ...ids], asNumber);
@@ -365,7 +380,11 @@ export abstract class RedisCommands {
     return this.call(["EVALSHA", sha1, keys.length, ...keys, ...args], asIs);
   }
 
-  async *#iterate<T>(head: RedisArgument[], options: ScanOptions, unpack: (items: RespValue[]) => T[]): AsyncIterableIterator<T> {
+  async *#iterate<T>(
+    head: RedisArgument[],
+    options: ScanOptions,
+    unpack: (items: RespValue[]) => T[],
+  ): AsyncIterableIterator<T> {
     const tail: RedisArgument[] = [];
     if (options.match !== undefined) tail.push("MATCH", options.match);
     if (options.count !== undefined) tail.push("COUNT", options.count);

@@ -142,7 +142,10 @@ export class RedisConnection {
   }
 
   /** Sends several commands adjacent in one write; each gets its own promise. */
-  sendMany(commands: ReadonlyArray<{ args: RedisArgument[]; transform?: Transform<unknown>; buffers?: boolean }>, options?: CommandOptions): Promise<unknown>[] {
+  sendMany(
+    commands: ReadonlyArray<{ args: RedisArgument[]; transform?: Transform<unknown>; buffers?: boolean }>,
+    options?: CommandOptions,
+  ): Promise<unknown>[] {
     // All or nothing: one bad argument must not drop its command from the middle of a
     // MULTI … EXEC and shift every reply after it.
     try {
@@ -163,7 +166,13 @@ export class RedisConnection {
       if (this.#failure === undefined && !(this.#settings.delayMs && !this.wasReady)) {
         try {
           await this.ready;
-          await this.#enqueue(["QUIT"], undefined, false, { timeoutMs: Math.min(this.#settings.commandTimeoutMs, 5000) }, false);
+          await this.#enqueue(
+            ["QUIT"],
+            undefined,
+            false,
+            { timeoutMs: Math.min(this.#settings.commandTimeoutMs, 5000) },
+            false,
+          );
         } catch {
           // A server that is gone or slow to answer QUIT is closed all the same.
         }
@@ -184,7 +193,10 @@ export class RedisConnection {
     let socket: SocketLike;
     try {
       if (delayMs) await sleep(delayMs, this.#stop.signal); // a reconnection's backoff; destroy() cuts it short
-      socket = await connectWithTimeout(connect, address, tls ? { secureTransport: "on" } : undefined, { timeoutMs: connectTimeoutMs, signal: this.#stop.signal });
+      socket = await connectWithTimeout(connect, address, tls ? { secureTransport: "on" } : undefined, {
+        timeoutMs: connectTimeoutMs,
+        signal: this.#stop.signal,
+      });
     } catch (cause) {
       const error = asConnectError(cause, `${address.hostname}:${address.port}`, "connecting to Redis");
       this.#fail(error);
@@ -204,7 +216,9 @@ export class RedisConnection {
     try {
       // The handshake is part of connecting: it has the connect deadline, whatever commandTimeoutMs says.
       const deadline = { timeoutMs: this.#settings.connectTimeoutMs };
-      this.#protocol = await this.#settings.handshake((args, transform) => this.#enqueue(args, transform, false, deadline, false));
+      this.#protocol = await this.#settings.handshake((args, transform) =>
+        this.#enqueue(args, transform, false, deadline, false),
+      );
     } catch (error) {
       this.#fail(error as Error);
       throw error;
@@ -252,7 +266,8 @@ export class RedisConnection {
       };
       if (options?.timeoutMs !== undefined || signal) {
         // Own timer and listener; the shared watchdog serves the common case.
-        const expire = () => this.#expire(entry, new TimeoutError(`Redis ${entry.name} got no reply within ${timeoutMs} ms`, timeoutMs));
+        const expire = () =>
+          this.#expire(entry, new TimeoutError(`Redis ${entry.name} got no reply within ${timeoutMs} ms`, timeoutMs));
         const own = timer(timeoutMs, expire);
         own.start();
         const stop = onAbort(signal, () => this.#expire(entry, signal!.reason));
@@ -294,7 +309,8 @@ export class RedisConnection {
         const entry = list[i]!;
         if (entry.done || entry.deadline === Infinity) continue;
         const timeoutMs = this.#settings.commandTimeoutMs;
-        if (entry.deadline <= now) this.#expire(entry, new TimeoutError(`Redis ${entry.name} got no reply within ${timeoutMs} ms`, timeoutMs));
+        if (entry.deadline <= now)
+          this.#expire(entry, new TimeoutError(`Redis ${entry.name} got no reply within ${timeoutMs} ms`, timeoutMs));
         else if (entry.deadline < next) next = entry.deadline;
       }
     }
@@ -344,7 +360,12 @@ export class RedisConnection {
   }
 
   #onReply(value: RespValue): void {
-    if (this.#settings.resp2PubSub && Array.isArray(value) && typeof value[0] === "string" && PUBSUB_KINDS.has(value[0])) {
+    if (
+      this.#settings.resp2PubSub &&
+      Array.isArray(value) &&
+      typeof value[0] === "string" &&
+      PUBSUB_KINDS.has(value[0])
+    ) {
       this.#onPushFrame(value);
       return;
     }

@@ -50,7 +50,11 @@ interface Sink {
  */
 export class PubSub {
   readonly #connection: () => Promise<RedisConnection>;
-  readonly #sinks: Record<Family, Map<string, Set<Sink>>> = { channel: new Map(), pattern: new Map(), shard: new Map() };
+  readonly #sinks: Record<Family, Map<string, Set<Sink>>> = {
+    channel: new Map(),
+    pattern: new Map(),
+    shard: new Map(),
+  };
 
   constructor(connection: () => Promise<RedisConnection>) {
     this.#connection = connection;
@@ -61,14 +65,21 @@ export class PubSub {
     return this.#sinks.channel.size + this.#sinks.pattern.size + this.#sinks.shard.size > 0;
   }
 
-  async subscribe(family: Family, input: string | readonly string[], listener: ((message: PubSubMessage) => void) | undefined, options: SubscribeOptions = {}): Promise<Subscription> {
+  async subscribe(
+    family: Family,
+    input: string | readonly string[],
+    listener: ((message: PubSubMessage) => void) | undefined,
+    options: SubscribeOptions = {},
+  ): Promise<Subscription> {
     const names = typeof input === "string" ? [input] : [...input];
     if (names.length === 0 || names.some((n) => typeof n !== "string" || n.length === 0)) {
       throw new TypeError("subscribe needs one or more non-empty channel names or patterns");
     }
-    if (listener !== undefined && typeof listener !== "function") throw new TypeError("the listener must be a function");
+    if (listener !== undefined && typeof listener !== "function")
+      throw new TypeError("the listener must be a function");
     const maxBuffered = options.maxBuffered ?? 10_000;
-    if (!Number.isInteger(maxBuffered) || maxBuffered < 1) throw new TypeError(`maxBuffered must be a positive integer, got ${String(maxBuffered)}`);
+    if (!Number.isInteger(maxBuffered) || maxBuffered < 1)
+      throw new TypeError(`maxBuffered must be a positive integer, got ${String(maxBuffered)}`);
 
     const { sink, iterator } = makeSink(listener, maxBuffered, () => subscription.unsubscribe());
     const fresh = [...new Set(names)].filter((name) => !this.#sinks[family].has(name));
@@ -193,7 +204,12 @@ function makeSink(
         return;
       }
       if (buffered.length >= maxBuffered) {
-        end(new TooLargeError(`the subscriber fell more than ${maxBuffered} messages behind; the subscription ended`, maxBuffered));
+        end(
+          new TooLargeError(
+            `the subscriber fell more than ${maxBuffered} messages behind; the subscription ended`,
+            maxBuffered,
+          ),
+        );
         void stop();
         return;
       }
@@ -205,7 +221,8 @@ function makeSink(
   const iterator: AsyncIterableIterator<PubSubMessage> = {
     next() {
       if (buffered.length > 0) return Promise.resolve({ done: false, value: buffered.shift()! });
-      if (ended) return failure === undefined ? Promise.resolve({ done: true, value: undefined }) : Promise.reject(failure);
+      if (ended)
+        return failure === undefined ? Promise.resolve({ done: true, value: undefined }) : Promise.reject(failure);
       return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
     },
     async return() {

@@ -51,7 +51,11 @@ export interface RespDecoderOptions extends RespLimits {
   decodeUtf8?: DecodeUtf8;
 }
 
-export const RESP_DEFAULT_LIMITS = { maxBulkLength: 32 * 1024 * 1024, maxAggregateLength: 1024 * 1024, maxDepth: 64 } as const;
+export const RESP_DEFAULT_LIMITS = {
+  maxBulkLength: 32 * 1024 * 1024,
+  maxAggregateLength: 1024 * 1024,
+  maxDepth: 64,
+} as const;
 export const RESP_MAX_BULK_LENGTH = 512 * 1024 * 1024;
 
 const CR = 13;
@@ -105,8 +109,18 @@ export class RespDecoder {
     this.#onReply = options.onReply;
     this.#returnBuffers = options.returnBuffers;
     this.#text = options.decodeUtf8 ?? decodeUtf8;
-    this.#maxBulk = checkLimit(options.maxBulkLength, RESP_DEFAULT_LIMITS.maxBulkLength, RESP_MAX_BULK_LENGTH, "maxBulkLength");
-    this.#maxAggregate = checkLimit(options.maxAggregateLength, RESP_DEFAULT_LIMITS.maxAggregateLength, 2 ** 32, "maxAggregateLength");
+    this.#maxBulk = checkLimit(
+      options.maxBulkLength,
+      RESP_DEFAULT_LIMITS.maxBulkLength,
+      RESP_MAX_BULK_LENGTH,
+      "maxBulkLength",
+    );
+    this.#maxAggregate = checkLimit(
+      options.maxAggregateLength,
+      RESP_DEFAULT_LIMITS.maxAggregateLength,
+      2 ** 32,
+      "maxAggregateLength",
+    );
     this.#maxDepth = checkLimit(options.maxDepth, RESP_DEFAULT_LIMITS.maxDepth, 1024, "maxDepth");
   }
 
@@ -153,7 +167,8 @@ export class RespDecoder {
       const start = this.#pos;
       const type = buf[start]!;
       // A push frame (pub/sub, invalidation) is never the waiting command's reply: always text.
-      if (this.#stack.length === 0) this.#binary = type !== 62 && this.#returnBuffers !== undefined && this.#returnBuffers();
+      if (this.#stack.length === 0)
+        this.#binary = type !== 62 && this.#returnBuffers !== undefined && this.#returnBuffers();
       let cr: number;
       // The line's number (an integer, a length or a count), and how many digits it has.
       let n = 0;
@@ -172,7 +187,8 @@ export class RespDecoder {
         }
         if (i >= len) return; // the rest of the line has not arrived
         digits = i - first;
-        if (buf[i] !== CR || digits === 0) throw new ProtocolError(type === 58 ? "invalid RESP integer" : "invalid RESP length");
+        if (buf[i] !== CR || digits === 0)
+          throw new ProtocolError(type === 58 ? "invalid RESP integer" : "invalid RESP length");
         if (sign === 45 && n !== 0) n = -n;
         cr = i;
         if (digits > 15 && type !== 58) {
@@ -180,7 +196,10 @@ export class RespDecoder {
           const sent = decodeUtf8(buf, start + 1, cr);
           if (sign === 45) throw new ProtocolError(`invalid RESP length ${sent}`);
           const blob = type === 36 || type === 33 || type === 61;
-          throw new TooLargeError(`a RESP ${blob ? "blob string" : "aggregate"} of ${sent} bytes or elements is over the limit`, blob ? this.#maxBulk : this.#maxAggregate);
+          throw new TooLargeError(
+            `a RESP ${blob ? "blob string" : "aggregate"} of ${sent} bytes or elements is over the limit`,
+            blob ? this.#maxBulk : this.#maxAggregate,
+          );
         }
       } else {
         cr = findCR(buf, start + 1);
@@ -216,7 +235,8 @@ export class RespDecoder {
           }
           const end = this.#pos + length;
           if (end + 2 <= buf.length) {
-            if (buf[end] !== CR || buf[end + 1] !== LF) throw new ProtocolError("a blob string is not followed by CRLF");
+            if (buf[end] !== CR || buf[end + 1] !== LF)
+              throw new ProtocolError("a blob string is not followed by CRLF");
             this.#pos = end + 2;
             this.#value(this.#blob(type, buf, this.#pos - length - 2, end));
           } else {
@@ -304,7 +324,8 @@ export class RespDecoder {
     if (type === 33) return new ReplyError(this.#text(buf, start, end));
     if (type === 61) {
       // Verbatim: a three-letter format and ":" before the text.
-      if (end - start < 4 || buf[start + 3] !== 58) throw new ProtocolError("a verbatim string lacks its format prefix");
+      if (end - start < 4 || buf[start + 3] !== 58)
+        throw new ProtocolError("a verbatim string lacks its format prefix");
       start += 4;
     }
     if (this.#binary) return new Uint8Array(buf.subarray(start, end)); // a plain copy, whatever the input's class
@@ -355,7 +376,8 @@ export class RespDecoder {
 /** A length or count read from its line: -1 (null) or up to `max`. */
 function checkLength(n: number, max: number, what: string): number {
   if (n < -1) throw new ProtocolError(`invalid ${what} length`);
-  if (n > max) throw new TooLargeError(`a ${what} of ${n} elements or bytes is over the limit of ${Math.floor(max)}`, max);
+  if (n > max)
+    throw new TooLargeError(`a ${what} of ${n} elements or bytes is over the limit of ${Math.floor(max)}`, max);
   return n;
 }
 
@@ -397,7 +419,8 @@ function parseDouble(text: string): number {
   if (text === "inf" || text === "+inf") return Infinity;
   if (text === "-inf") return -Infinity;
   if (text === "nan" || text === "-nan") return Number.NaN;
-  if (!/^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/.test(text)) throw new ProtocolError(`invalid RESP3 double "${text.slice(0, 40)}"`);
+  if (!/^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/.test(text))
+    throw new ProtocolError(`invalid RESP3 double "${text.slice(0, 40)}"`);
   return Number(text);
 }
 

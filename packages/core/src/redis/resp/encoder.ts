@@ -100,7 +100,9 @@ function checkArgument(arg: unknown, index: number): void {
     if (Number.isNaN(arg)) throw new TypeError(`argument ${index} is NaN, which Redis cannot take as a number`);
     return;
   }
-  throw new TypeError(`argument ${index} must be a string, number, bigint or Uint8Array, got ${arg === null ? "null" : type}`);
+  throw new TypeError(
+    `argument ${index} must be a string, number, bigint or Uint8Array, got ${arg === null ? "null" : type}`,
+  );
 }
 
 function formatNumber(n: number | bigint): string {
