@@ -91,6 +91,22 @@ export function redisConformance({ runtime, connect, redis }: RedisConformanceOp
         expect(await client.get(key("mib"))).toBe(value);
       });
 
+      it("a 200,000-byte status reply and error reply right behind a PING, split across reads; the next command works", async () => {
+        const client = open({ protocol });
+        const [pong, status, error] = await Promise.all([
+          client.ping(),
+          client.send("EVAL", "return redis.status_reply(string.rep('a', 200000))", "0"),
+          client
+            .send("EVAL", "return redis.error_reply('E ' .. string.rep('b', 200000))", "0")
+            .catch((e: unknown) => e),
+        ]);
+        expect(pong).toBe("PONG");
+        expect(status).toBe("a".repeat(200_000));
+        expect(error).toBeInstanceOf(ReplyError);
+        expect((error as ReplyError).message).toContain(`E ${"b".repeat(200_000)}`);
+        expect(await client.ping("after")).toBe("after");
+      });
+
       it("hashes, sets and sorted sets have one shape on RESP2 and RESP3", async () => {
         const client = open({ protocol });
         expect(await client.hset(key("h"), { a: "1", b: "two" })).toBe(2);

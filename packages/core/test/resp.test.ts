@@ -55,6 +55,17 @@ const CORPUS: Array<[string, string, unknown]> = [
   ["inf", ",inf\r\n", Infinity],
   ["-inf", ",-inf\r\n", -Infinity],
   ["nan", ",nan\r\n", Number.NaN],
+  // Redis before 7.2 printed doubles with libc: any of its NaN and infinity spellings may come (RESP3.md).
+  ["NAN", ",NAN\r\n", Number.NaN],
+  ["-nan", ",-nan\r\n", Number.NaN],
+  ["NaN", ",NaN\r\n", Number.NaN],
+  ["nan(…) with a payload", ",nan(0x7ff8000000000000)\r\n", Number.NaN],
+  ["-nan(ind) (MSVC)", ",-nan(ind)\r\n", Number.NaN],
+  ["nan()", ",nan()\r\n", Number.NaN],
+  ["INF", ",INF\r\n", Infinity],
+  ["-INF", ",-INF\r\n", -Infinity],
+  ["infinity", ",infinity\r\n", Infinity],
+  ["-Infinity", ",-Infinity\r\n", -Infinity],
   ["big number", "(3492890328409238509324850943850943825024385\r\n", 3492890328409238509324850943850943825024385n],
   ["blob error", "!21\r\nSYNTAX invalid syntax\r\n", new ReplyError("SYNTAX invalid syntax")],
   ["verbatim", "=15\r\ntxt:Some string\r\n", "Some string"],
@@ -83,6 +94,55 @@ describe("RESP decoder", () => {
     }
     // ... and byte by byte.
     expect(decode([...bytes].map((b) => new Uint8Array([b]))).out).toEqual([{ reply: expected }]);
+  });
+
+  describe("long simple strings and errors: no length limit but maxBulkLength, however they are split", () => {
+    // Lines past 64 KiB once failed when split (hiredis, node-redis and redis-parser take them).
+    const long = "a".repeat(200_000);
+    const wire = enc.encode(`+PONG\r\n+${long}\r\n-ERR ${long}\r\n*2\r\n+${long}\r\n:1\r\n+OK\r\n`);
+    const expected = [
+      { reply: "PONG" },
+      { reply: long },
+      { reply: new ReplyError(`ERR ${long}`) },
+      { reply: [long, 1] },
+      { reply: "OK" },
+    ];
+    const chunks = (size: number) => {
+      const pieces: Uint8Array[] = [];
+      for (let i = 0; i < wire.length; i += size) pieces.push(wire.subarray(i, i + size));
+      return pieces;
+    };
+
+    it("in pieces of every size from 1 to 300 bytes, and of each size around 4 KiB, 16 KiB and 64 KiB", () => {
+      const sizes = [...Array.from({ length: 300 }, (_, i) => i + 1)];
+      for (const around of [4096, 16 * 1024, 65_536]) for (let d = -3; d <= 3; d++) sizes.push(around + d);
+      sizes.push(100_000, 200_001, 200_003, wire.length);
+      for (const size of sizes) {
+        const { out, idle } = decode(chunks(size));
+        expect(out, `pieces of ${size} bytes`).toEqual(expected);
+        expect(idle).toBe(true);
+      }
+    });
+
+    it("cut in two at every byte of a line that crosses the 4 KiB a line may wait in the buffer", () => {
+      const line = "b".repeat(5_000);
+      const bytes = enc.encode(`+${line}\r\n-${line}\r\n`);
+      for (let cut = 0; cut <= bytes.length; cut++) {
+        const { out, idle } = decode(splitAt(bytes, [cut]));
+        expect(out, `cut at ${cut}`).toEqual([{ reply: line }, { reply: new ReplyError(line) }]);
+        expect(idle).toBe(true);
+      }
+    });
+
+    it("a CR that ends one piece and an LF that starts the next; a CR without LF fails", () => {
+      const line = "c".repeat(10_000);
+      const head = enc.encode(`+${line}\r`);
+      expect(decode([head.subarray(0, 6_000), head.subarray(6_000), enc.encode("\n")]).out).toEqual([{ reply: line }]);
+      const decoder = new RespDecoder({ onReply: () => {} });
+      decoder.feed(head.subarray(0, 6_000));
+      decoder.feed(head.subarray(6_000));
+      expect(() => decoder.feed(enc.encode("x"))).toThrow(expect.objectContaining({ code: "EPROTOCOL" }));
+    });
   });
 
   it("the whole corpus back to back, in random pieces, decodes in order", () => {
@@ -187,6 +247,9 @@ describe("RESP decoder", () => {
       ["a blob without its CRLF", "$2\r\nabXY", "EPROTOCOL"],
       ["a bad boolean", "#x\r\n", "EPROTOCOL"],
       ["a bad double", ",1.2.3\r\n", "EPROTOCOL"],
+      ["a NaN with more after it", ",nanx\r\n", "EPROTOCOL"],
+      ["a NaN with an open parenthesis", ",nan(1\r\n", "EPROTOCOL"],
+      ["half an infinity", ",infin\r\n", "EPROTOCOL"],
       ["a bad big number", "(12a\r\n", "EPROTOCOL"],
       ["null data", "_x\r\n", "EPROTOCOL"],
       ["a RESP3 null map", "%-1\r\n", "EPROTOCOL"],
@@ -218,13 +281,30 @@ describe("RESP decoder", () => {
       expect(() => decoder.feed(enc.encode("$99999999999999999999\r\n"))).toThrow(/of 99999999999999999999 bytes/);
     });
 
-    it("a line that never ends is refused once it passes 64 KiB, without waiting for more", () => {
-      const decoder = new RespDecoder({ onReply: () => {} });
+    it("a line that never ends is refused once it passes maxBulkLength, without waiting for more", () => {
+      const decoder = new RespDecoder({ onReply: () => {}, maxBulkLength: 100_000 });
       decoder.feed(enc.encode("+"));
       const chunk = enc.encode("a".repeat(16 * 1024));
+      let fed = 0;
       expect(() => {
-        for (let i = 0; i < 5; i++) decoder.feed(chunk);
-      }).toThrow(expect.objectContaining({ code: "EPROTOCOL" }));
+        for (; fed < 100; fed++) decoder.feed(chunk);
+      }).toThrow(expect.objectContaining({ code: "ETOOLARGE", maxBytes: 100_000 }));
+      expect(fed).toBe(6); // the seventh chunk passes 100,000 bytes
+    });
+
+    it("a line longer than maxBulkLength is refused in one read too, and one at the limit is not", () => {
+      const over = new RespDecoder({ onReply: () => {}, maxBulkLength: 10 });
+      expect(() => over.feed(enc.encode(`+${"a".repeat(11)}\r\n`))).toThrow(
+        expect.objectContaining({ code: "ETOOLARGE" }),
+      );
+      expect(decode([enc.encode(`-${"e".repeat(10)}\r\n`)], { maxBulkLength: 10 }).out).toEqual([
+        { reply: new ReplyError("e".repeat(10)) },
+      ]);
+    });
+
+    it("an unknown type byte is refused at once, not after waiting for its line", () => {
+      const decoder = new RespDecoder({ onReply: () => {} });
+      expect(() => decoder.feed(enc.encode("?"))).toThrow(expect.objectContaining({ code: "EPROTOCOL" }));
     });
 
     it("limits are configurable, up to Redis's own 512 MB", () => {

@@ -23,8 +23,8 @@ export type RespValue =
 /** Limits checked before anything is allocated for a frame. */
 export interface RespLimits {
   /**
-   * Largest blob string accepted, in bytes. Redis's own limit
-   * (`proto-max-bulk-len`) is 512 MB, which a Worker (128 MB) cannot hold.
+   * Largest blob string, and longest simple string, error, double or big number line, accepted, in
+   * bytes. Redis's own limit (`proto-max-bulk-len`) is 512 MB, which a Worker (128 MB) cannot hold.
    * @default 33554432 (32 MiB); at most 536870912 (512 MiB)
    */
   maxBulkLength?: number;
@@ -60,9 +60,10 @@ export const RESP_MAX_BULK_LENGTH = 512 * 1024 * 1024;
 
 const CR = 13;
 const LF = 10;
-// The longest header line (type byte, a 20-digit length, CRLF) or simple
-// string we wait for; Redis's simple strings and errors are short.
-const MAX_LINE = 64 * 1024;
+// An unfinished line up to this long waits in the buffer and is joined with the next chunk; a longer
+// one (a long simple string or error, split across reads) collects its pieces, so that a line
+// arriving in many reads is not copied again for each.
+const LINE_IN_BUFFER = 4 * 1024;
 const EMPTY = new Uint8Array(0);
 // Blobs up to this size (most values) are assembled in one buffer allocated from their header.
 const PREALLOCATE_BULK = 8 * 1024 * 1024;
@@ -70,6 +71,9 @@ const PREALLOCATE_BULK = 8 * 1024 * 1024;
 // Type bytes whose line is a number: $ ! = (blob lengths), : (integer), * ~ > % | (counts).
 const NUMBER_LINE = new Uint8Array(256);
 for (const type of [36, 33, 61, 58, 42, 126, 62, 37, 124]) NUMBER_LINE[type] = 1;
+// Type bytes whose line is the value: + (simple string), - (error), , (double), ( (big number), _ (null), # (boolean).
+const VALUE_LINE = new Uint8Array(256);
+for (const type of [43, 45, 44, 40, 95, 35]) VALUE_LINE[type] = 1;
 
 interface Frame {
   type: number;
@@ -102,6 +106,10 @@ export class RespDecoder {
   #bulkLength = 0;
   #bulkFilled = 0;
   #bulkType = 0;
+  // A value line longer than LINE_IN_BUFFER whose CRLF has not arrived: its pieces (after the type byte).
+  #lineParts: Uint8Array[] | undefined;
+  #lineLength = 0;
+  #lineType = 0;
   #failed: Error | undefined;
 
   constructor(options: RespDecoderOptions) {
@@ -126,7 +134,12 @@ export class RespDecoder {
 
   /** True when no reply is partly decoded. */
   get idle(): boolean {
-    return this.#pos >= this.#buf.length && this.#stack.length === 0 && this.#bulkParts === undefined;
+    return (
+      this.#pos >= this.#buf.length &&
+      this.#stack.length === 0 &&
+      this.#bulkParts === undefined &&
+      this.#lineParts === undefined
+    );
   }
 
   /** Decodes `chunk`, calling back for each reply it completes. Throws on a protocol error. */
@@ -151,6 +164,7 @@ export class RespDecoder {
       this.#stack.length = 0;
       this.#bulkParts = undefined;
       this.#bulkWhole = undefined;
+      this.#lineParts = undefined;
       throw error;
     }
     if (this.#pos >= this.#buf.length) {
@@ -161,6 +175,7 @@ export class RespDecoder {
 
   #run(): void {
     if (this.#bulkParts !== undefined && !this.#continueBulk()) return;
+    if (this.#lineParts !== undefined && !this.#continueLine()) return;
     const buf = this.#buf;
     const len = buf.length;
     while (this.#pos < len) {
@@ -202,11 +217,14 @@ export class RespDecoder {
           );
         }
       } else {
+        if (VALUE_LINE[type] !== 1)
+          throw new ProtocolError(`unknown RESP type byte 0x${type.toString(16).padStart(2, "0")}`);
         cr = findCR(buf, start + 1);
         if (cr === -1) {
-          if (len - start > MAX_LINE) throw new ProtocolError(`a RESP line is longer than ${MAX_LINE} bytes`);
+          if (len - start > LINE_IN_BUFFER) this.#startLine(type, buf, start + 1);
           return; // the rest of the line has not arrived
         }
+        if (cr - start - 1 > this.#maxBulk) throw this.#lineTooLong(cr - start - 1);
       }
       if (cr + 1 >= len) return; // its LF has not arrived
       if (buf[cr + 1] !== LF) throw new ProtocolError("a RESP line ends in CR without LF");
@@ -214,10 +232,8 @@ export class RespDecoder {
       this.#pos = cr + 2;
       switch (type) {
         case 43: // + simple string
-          this.#value(cr - lineStart <= SHORT_TEXT ? shortText(buf, lineStart, cr) : this.#text(buf, lineStart, cr));
-          break;
         case 45: // - simple error
-          this.#value(new ReplyError(this.#text(buf, lineStart, cr)));
+          this.#line(type, buf, lineStart, cr);
           break;
         case 58: // : integer
           // Past 15 digits a double may round: parse again, exactly (a bigint past 2^53).
@@ -273,30 +289,93 @@ export class RespDecoder {
           break;
         }
         case 95: // _ null
-          if (cr !== lineStart) throw new ProtocolError("a RESP3 null carries no data");
-          this.#value(null);
-          break;
-        case 35: {
-          // # boolean
-          const flag = cr === lineStart + 1 ? buf[lineStart] : 0;
-          if (flag !== 116 && flag !== 102) throw new ProtocolError("a RESP3 boolean is #t or #f");
-          this.#value(flag === 116);
-          break;
-        }
+        case 35: // # boolean
         case 44: // , double
-          this.#value(parseDouble(this.#text(buf, lineStart, cr)));
+        case 40: // ( big number
+          this.#line(type, buf, lineStart, cr);
           break;
-        case 40: {
-          // ( big number
-          const text = this.#text(buf, lineStart, cr);
-          if (!/^[-+]?\d+$/.test(text)) throw new ProtocolError(`invalid RESP3 big number "${text.slice(0, 40)}"`);
-          this.#value(BigInt(text));
-          break;
-        }
         default:
           throw new ProtocolError(`unknown RESP type byte 0x${type.toString(16).padStart(2, "0")}`);
       }
     }
+  }
+
+  /** The value a line carries (its bytes from `start` to its CR): every type but the numbers'. */
+  #line(type: number, buf: Uint8Array, start: number, cr: number): void {
+    switch (type) {
+      case 43: // + simple string
+        this.#value(cr - start <= SHORT_TEXT ? shortText(buf, start, cr) : this.#text(buf, start, cr));
+        return;
+      case 45: // - simple error
+        this.#value(new ReplyError(this.#text(buf, start, cr)));
+        return;
+      case 95: // _ null
+        if (cr !== start) throw new ProtocolError("a RESP3 null carries no data");
+        this.#value(null);
+        return;
+      case 35: {
+        // # boolean
+        const flag = cr === start + 1 ? buf[start] : 0;
+        if (flag !== 116 && flag !== 102) throw new ProtocolError("a RESP3 boolean is #t or #f");
+        this.#value(flag === 116);
+        return;
+      }
+      case 44: // , double
+        this.#value(parseDouble(this.#text(buf, start, cr)));
+        return;
+      default: {
+        // ( big number
+        const text = this.#text(buf, start, cr);
+        if (!/^[-+]?\d+$/.test(text)) throw new ProtocolError(`invalid RESP3 big number "${text.slice(0, 40)}"`);
+        this.#value(BigInt(text));
+      }
+    }
+  }
+
+  /** A long line without its CRLF yet: its bytes so far (from `from`) become the first piece. */
+  #startLine(type: number, buf: Uint8Array, from: number): void {
+    this.#lineType = type;
+    this.#lineParts = [];
+    this.#lineLength = 0;
+    this.#addToLine(buf, from, buf.length);
+    this.#pos = buf.length;
+  }
+
+  #addToLine(buf: Uint8Array, from: number, to: number): void {
+    if (to === from) return;
+    this.#lineLength += to - from;
+    if (this.#lineLength > this.#maxBulk) throw this.#lineTooLong(this.#lineLength);
+    this.#lineParts!.push(buf.slice(from, to));
+  }
+
+  /** Collects arriving bytes of a pending long line; true once its CRLF came and its value is out. */
+  #continueLine(): boolean {
+    const buf = this.#buf;
+    const from = this.#pos;
+    const cr = buf.indexOf(CR, from);
+    if (cr === -1) {
+      this.#addToLine(buf, from, buf.length);
+      this.#pos = buf.length;
+      return false;
+    }
+    this.#addToLine(buf, from, cr);
+    if (cr + 1 >= buf.length) {
+      this.#pos = cr; // the CR waits in the buffer for its LF
+      return false;
+    }
+    if (buf[cr + 1] !== LF) throw new ProtocolError("a RESP line ends in CR without LF");
+    const line = concat(this.#lineParts!, this.#lineLength);
+    this.#lineParts = undefined;
+    this.#pos = cr + 2;
+    this.#line(this.#lineType, line, 0, line.length);
+    return true;
+  }
+
+  #lineTooLong(length: number): TooLargeError {
+    return new TooLargeError(
+      `a RESP line of ${length} bytes or more is over the limit of ${this.#maxBulk} (maxBulkLength)`,
+      this.#maxBulk,
+    );
   }
 
   /** Collects arriving bytes of a pending blob; true once it is complete. */
@@ -415,10 +494,17 @@ function parseInteger(buf: Uint8Array, start: number, end: number): number | big
   return negative ? -big : big;
 }
 
+// Redis before 7.2 printed doubles with libc, whose NaN and infinity spellings vary (RESP3.md asks
+// clients to take them all): "nan", "-nan", "NAN", "nan(0x7ff8…)", "inf", "INF", "infinity".
+const NAN = /^[-+]?nan(?:\([0-9A-Za-z_]*\))?$/i;
+const INFINITY = /^([-+]?)inf(?:inity)?$/i;
+
 function parseDouble(text: string): number {
   if (text === "inf" || text === "+inf") return Infinity;
   if (text === "-inf") return -Infinity;
-  if (text === "nan" || text === "-nan") return Number.NaN;
+  if (NAN.test(text)) return Number.NaN;
+  const infinity = INFINITY.exec(text);
+  if (infinity) return infinity[1] === "-" ? -Infinity : Infinity;
   if (!/^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/.test(text))
     throw new ProtocolError(`invalid RESP3 double "${text.slice(0, 40)}"`);
   return Number(text);
