@@ -2,7 +2,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import mqttjs from "mqtt";
 import { createConnect } from "@sockkit/adapter-node";
 import { createMqttClient } from "@sockkit/core/mqtt";
-import { mqttConformance } from "../../suites/mqtt-conformance.js";
+import { expectInOrder, mqttConformance } from "../../suites/mqtt-conformance.js";
 import { mqttReconnectConformance } from "../../suites/mqtt-reconnect-conformance.js";
 
 // Registered first so it runs last (after hooks run in reverse): after the suite has ended its clients.
@@ -50,6 +50,50 @@ describe("interop with MQTT.js on the same broker (Node)", () => {
         await theirs.endAsync();
       }
     });
+  }
+});
+
+describe("bursts from our client to an MQTT.js subscriber, at both clients' defaults (Node)", () => {
+  const brokers = [
+    ["Aedes", env.aedes, 4],
+    ["Mosquitto", env.mosquitto, 4],
+    ["Mosquitto", env.mosquitto, 5],
+  ] as const;
+  for (const [broker, port, protocolVersion] of brokers) {
+    for (const qos of [0, 1, 2, "mixed"] as const) {
+      it(`${broker}, MQTT ${protocolVersion === 5 ? "5.0" : "3.1.1"}: 10,000 ${qos === "mixed" ? "publishes of QoS 0, 1 and 2 in turn" : `QoS ${qos} publishes`} at once arrive once each, in publish() order per QoS`, async () => {
+        const theirs = await mqttjs.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion, reconnectPeriod: 0 });
+        const ours = createMqttClient({ connect: createConnect(), address: `127.0.0.1:${port}`, protocolVersion });
+        const topic = `interop/burst/${Math.random().toString(36).slice(2)}`;
+        const n = 10_000;
+        const levelOf = (i: number) => (qos === "mixed" ? ((i % 3) as 0 | 1 | 2) : qos);
+        try {
+          await theirs.subscribeAsync(topic, { qos: 2 });
+          const got: Array<[number, number]> = [];
+          const all = new Promise<void>((resolve, reject) => {
+            const timeout = setTimeout(() => reject(new Error(`only ${got.length} of ${n} arrived`)), 20_000);
+            theirs.on("message", (_topic, payload, packet) => {
+              got.push([Number(payload.toString()), packet.qos]);
+              if (got.length === n) {
+                clearTimeout(timeout);
+                resolve();
+              }
+            });
+          });
+          await Promise.all(Array.from({ length: n }, (_, i) => ours.publish(topic, String(i), { qos: levelOf(i) })));
+          await all;
+          for (const level of [0, 1, 2]) {
+            // The level's messages, numbered 0, 1, 2… in the order they were published.
+            const arrived = got.filter(([, q]) => q === level).map(([i]) => (qos === "mixed" ? (i - level) / 3 : i));
+            const sent = qos === "mixed" ? Math.ceil((n - level) / 3) : qos === level ? n : 0;
+            expectInOrder(arrived, sent);
+          }
+        } finally {
+          await ours.end();
+          await theirs.endAsync();
+        }
+      });
+    }
   }
 });
 

@@ -39,3 +39,43 @@ export function backoffDelay(settings: Required<BackoffOptions>, failures: numbe
   const step = Math.min(settings.maxDelayMs, settings.baseDelayMs * 2 ** Math.min(failures, 20));
   return Math.max(1, Math.round(step / 2 + (Math.random() * step) / 2));
 }
+
+/**
+ * Where a reconnecting client is on its backoff. Failed attempts count towards `retries`; a
+ * connection lost within `maxDelayMs` of its handshake does not, but makes the next wait longer
+ * (from the second such loss in a row): a server or proxy that lets the client in and drops it at
+ * once (two clients sharing an MQTT client id take the session from each other) meets a growing
+ * backoff, not a new connection every `baseDelayMs` forever.
+ */
+export class ReconnectBackoff {
+  readonly #settings: Required<BackoffOptions>;
+  #failures = 0;
+  #quickLosses = 0;
+  #upSince = 0;
+
+  constructor(settings: Required<BackoffOptions>) {
+    this.#settings = settings;
+  }
+
+  /** An attempt failed; true while retries remain. */
+  failed(): boolean {
+    this.#failures++;
+    return this.#failures <= this.#settings.retries;
+  }
+
+  /** The handshake completed: a run of failed attempts ends. */
+  up(): void {
+    this.#failures = 0;
+    this.#upSince = Date.now();
+  }
+
+  /** A connection that was up is lost. */
+  lost(): void {
+    this.#quickLosses = Date.now() - this.#upSince < this.#settings.maxDelayMs ? this.#quickLosses + 1 : 0;
+  }
+
+  /** The wait before the next attempt. */
+  delay(): number {
+    return backoffDelay(this.#settings, this.#failures + Math.max(0, this.#quickLosses - 1));
+  }
+}

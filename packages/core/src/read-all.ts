@@ -1,3 +1,4 @@
+import { concat } from "./bytes.js";
 import { TooLargeError } from "./errors.js";
 import { onAbort } from "./timer.js";
 import type { SocketLike } from "./types.js";
@@ -59,18 +60,4 @@ export async function readAll(socket: SocketLike, options: ReadAllOptions = {}):
     reader.releaseLock();
   }
   return concat(chunks, total);
-}
-
-export function concat(
-  chunks: readonly Uint8Array[],
-  total = chunks.reduce((n, c) => n + c.byteLength, 0),
-): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }

@@ -21,16 +21,17 @@ export type {
   WillMessage,
 } from "./packets.js";
 export { topicFilterProblem, topicMatches, topicNameProblem } from "./topic.js";
-export { createMqttClient, MqttClient, MqttReasonError } from "./client.js";
+export { createMqttClient, MqttClient } from "./client.js";
+export { MqttReasonError } from "./reason.js";
+export type { MqttMessage } from "./message.js";
 export type {
   MqttAuthOptions,
   MqttClientOptions,
   MqttConnectionEvent,
-  MqttMessage,
   MqttParkedMessage,
   MqttReconnectOptions,
   PublishOptions,
   SubscribeOptions,
-} from "./client.js";
+} from "./options.js";
 export { createMemoryStore } from "./store.js";
 export type { MqttStore, StoredPacket } from "./store.js";

@@ -1,5 +1,5 @@
 import { ProtocolError, ReplyError, TooLargeError } from "../../errors.js";
-import { concat } from "../../read-all.js";
+import { concat } from "../../bytes.js";
 import { decodeUtf8, SHORT_TEXT, shortText, type DecodeUtf8 } from "../../text.js";
 
 /**

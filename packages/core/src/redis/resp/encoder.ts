@@ -1,4 +1,4 @@
-import { concat } from "../../read-all.js";
+import { concat } from "../../bytes.js";
 
 /** One argument of a command. Numbers are sent in their decimal form. */
 export type RedisArgument = string | number | bigint | Uint8Array;

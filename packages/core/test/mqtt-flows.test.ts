@@ -1,0 +1,246 @@
+// The outbound flows alone (no broker, no socket), driven through any interleaving of publishes,
+// the broker's acknowledgements, store saves finishing out of order, window sizes, and lost
+// connections, against a model broker: each QoS level's messages leave in publish() order on
+// every connection, QoS 2 is delivered exactly once, QoS 1 at least once, every publish()
+// completes, and the window is never exceeded.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { OutboundFlows, type FlowLink } from "../src/mqtt/flows.js";
+import type { MqttPacket, PublishPacket, QoS } from "../src/mqtt/packets.js";
+import type { MqttStore, StoredPacket } from "../src/mqtt/store.js";
+
+type Reply = { type: "puback" | "pubrec" | "pubcomp"; packetId: number };
+
+/** A connection as flows see it, and the broker's end of it (TCP: both directions in order). */
+class Link implements FlowLink {
+  failed = false;
+  readonly toBroker: MqttPacket[] = [];
+  readonly toClient: Reply[] = [];
+  /** Messages sent on this connection, by QoS, in the order written (first sends and resends). */
+  readonly written: Record<1 | 2, number[]> = { 1: [], 2: [] };
+  /** Packet ids unacknowledged on this connection (PUBLISH or PUBREL written, no PUBACK/PUBCOMP back yet). */
+  readonly open = new Set<number>();
+  maxOpen = 0;
+  /** PUBLISHes written before the store had them (a restart could then lose a message the broker saw). */
+  unsaved = 0;
+  constructor(
+    readonly window: number,
+    readonly store?: SlowStore,
+  ) {}
+  send(packet: MqttPacket): Promise<void> {
+    if (this.failed) return Promise.reject(new Error("connection lost"));
+    if (this.store && packet.type === "publish" && !this.store.packets.has(packet.packetId!)) this.unsaved++;
+    this.toBroker.push(packet);
+    if (packet.type === "publish" && packet.qos > 0) this.written[packet.qos as 1 | 2].push(Number(text(packet)));
+    if ((packet.type === "publish" && packet.qos > 0) || packet.type === "pubrel") {
+      this.open.add(packet.packetId!);
+      this.maxOpen = Math.max(this.maxOpen, this.open.size);
+    }
+    return Promise.resolve();
+  }
+  refusal(): undefined {
+    return undefined;
+  }
+}
+
+const text = (packet: PublishPacket) => new TextDecoder().decode(packet.payload);
+
+/** The broker's side of the session: it outlives connections (session present). */
+class Broker {
+  readonly delivered: Record<QoS, number[]> = { 0: [], 1: [], 2: [] };
+  readonly held = new Set<number>(); // QoS 2 ids received, awaiting PUBREL
+  step(link: Link): void {
+    const packet = link.toBroker.shift();
+    if (packet === undefined) return;
+    if (packet.type === "publish") {
+      const id = packet.packetId!;
+      if (packet.qos === 1) {
+        this.delivered[1].push(Number(text(packet)));
+        link.toClient.push({ type: "puback", packetId: id });
+      } else if (packet.qos === 2) {
+        // Method B: delivered once, at the first PUBLISH of an id it does not hold.
+        if (!this.held.has(id)) {
+          this.held.add(id);
+          this.delivered[2].push(Number(text(packet)));
+        }
+        link.toClient.push({ type: "pubrec", packetId: id });
+      }
+    } else if (packet.type === "pubrel") {
+      this.held.delete(packet.packetId);
+      link.toClient.push({ type: "pubcomp", packetId: packet.packetId });
+    }
+  }
+}
+
+/** A store whose saves finish when the test says, in any order. */
+class SlowStore implements MqttStore {
+  readonly pending: Array<() => void> = [];
+  readonly packets = new Map<number, StoredPacket>();
+  put(packet: StoredPacket): Promise<void> {
+    return new Promise((resolve) => {
+      this.pending.push(() => {
+        this.packets.set(packet.packetId, packet);
+        resolve();
+      });
+    });
+  }
+  delete(packetId: number): void {
+    this.packets.delete(packetId);
+  }
+  list(): StoredPacket[] {
+    return [...this.packets.values()];
+  }
+}
+
+type Command =
+  | { kind: "publish"; qos: 1 | 2 }
+  | { kind: "broker"; steps: number }
+  | { kind: "client"; steps: number }
+  | { kind: "save"; pick: number }
+  | { kind: "reconnect"; window: number };
+
+const command: fc.Arbitrary<Command> = fc.oneof(
+  { weight: 5, arbitrary: fc.constantFrom(1 as const, 2 as const).map((qos) => ({ kind: "publish" as const, qos })) },
+  { weight: 4, arbitrary: fc.integer({ min: 1, max: 4 }).map((steps) => ({ kind: "broker" as const, steps })) },
+  { weight: 4, arbitrary: fc.integer({ min: 1, max: 4 }).map((steps) => ({ kind: "client" as const, steps })) },
+  { weight: 3, arbitrary: fc.nat().map((pick) => ({ kind: "save" as const, pick })) },
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 6 }).map((window) => ({ kind: "reconnect" as const, window })) },
+);
+
+const settle = async () => {
+  for (let i = 0; i < 8; i++) await Promise.resolve();
+};
+
+async function run(commands: Command[], maxInFlight: number, firstWindow: number, withStore: boolean) {
+  const store = withStore ? new SlowStore() : undefined;
+  const flows = new OutboundFlows({ ...(store ? { store } : {}), keep: true, maxInFlight, onParked: () => {} });
+  const broker = new Broker();
+  const links: Link[] = [];
+  let link = new Link(firstWindow, store);
+  links.push(link);
+  flows.attach(link);
+  const published: Record<1 | 2, number> = { 1: 0, 2: 0 };
+  const done: Array<Promise<void>> = [];
+  const clientStep = () => {
+    const reply = link.toClient.shift();
+    if (reply === undefined) return;
+    if (reply.type === "pubrec") flows.pubrec(reply.packetId, undefined, link);
+    else {
+      link.open.delete(reply.packetId);
+      flows.settle(reply.packetId, reply.type, undefined);
+    }
+  };
+  const reconnect = (window: number) => {
+    // What was in flight either way is lost with the connection.
+    link.failed = true;
+    flows.detach();
+    link = new Link(window, store);
+    links.push(link);
+    flows.attach(link);
+  };
+  for (const c of commands) {
+    if (c.kind === "publish") {
+      const n = published[c.qos]++;
+      done.push(
+        flows.publish({
+          type: "publish",
+          topic: "t",
+          payload: new TextEncoder().encode(String(n)),
+          qos: c.qos,
+          retain: false,
+          dup: false,
+        }),
+      );
+    } else if (c.kind === "broker") for (let i = 0; i < c.steps; i++) broker.step(link);
+    else if (c.kind === "client") for (let i = 0; i < c.steps; i++) clientStep();
+    else if (c.kind === "save" && store && store.pending.length > 0)
+      store.pending.splice(c.pick % store.pending.length, 1)[0]!();
+    else if (c.kind === "reconnect") reconnect(c.window);
+    await settle();
+  }
+  // Drain: every save finishes, every packet and reply is handled, until nothing moves.
+  for (let rounds = 0; rounds < 100_000; rounds++) {
+    const busy = (store?.pending.length ?? 0) + link.toBroker.length + link.toClient.length;
+    if (busy === 0) break;
+    store?.pending.shift()?.();
+    broker.step(link);
+    clientStep();
+    await settle();
+  }
+  let finished = false;
+  void Promise.all(done).then(() => (finished = true));
+  await settle();
+  return { broker, links, published, finished, store };
+}
+
+describe("MQTT outbound flows, without a broker or a socket", () => {
+  it("any interleaving: per QoS in publish() order on every connection; QoS 2 exactly once, QoS 1 at least once; all complete; the window holds", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(command, { minLength: 1, maxLength: 200 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.boolean(),
+        async (commands, maxInFlight, firstWindow, withStore) => {
+          const { broker, links, published, finished, store } = await run(
+            commands,
+            maxInFlight,
+            firstWindow,
+            withStore,
+          );
+          expect(finished).toBe(true);
+          const all = (n: number) => Array.from({ length: n }, (_, i) => i);
+          expect(broker.delivered[2]).toEqual(all(published[2]));
+          // QoS 1: repeats only where a connection was lost; the first deliveries are in order.
+          expect([...new Set(broker.delivered[1])]).toEqual(all(published[1]));
+          for (const link of links) {
+            for (const qos of [1, 2] as const) {
+              const written = link.written[qos];
+              expect(written, `QoS ${qos} on one connection`).toEqual([...written].sort((a, b) => a - b));
+            }
+            expect(link.maxOpen).toBeLessThanOrEqual(link.window);
+            expect(link.unsaved, "PUBLISHes written before the store had them").toBe(0);
+          }
+          expect(store?.packets.size ?? 0).toBe(0); // every finished flow left the store
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("a burst bigger than the window, with saves finishing in reverse order: written in publish() order", async () => {
+    const store = new SlowStore();
+    const flows = new OutboundFlows({ store, keep: false, maxInFlight: 50, onParked: () => {} });
+    const link = new Link(10, store);
+    flows.attach(link);
+    const done = Array.from({ length: 100 }, (_, i) =>
+      flows.publish({
+        type: "publish",
+        topic: "t",
+        payload: new TextEncoder().encode(String(i)),
+        qos: 1,
+        retain: false,
+        dup: false,
+      }),
+    );
+    expect(store.pending.length).toBe(10); // identifiers (and saves) for the window's worth only
+    while (store.pending.length > 0) store.pending.pop()!(); // newest first
+    await settle();
+    expect(link.written[1]).toEqual(Array.from({ length: 10 }, (_, i) => i)); // the window's worth, in order
+    const broker = new Broker();
+    for (
+      let i = 0;
+      i < 10_000 && (link.toBroker.length > 0 || link.toClient.length > 0 || store.pending.length > 0);
+      i++
+    ) {
+      broker.step(link);
+      const reply = link.toClient.shift();
+      if (reply) flows.settle(reply.packetId, reply.type as "puback", undefined);
+      store.pending.pop()?.();
+      await settle();
+    }
+    await Promise.all(done);
+    expect(link.unsaved).toBe(0);
+    expect(broker.delivered[1]).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+});
