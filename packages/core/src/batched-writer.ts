@@ -42,12 +42,25 @@ export class BatchedWriter {
     return this.#bytes;
   }
 
-  /** Queues `bytes`; resolves when the batch holding them is written, rejects if it cannot be. */
-  push(bytes: Uint8Array): Promise<void> {
-    if (this.#hasFailed) return Promise.reject(this.#failure);
+  /** Queues `bytes` for the next write; throws if the writer has failed. */
+  queue(bytes: Uint8Array): void {
+    if (this.#hasFailed) throw this.#failure;
     this.#parts.push(bytes);
     this.#bytes += bytes.length;
     this.schedule();
+  }
+
+  /** Queues `bytes`; resolves when the batch holding them is written, rejects if it cannot be. */
+  push(bytes: Uint8Array): Promise<void> {
+    if (this.#hasFailed) return Promise.reject(this.#failure);
+    this.queue(bytes);
+    return this.written();
+  }
+
+  /** Settles when what is queued now is written: resolves, or rejects with why it could not be. */
+  written(): Promise<void> {
+    if (this.#hasFailed) return Promise.reject(this.#failure);
+    if (this.#parts.length === 0 && this.#collect === undefined) return this.#writing?.promise ?? Promise.resolve();
     return (this.#gathering ??= deferred()).promise;
   }
 

@@ -27,8 +27,8 @@ class Link implements FlowLink {
     readonly window: number,
     readonly store?: SlowStore,
   ) {}
-  send(packet: MqttPacket): Promise<void> {
-    if (this.failed) return Promise.reject(new Error("connection lost"));
+  write(packet: MqttPacket): void {
+    if (this.failed) throw new Error("connection lost");
     if (this.store && packet.type === "publish" && !this.store.packets.has(packet.packetId!)) this.unsaved++;
     this.toBroker.push(packet);
     if (packet.type === "publish" && packet.qos > 0) this.written[packet.qos as 1 | 2].push(Number(text(packet)));
@@ -36,7 +36,6 @@ class Link implements FlowLink {
       this.open.add(packet.packetId!);
       this.maxOpen = Math.max(this.maxOpen, this.open.size);
     }
-    return Promise.resolve();
   }
   refusal(): undefined {
     return undefined;

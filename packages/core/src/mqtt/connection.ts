@@ -111,7 +111,7 @@ export class MqttConnection {
       this.#aliasSend = new TopicAliasSend(limits.topicAliasMaximum);
     if (keepaliveSeconds > 0 && !this.#failure) {
       this.#keepalive = new Keepalive(keepaliveSeconds * 1000, this, {
-        ping: () => void this.send({ type: "pingreq" }).catch(() => {}),
+        ping: () => this.write({ type: "pingreq" }),
         timedOut: (error) => this.fail(error),
       });
     }
@@ -151,25 +151,31 @@ export class MqttConnection {
    * or the connection fails first.
    */
   send(packet: MqttPacket): Promise<void> {
-    if (this.#failure) return Promise.reject(this.#failure);
-    let bytes: Uint8Array;
-    let naming: string | undefined; // a topic this packet gives an alias to, once it is sure to go out
     try {
-      if (this.#aliasSend !== undefined && packet.type === "publish")
-        ({ packet, naming } = this.#aliasSend.apply(packet));
-      bytes = encodePacket(packet, this.#options.version);
+      this.write(packet);
     } catch (error) {
       return Promise.reject(error);
     }
+    return this.#out.written();
+  }
+
+  /**
+   * Queues a packet without a promise for its write (acknowledgements, flows: a failed write fails
+   * the connection, which they hear of anyway). Throws if the connection has failed, or if the
+   * packet cannot be encoded or is over the broker's maximum packet size.
+   */
+  write(packet: MqttPacket): void {
+    if (this.#failure) throw this.#failure;
+    let naming: string | undefined; // a topic this packet gives an alias to, once it is sure to go out
+    if (this.#aliasSend !== undefined && packet.type === "publish")
+      ({ packet, naming } = this.#aliasSend.apply(packet));
+    const bytes = encodePacket(packet, this.#options.version);
     const max = this.#limits.maximumPacketSize;
-    if (bytes.length > max) {
-      return Promise.reject(
-        new TooLargeError(`a ${bytes.length}-byte packet is over the broker's maximum packet size of ${max}`, max),
-      );
-    }
+    if (bytes.length > max)
+      throw new TooLargeError(`a ${bytes.length}-byte packet is over the broker's maximum packet size of ${max}`, max);
     if (naming !== undefined) this.#aliasSend!.commit(naming);
     this.lastSent = Date.now();
-    return this.#out.push(bytes);
+    this.#out.queue(bytes);
   }
 
   /**

@@ -7,8 +7,8 @@ import type { MqttStore, StoredPacket } from "./store.js";
 
 /** The connection flows are written on, as they see it (an `MqttConnection` after its CONNACK). */
 export interface FlowLink {
-  /** Writes a packet; rejects if it cannot be sent (too large, the connection lost). */
-  send(packet: MqttPacket): Promise<void>;
+  /** Queues a packet; throws if it cannot be sent (too large, the connection lost). */
+  write(packet: MqttPacket): void;
   readonly failed: boolean;
   /** QoS 1/2 messages that may be unacknowledged at once on this connection. */
   readonly window: number;
@@ -59,6 +59,15 @@ interface Waiting {
 }
 
 function noop(): void {}
+
+/** An acknowledgement: a connection that cannot take it has failed, and says so itself. */
+function writeQuietly(link: FlowLink, packet: MqttPacket): void {
+  try {
+    link.write(packet);
+  } catch {
+    // as above
+  }
+}
 
 const isMessage = (flow: Flow) => flow.kind === "qos1" || flow.kind === "qos2";
 
@@ -219,14 +228,14 @@ export class OutboundFlows {
     const pubrel = { type: "pubrel" as const, packetId };
     if (flow === undefined) {
       // Not ours (any more): release it so the broker can forget it too.
-      void link.send(pubrel).catch(noop);
+      writeQuietly(link, pubrel);
       return;
     }
     flow.released = true;
     const release = () => {
       if (this.#flows.get(packetId) !== flow) return;
       // On this connection PUBREL answers PUBREC now; a newer connection sends it with the rest.
-      if (flow.link === this.#link && !link.failed) void link.send(pubrel).catch(noop);
+      if (flow.link === this.#link && !link.failed) writeQuietly(link, pubrel);
       else this.#pump();
     };
     // The store learns of PUBREC before the broker gets PUBREL: after a restart, only PUBREL is
@@ -378,13 +387,14 @@ export class OutboundFlows {
     flow.sent = true;
     flow.link = link;
     if (isMessage(flow)) this.#outstanding++;
-    link.send(wire).catch((error: unknown) => {
+    try {
+      link.write(wire);
+    } catch (error) {
       // A lost connection keeps the flow for the next one (with reconnect); a packet that cannot
       // be sent at all (too large for the broker) ends it.
       if (link.failed && this.#options.keep) return;
       this.#abandon(flow, error);
-      this.#pump();
-    });
+    }
   }
 
   #refused(flow: Flow, packet: PublishPacket, refusal: MqttReasonError): void {

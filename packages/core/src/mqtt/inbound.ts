@@ -6,10 +6,14 @@ import { topicMatches } from "./topic.js";
 
 /** Where acknowledgements go: the connection a message came on. */
 interface Replies {
-  send(packet: MqttPacket): Promise<void>;
+  write(packet: MqttPacket): void;
+  readonly failed: boolean;
 }
 
-function noop(): void {}
+/** An acknowledgement to a connection that may have failed (it reports its own failure). */
+function reply(replies: Replies, packet: MqttPacket): void {
+  if (!replies.failed) replies.write(packet);
+}
 
 /**
  * Messages the broker sends: delivered to the listeners, acknowledged, and QoS 2 ones delivered
@@ -61,17 +65,17 @@ export class Inbound {
         this.#qos2.set(packetId!, packet);
         this.#deliver(packet);
       }
-      void replies.send({ type: "pubrec", packetId: packetId! }).catch(noop);
+      reply(replies, { type: "pubrec", packetId: packetId! });
       return;
     }
     this.#deliver(packet);
-    if (qos === 1) void replies.send({ type: "puback", packetId: packetId! }).catch(noop);
+    if (qos === 1) reply(replies, { type: "puback", packetId: packetId! });
   }
 
   /** Inbound QoS 2, step two: the message was delivered at PUBLISH; now forget the id. */
   pubrel(packetId: number, replies: Replies): void {
     this.#qos2.delete(packetId);
-    void replies.send({ type: "pubcomp", packetId }).catch(noop);
+    reply(replies, { type: "pubcomp", packetId });
   }
 
   #deliver(packet: PublishPacket): void {
