@@ -10,6 +10,7 @@
 import { type ListeningProcess } from "./processes.js";
 import { serveControl } from "./control-server.js";
 import { startAedes, startMosquitto } from "./mqtt.js";
+import { startNatsMqtt } from "./nats.js";
 
 export interface MqttVictim {
   port: number;
@@ -64,6 +65,20 @@ export async function startMosquittoVictim(): Promise<{ victim: MqttVictim; clos
     close: async () => {
       await stop();
       await first.close();
+    },
+  });
+}
+
+export async function startNatsVictim(): Promise<{ victim: MqttVictim; close(): Promise<void> }> {
+  const nats = await startNatsMqtt();
+  return serveBreakable({
+    ...nats,
+    drop: async () => {
+      throw new Error("nats-server cannot drop connections and live on: use restart");
+    },
+    start: async (setting) => {
+      if (setting !== undefined) throw new Error(`nats-server has no setting ${setting}`);
+      await nats.start();
     },
   });
 }

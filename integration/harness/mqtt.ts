@@ -15,6 +15,8 @@ export interface MqttTestEnv {
   aedes: number;
   /** Mosquitto: MQTT 3.1.1 and 5.0. */
   mosquitto: number;
+  /** nats-server's MQTT listener: MQTT 3.1.1, QoS 0 and 1 (see nats.ts). */
+  nats: number;
   /** Mosquitto with `max_qos 1` and `retain_available false`, which an MQTT 5 CONNACK announces. */
   mosquittoLimited: number;
   /** Mosquitto speaking MQTT over TLS only (mqtts://), with a certificate for localhost and 127.0.0.1 from `caCert`. */
@@ -24,7 +26,11 @@ export interface MqttTestEnv {
   /** Fake brokers: each accepts CONNECT, answers CONNACK (MQTT 3.1.1), then misbehaves. */
   fakes: { silent: number; garbage: number; huge: number; stalled: number };
   /** Brokers the suites may break (see mqtt-victims.ts): `port` for clients, `control` to drop, stop, start or restart them. */
-  victims: { aedes: { port: number; control: number }; mosquitto: { port: number; control: number } };
+  victims: {
+    aedes: { port: number; control: number };
+    mosquitto: { port: number; control: number };
+    nats: { port: number; control: number };
+  };
   /** The scripted broker of mqtt-session-fake.ts: `control` answers "log <clientId>". */
   sessionFake: { port: number; control: number };
   /** MQTT 5 broker whose CONNACK limits change between connections (mqtt-limits-fake.ts). */

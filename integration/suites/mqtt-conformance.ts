@@ -50,13 +50,17 @@ export function mqttConformance({
   });
   const run = Math.random().toString(36).slice(2, 8);
 
-  const brokers: Array<[name: string, port: number, version: ProtocolVersion]> = [
-    ["Aedes", mqtt.aedes, 4],
-    ["Mosquitto", mqtt.mosquitto, 4],
-    ["Mosquitto", mqtt.mosquitto, 5],
+  // Three broker implementations; what one lacks is a capability, checked in its own test below.
+  const brokers: Array<[name: string, port: number, version: ProtocolVersion, maxQoS: 1 | 2]> = [
+    ["Aedes", mqtt.aedes, 4, 2],
+    ["Mosquitto", mqtt.mosquitto, 4, 2],
+    ["Mosquitto", mqtt.mosquitto, 5, 2],
+    // NATS 2.9's MQTT listener: MQTT 3.1.1, QoS 0 and 1 only.
+    ["NATS", mqtt.nats, 4, 1],
   ];
 
-  for (const [broker, port, protocolVersion] of brokers) {
+  for (const [broker, port, protocolVersion, maxQoS] of brokers) {
+    const levels = maxQoS === 2 ? ([0, 1, 2] as const) : ([0, 1] as const);
     describe(`MQTT client, ${broker}, MQTT ${protocolVersion === 5 ? "5.0" : "3.1.1"} (${runtime})`, () => {
       const open = (options: Partial<MqttClientOptions> = {}) => {
         const client = createMqttClient({
@@ -89,29 +93,26 @@ export function mqttConformance({
 
       // Order is guaranteed per topic and QoS only (MQTT 3.1.1 §4.6): Aedes may forward a QoS 2
       // message ahead of a QoS 1 one on another topic, so they are compared by topic.
-      it("connects, and QoS 0, 1 and 2 messages reach a subscriber byte for byte", async () => {
+      it(`connects, and QoS ${levels.join(", ")} messages reach a subscriber byte for byte`, async () => {
         const subscriber = open();
         const publisher = open();
         expect(await subscriber.connect()).toMatchObject({ sessionPresent: false });
-        expect(await subscriber.subscribe(topic("q/+"), { qos: 2 })).toEqual([2]);
-        const arriving = collect(subscriber, 3);
+        // A broker without QoS 2 grants less (NATS: 1), as SUBACK allows.
+        expect(await subscriber.subscribe(topic("q/+"), { qos: 2 })).toEqual([maxQoS]);
+        const arriving = collect(subscriber, levels.length);
         const binary = new Uint8Array([0, 1, 2, 255, 13, 10]);
         await publisher.publish(topic("q/0"), "zero ☃", { qos: 0 });
         await publisher.publish(topic("q/1"), binary, { qos: 1 });
-        await publisher.publish(topic("q/2"), "two", { qos: 2 });
+        if (maxQoS === 2) await publisher.publish(topic("q/2"), "two", { qos: 2 });
         const got = (await arriving).sort((a, b) => (a.topic < b.topic ? -1 : 1));
-        expect(got.map((m) => [m.topic, m.qos])).toEqual([
-          [topic("q/0"), 0],
-          [topic("q/1"), 1],
-          [topic("q/2"), 2],
-        ]);
+        expect(got.map((m) => [m.topic, m.qos])).toEqual(levels.map((qos) => [topic(`q/${qos}`), qos]));
         expect(got[0]!.text).toBe("zero ☃");
         expect(got[1]!.payload).toEqual(binary);
       });
 
       // Bursts bigger than every window and queue, at the defaults a user gets: MQTT §4.6 makes
       // each topic an ordered topic, so each QoS level's messages arrive as they were published.
-      for (const qos of [0, 1, 2] as const) {
+      for (const qos of levels) {
         it(`a burst of 10,000 QoS ${qos} publishes at once, at the defaults: each message once, in publish() order`, async () => {
           const subscriber = open();
           const publisher = open();
@@ -128,24 +129,25 @@ export function mqttConformance({
         });
       }
 
-      it("a mixed burst of 10,000 (QoS 0, 1, 2 in turn) on one topic: each level's messages once, in publish() order", async () => {
+      it(`a mixed burst of 10,000 (QoS ${levels.join(", ")} in turn) on one topic: each level's messages once, in publish() order`, async () => {
         const subscriber = open();
         const publisher = open();
-        await subscriber.subscribe(topic("burst/mixed"), { qos: 2 });
+        await subscriber.subscribe(topic("burst/mixed"), { qos: maxQoS });
         const n = 10_000;
+        const k = levels.length;
         const arriving = collect(subscriber, n);
         await Promise.all(
           Array.from({ length: n }, (_, i) =>
-            publisher.publish(topic("burst/mixed"), String(i), { qos: (i % 3) as 0 | 1 | 2 }),
+            publisher.publish(topic("burst/mixed"), String(i), { qos: (i % k) as 0 | 1 | 2 }),
           ),
         );
         const got = await arriving;
-        for (const qos of [0, 1, 2]) {
+        for (const qos of levels) {
           const level = got.filter((m) => m.qos === qos).map((m) => Number(m.text));
-          expect(level.every((i) => i % 3 === qos)).toBe(true);
+          expect(level.every((i) => i % k === qos)).toBe(true);
           expectInOrder(
-            level.map((i) => (i - qos) / 3),
-            Math.ceil((n - qos) / 3),
+            level.map((i) => (i - qos) / k),
+            Math.ceil((n - qos) / k),
           );
         }
       });
@@ -214,7 +216,7 @@ export function mqttConformance({
       it("end() lets QoS flows finish, then DISCONNECT; afterwards everything rejects with ECLOSED", async () => {
         const client = open();
         await client.connect();
-        const flows = Array.from({ length: 50 }, (_, i) => client.publish(topic("end"), String(i), { qos: 2 }));
+        const flows = Array.from({ length: 50 }, (_, i) => client.publish(topic("end"), String(i), { qos: maxQoS }));
         await client.end();
         await Promise.all(flows);
         expect(await rejection(client.publish(topic("end"), "late"))).toMatchObject({ code: "ECLOSED" });
@@ -230,6 +232,14 @@ export function mqttConformance({
         await client.publish(topic("bad"), "after", { qos: 1 });
         await client.end();
       });
+
+      if (maxQoS === 1)
+        it(`${broker} has no QoS 2, and MQTT 3.1.1 no way to refuse a QoS 2 PUBLISH: it closes the connection, and the publish rejects with ECLOSED`, async () => {
+          const client = open();
+          await client.connect();
+          expect(await rejection(client.publish(topic("qos2"), "x", { qos: 2 }))).toMatchObject({ code: "ECLOSED" });
+          await client.closed; // without reconnect, a lost connection finishes the client
+        });
 
       it("bad input is a TypeError before anything is sent", async () => {
         const client = open();
