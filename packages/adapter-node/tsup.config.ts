@@ -9,6 +9,8 @@ export default defineConfig([
     target: "node20",
     sourcemap: true,
     external: ["vitest", "@sockkit/core"],
+    // One copy of shared modules for both CJS entries too (tsup splits only ESM by default).
+    splitting: true,
   },
   {
     entry: ["src/register.ts", "src/register-workerd.ts", "src/loader-hooks.ts"],

@@ -61,4 +61,25 @@ describe("packaging", () => {
       expect(loaded[spec]!.require, spec).toEqual(loaded[spec]!.import);
     }
   });
+
+  // Each CommonJS entry used to carry its own copy of the shared modules, so an error thrown by the
+  // Redis client was not instanceof the root's classes under require() (ESM shared one copy).
+  it.each(["require", "import"])(
+    "%s: entries of one package share one copy of what they both export, errors included",
+    async (system) => {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [join(import.meta.dirname, "../../fixtures/shared-classes.mjs"), system, JSON.stringify(dualEntries)],
+        { cwd: join(import.meta.dirname, "../.."), timeout: 20_000 },
+      );
+      const report = JSON.parse(stdout) as {
+        split: string[];
+        redis: Record<string, unknown>;
+        mqtt: Record<string, unknown>;
+      };
+      expect(report.split).toEqual([]);
+      expect(report.redis).toEqual({ name: "ReplyError", code: "EREPLY", rootClass: true, sockkitError: true });
+      expect(report.mqtt).toEqual({ name: "ClosedError", code: "ECLOSED", rootClass: true, sockkitError: true });
+    },
+  );
 });
