@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 
 const packagesDir = join(import.meta.dirname, "../../../packages");
+const rootDir = join(import.meta.dirname, "../../..");
 
 /** Each package's subpaths that have both an `import` and a `require` condition. */
 const dualEntries = readdirSync(packagesDir).flatMap((dir) => {
@@ -82,4 +83,54 @@ describe("packaging", () => {
       expect(report.mqtt).toEqual({ name: "ClosedError", code: "ECLOSED", rootClass: true, sockkitError: true });
     },
   );
+});
+
+interface Manifest {
+  name: string;
+  private?: boolean;
+  license?: string;
+  description?: string;
+  keywords?: string[];
+  repository?: { type: string; url: string; directory?: string };
+  homepage?: string;
+  bugs?: { url: string };
+  publishConfig?: { access?: string };
+}
+
+const readManifest = (dir: string) => JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Manifest;
+const published = readdirSync(packagesDir).map((dir) => ({ dir, manifest: readManifest(join(packagesDir, dir)) }));
+
+describe("package metadata (what npm shows and what a user's lawyer asks for)", () => {
+  const root = readManifest(rootDir);
+  // The repository's address is written once, in the root manifest; every package points into it.
+  const web = root.repository!.url.replace(/^git\+/, "").replace(/\.git$/, "");
+
+  it("lists every package folder as published (none private)", () => {
+    expect(published.map((p) => p.manifest.name).sort()).toEqual([
+      "@sockkit/adapter-node",
+      "@sockkit/adapter-workers",
+      "@sockkit/cli",
+      "@sockkit/core",
+      "@sockkit/gateway",
+    ]);
+    for (const { manifest } of published) expect(manifest.private, manifest.name).toBeUndefined();
+  });
+
+  it.each(published)("$manifest.name: an MIT LICENSE file by the sockkit contributors", ({ dir, manifest }) => {
+    expect(manifest.license).toBe("MIT");
+    const license = readFileSync(join(packagesDir, dir, "LICENSE"), "utf8");
+    expect(license).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} sockkit contributors\n/);
+    expect(license).toBe(readFileSync(join(rootDir, "LICENSE"), "utf8"));
+  });
+
+  it.each(published)("$manifest.name: repository, homepage, bugs, keywords, public access", ({ dir, manifest }) => {
+    expect(manifest.description?.length).toBeGreaterThan(20);
+    expect(manifest.repository).toEqual({ ...root.repository, directory: `packages/${dir}` });
+    expect(manifest.homepage).toBe(`${web}/tree/main/packages/${dir}#readme`);
+    expect(manifest.bugs).toEqual(root.bugs);
+    expect(manifest.bugs!.url).toBe(`${web}/issues`);
+    expect(manifest.keywords?.length).toBeGreaterThanOrEqual(3);
+    // npm publishes a scoped name as restricted (paid, private) unless told otherwise.
+    if (manifest.name.startsWith("@")) expect(manifest.publishConfig?.access).toBe("public");
+  });
 });
