@@ -7,7 +7,6 @@ export default defineConfig([
     dts: true,
     shims: true,
     target: "node20",
-    sourcemap: true,
     external: ["vitest", "@sockkit/core"],
     // One copy of shared modules for both CJS entries too (tsup splits only ESM by default).
     splitting: true,
@@ -17,6 +16,5 @@ export default defineConfig([
     format: ["esm"],
     dts: true,
     target: "node20",
-    sourcemap: true,
   },
 ]);

@@ -5,7 +5,6 @@ export default defineConfig({
   format: ["esm", "cjs"],
   dts: true,
   target: "es2022",
-  sourcemap: true,
   // Shared modules go to chunks in CJS too (tsup splits only ESM by default): one copy of the error
   // classes for every entry, so instanceof holds across /redis, /mqtt and the root under require().
   splitting: true,

@@ -134,3 +134,57 @@ describe("package metadata (what npm shows and what a user's lawyer asks for)", 
     if (manifest.name.startsWith("@")) expect(manifest.publishConfig?.access).toBe("public");
   });
 });
+
+interface PackedFile {
+  path: string;
+}
+
+/** What `npm pack` would put in the tarball, as npm itself lists it. */
+async function packed(dir: string): Promise<string[]> {
+  const { stdout } = await promisify(execFile)("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], {
+    cwd: join(packagesDir, dir),
+    timeout: 60_000,
+  });
+  const [result] = JSON.parse(stdout) as Array<{ files: PackedFile[] }>;
+  return result!.files.map((file) => file.path).sort();
+}
+
+/** Every file the manifest points at: exports (all conditions), main, module, types, bin. */
+function pointedAt(manifest: Record<string, unknown>): string[] {
+  const found = new Set<string>();
+  const walk = (value: unknown): void => {
+    if (typeof value === "string") found.add(value.replace(/^\.\//, ""));
+    else if (value && typeof value === "object") Object.values(value).forEach(walk);
+  };
+  walk(manifest.exports);
+  walk(manifest.bin);
+  for (const field of ["main", "module", "types"]) walk(manifest[field]);
+  return [...found].filter((path) => !path.endsWith("package.json"));
+}
+
+describe("npm pack: each package ships its build and its documents, nothing else", () => {
+  it.each(published)("$manifest.name", async ({ dir }) => {
+    const manifest = JSON.parse(readFileSync(join(packagesDir, dir, "package.json"), "utf8")) as {
+      name: string;
+      files: string[];
+    } & Record<string, unknown>;
+    const files = await packed(dir);
+    // Changesets adds each release under the title line, which must be the package's name.
+    expect(readFileSync(join(packagesDir, dir, "CHANGELOG.md"), "utf8").split("\n")[0]).toBe(`# ${manifest.name}`);
+    // The documents every package has, and the build.
+    expect(files).toEqual(expect.arrayContaining(["CHANGELOG.md", "LICENSE", "README.md", "package.json"]));
+    expect(files.filter((path) => path.startsWith("dist/")).length).toBeGreaterThan(0);
+    // Anything else must be named in "files" (the CLI's committed bin, the gateway's openapi.yaml).
+    const declared = new Set(manifest.files);
+    const always = new Set(["CHANGELOG.md", "LICENSE", "README.md", "package.json"]);
+    const stray = files.filter((path) => !path.startsWith("dist/") && !always.has(path) && !declared.has(path));
+    expect(stray).toEqual([]);
+    // No sources, tests, source maps (the build is unminified: stack traces read as they are),
+    // build logs or TypeScript build info.
+    expect(
+      files.filter((path) => /(^|\/)(src|test|tests|__tests__)\/|\.test\.|\.map$|\.log$|tsbuildinfo/.test(path)),
+    ).toEqual([]);
+    // And everything the manifest points at is in it.
+    expect(files).toEqual(expect.arrayContaining(pointedAt(manifest)));
+  });
+});
