@@ -6,16 +6,14 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, inject, it } from "vitest";
 import { connect, createConnect } from "@sockkit/adapter-node";
+import { createDestinationPolicy, guardConnect, isSockkitError } from "@sockkit/core";
 import {
-  createDestinationPolicy,
   decodeUtf8,
-  guardConnect,
-  isSockkitError,
   utf8Decoder,
   utf8DecoderOf,
   withDestinationPolicy,
   type TextAwareConnect,
-} from "@sockkit/core";
+} from "@sockkit/core/adapter";
 import { controlCommand } from "../../harness/control-client.js";
 
 const env = inject("sockets");

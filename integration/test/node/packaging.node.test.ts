@@ -37,6 +37,7 @@ describe("packaging", () => {
     expect(dualEntries).toEqual(
       expect.arrayContaining([
         "@sockkit/core",
+        "@sockkit/core/adapter",
         "@sockkit/core/mqtt",
         "@sockkit/core/redis",
         "@sockkit/adapter-node",

@@ -15,7 +15,8 @@ export type {
   QoS,
   SubackPacket,
   SubscribePacket,
-  Subscription,
+  // Unique across sockkit's entry points (the Redis client has a Subscription of its own).
+  Subscription as MqttSubscription,
   UnsubackPacket,
   UnsubscribePacket,
   WillMessage,
@@ -30,7 +31,7 @@ export type {
   MqttParkedMessage,
   MqttReconnectOptions,
   PublishOptions,
-  SubscribeOptions,
+  SubscribeOptions as MqttSubscribeOptions,
 } from "./client.js";
 export { createMemoryStore } from "./store.js";
 export type { MqttStore, StoredPacket } from "./store.js";
