@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { serveGateway } from "@sockkit/cli";
-import { freePort } from "../../harness/processes.js";
+import { freePort } from "../../harness/node/processes.js";
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -32,13 +32,6 @@ async function sockkit(...args: string[]): Promise<{ code: number; stdout: strin
     return { code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
   }
 }
-
-// Registered first so it runs last: the served gateway and its upstream sockets are all closed.
-afterAll(async () => {
-  const ours = () => process.getActiveResourcesInfo().filter((name) => /TCP|TLS|Timeout/.test(name));
-  for (let i = 0; i < 40 && ours().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
-  expect(ours()).toEqual([]);
-});
 
 describe("the gateway served on Node (@hono/node-server)", () => {
   it("serves 1,000 probes at concurrency 50 without an error, then shuts down cleanly", async () => {

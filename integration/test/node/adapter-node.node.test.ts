@@ -14,7 +14,7 @@ import {
   withDestinationPolicy,
   type TextAwareConnect,
 } from "@sockkit/core/adapter";
-import { controlCommand } from "../../harness/control-client.js";
+import { controlCommand } from "../../harness/shared/control-client.js";
 
 const env = inject("sockets");
 
