@@ -7,8 +7,8 @@ import Redis from "ioredis";
 import { createClient } from "redis";
 import RedisParser from "redis-parser";
 import { createConnect } from "@sockkit/adapter-node";
-import { utf8DecoderOf } from "@sockkit/core";
-import { RespDecoder, createRedisClient } from "@sockkit/core/redis";
+import { utf8DecoderOf } from "@sockkit/core/adapter";
+import { createRedisClient, RespDecoder } from "@sockkit/core/redis";
 import { startRedisServer } from "./servers.mjs";
 import { alternate, collectGarbage, machine, median } from "./stats.mjs";
 

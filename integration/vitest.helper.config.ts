@@ -8,7 +8,7 @@ export default defineConfig({
     name: "vitest-helper",
     root: import.meta.dirname,
     include: ["test/helper/**/*.test.ts"],
-    globalSetup: ["harness/global-setup.ts"],
+    globalSetup: ["harness/node/global-setup.ts"],
     pool: "forks",
     testTimeout: 30_000,
   },

@@ -5,7 +5,9 @@ export default defineConfig({
     name: "node",
     root: import.meta.dirname,
     include: ["test/node/**/*.test.ts"],
-    globalSetup: ["harness/global-setup.ts", "harness/redis-setup.ts", "harness/mqtt-setup.ts"],
+    globalSetup: ["harness/node/global-setup.ts", "harness/node/redis-setup.ts", "harness/node/mqtt-setup.ts"],
+    // Every file ends with a leak check: no socket or timer of ours is left.
+    setupFiles: ["harness/node/leak-check.ts"],
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -1,6 +1,6 @@
-// `npm start`: runs unmodified Workers socket code on Node through the
-// emulation (`node --import @sockkit/adapter-node/register`), against a small
-// TCP service this script starts on 127.0.0.1.
+// `npm run demo:emulation`: runs unmodified Workers socket code (worker-code.mjs) on Node through
+// the emulation (`node --import @sockkit/adapter-node/register`), against a small TCP service this
+// script starts on 127.0.0.1.
 import net from "node:net";
 import { ask } from "./worker-code.mjs";
 
@@ -19,7 +19,7 @@ try {
   console.log(`Workers code connected (opened: ${JSON.stringify(info)}) and got: "${answer}"`);
   const refused = await ask({ hostname: "127.0.0.1", port: 1 }, "anyone?").catch((error) => error);
   console.log(`A refused connection rejects as on Workers: ${refused.code}: ${refused.message}`);
-  console.log("\nThe gateway (issue #7) will replace this demo as `npm start`.");
+  console.log("\nworker-code.mjs imports only cloudflare:sockets: the same file runs in a Worker.");
 } finally {
   server.close();
 }

@@ -13,9 +13,9 @@ import {
   type DestinationPolicy,
   type SocketLike,
 } from "@sockkit/core";
-import { controlCommand } from "../harness/control-client.js";
-import { rejection } from "../harness/promises.js";
-import type { SocketTestEnv } from "../harness/servers.js";
+import { controlCommand } from "../harness/shared/control-client.js";
+import { rejection } from "../harness/shared/promises.js";
+import type { SocketTestEnv } from "../harness/node/servers.js";
 
 export interface DestinationOptions {
   runtime: "workerd" | "node";

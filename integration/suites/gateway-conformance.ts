@@ -5,10 +5,10 @@
 import { describe, expect, it } from "vitest";
 import type { Connect } from "@sockkit/core";
 import { createGateway } from "@sockkit/gateway";
-import { controlCommand } from "../harness/control-client.js";
-import type { MqttTestEnv } from "../harness/mqtt.js";
-import type { RedisTestEnv } from "../harness/redis-setup.js";
-import type { SocketTestEnv } from "../harness/servers.js";
+import { controlCommand } from "../harness/shared/control-client.js";
+import type { MqttTestEnv } from "../harness/node/mqtt.js";
+import type { RedisTestEnv } from "../harness/node/redis-setup.js";
+import type { SocketTestEnv } from "../harness/node/servers.js";
 
 export interface GatewayConformanceOptions {
   runtime: "workerd" | "node";

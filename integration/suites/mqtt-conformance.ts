@@ -12,8 +12,8 @@ import {
   type MqttMessage,
   type ProtocolVersion,
 } from "@sockkit/core/mqtt";
-import { rejection, waitUntil } from "../harness/promises.js";
-import type { MqttTestEnv } from "../harness/mqtt.js";
+import { rejection, waitUntil } from "../harness/shared/promises.js";
+import type { MqttTestEnv } from "../harness/node/mqtt.js";
 
 export interface MqttConformanceOptions {
   runtime: "workerd" | "node";

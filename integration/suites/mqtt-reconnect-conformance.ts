@@ -16,12 +16,12 @@ import {
   type ProtocolVersion,
   type StoredPacket,
 } from "@sockkit/core/mqtt";
-import { queryControl, sendControl } from "../harness/control-client.js";
-import type { LimitsFakeLog } from "../harness/mqtt-limits-fake.js";
-import type { SessionFakeLog } from "../harness/mqtt-session-fake.js";
-import type { MqttTestEnv } from "../harness/mqtt.js";
-import { rejection, waitUntil } from "../harness/promises.js";
-import { tapMqttWrites } from "../harness/mqtt-wire-tap.js";
+import { queryControl, sendControl } from "../harness/shared/control-client.js";
+import type { LimitsFakeLog } from "../harness/node/mqtt-limits-fake.js";
+import type { SessionFakeLog } from "../harness/node/mqtt-session-fake.js";
+import type { MqttTestEnv } from "../harness/node/mqtt.js";
+import { rejection, waitUntil } from "../harness/shared/promises.js";
+import { tapMqttWrites } from "../harness/shared/mqtt-wire-tap.js";
 import { expectInOrder } from "./mqtt-conformance.js";
 
 export interface MqttReconnectConformanceOptions {

@@ -18,9 +18,9 @@ import {
   type Connect,
   type SocketLike,
 } from "@sockkit/core";
-import { controlCommand } from "../harness/control-client.js";
-import { rejection as failure } from "../harness/promises.js";
-import type { SocketTestEnv } from "../harness/servers.js";
+import { controlCommand } from "../harness/shared/control-client.js";
+import { rejection as failure } from "../harness/shared/promises.js";
+import type { SocketTestEnv } from "../harness/node/servers.js";
 
 export interface PatternsOptions {
   runtime: "workerd" | "node";

@@ -3,11 +3,11 @@
  * in workerd and on Node, on RESP2 and RESP3.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import type { Connect } from "@sockkit/core";
-import { createRedisClient, ReplyError, type RedisClient, type RedisClientOptions } from "@sockkit/core/redis";
-import { sendControl } from "../harness/control-client.js";
-import { rejection } from "../harness/promises.js";
-import type { RedisTestEnv } from "../harness/redis-setup.js";
+import { ReplyError, type Connect } from "@sockkit/core";
+import { createRedisClient, type RedisClient, type RedisClientOptions } from "@sockkit/core/redis";
+import { sendControl } from "../harness/shared/control-client.js";
+import { rejection } from "../harness/shared/promises.js";
+import type { RedisTestEnv } from "../harness/node/redis-setup.js";
 
 export interface RedisConformanceOptions {
   runtime: "workerd" | "node";

@@ -5,9 +5,9 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { Connect, SocketLike } from "@sockkit/core";
-import { controlCommand } from "../harness/control-client.js";
-import { rejection, settledWithin } from "../harness/promises.js";
-import type { ControlStats, SocketTestEnv } from "../harness/servers.js";
+import { controlCommand } from "../harness/shared/control-client.js";
+import { rejection, settledWithin } from "../harness/shared/promises.js";
+import type { ControlStats, SocketTestEnv } from "../harness/node/servers.js";
 
 export interface ConformanceOptions {
   runtime: "workerd" | "node";

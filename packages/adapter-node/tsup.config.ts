@@ -7,14 +7,14 @@ export default defineConfig([
     dts: true,
     shims: true,
     target: "node20",
-    sourcemap: true,
     external: ["vitest", "@sockkit/core"],
+    // One copy of shared modules for both CJS entries too (tsup splits only ESM by default).
+    splitting: true,
   },
   {
     entry: ["src/register.ts", "src/register-workerd.ts", "src/loader-hooks.ts"],
     format: ["esm"],
     dts: true,
     target: "node20",
-    sourcemap: true,
   },
 ]);

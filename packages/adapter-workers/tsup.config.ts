@@ -7,7 +7,6 @@ export default defineConfig([
     format: ["esm"],
     dts: true,
     target: "es2022",
-    sourcemap: true,
     external: ["cloudflare:sockets", "@sockkit/core"],
   },
   {
@@ -15,7 +14,6 @@ export default defineConfig([
     format: ["esm", "cjs"],
     dts: true,
     target: "es2022",
-    sourcemap: true,
     external: ["@sockkit/core"],
   },
 ]);

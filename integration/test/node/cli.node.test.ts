@@ -1,14 +1,24 @@
 // The gateway served on Node over HTTP (load and shutdown), and the sockkit CLI's commands and exit codes.
 import { execFile, spawn } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import net from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { serveGateway } from "@sockkit/cli";
-import { freePort } from "../../harness/processes.js";
+import { freePort } from "../../harness/node/processes.js";
 
 const run = promisify(execFile);
-const bin = fileURLToPath(new URL("../../../packages/cli/dist/bin.js", import.meta.url));
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+const cliDir = join(root, "packages/cli");
+const cliPackage = JSON.parse(readFileSync(join(cliDir, "package.json"), "utf8")) as {
+  version: string;
+  bin: Record<string, string>;
+};
+// The file npm links as `sockkit`: what a user runs.
+const bin = join(cliDir, cliPackage.bin.sockkit!);
 const redis = inject("redis");
 const mqtt = inject("mqtt");
 const sockets = inject("sockets");
@@ -22,13 +32,6 @@ async function sockkit(...args: string[]): Promise<{ code: number; stdout: strin
     return { code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
   }
 }
-
-// Registered first so it runs last: the served gateway and its upstream sockets are all closed.
-afterAll(async () => {
-  const ours = () => process.getActiveResourcesInfo().filter((name) => /TCP|TLS|Timeout/.test(name));
-  for (let i = 0; i < 40 && ours().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
-  expect(ours()).toEqual([]);
-});
 
 describe("the gateway served on Node (@hono/node-server)", () => {
   it("serves 1,000 probes at concurrency 50 without an error, then shuts down cleanly", async () => {
@@ -85,6 +88,53 @@ describe("the sockkit CLI", () => {
     });
   });
 
+  it("--help, -h and help COMMAND print each command's usage and exit 0; --version prints the version", async () => {
+    const pages: Array<[string[], string]> = [
+      [["--help"], "sockkit: raw TCP"],
+      [["-h"], "sockkit: raw TCP"],
+      [["help"], "sockkit: raw TCP"],
+      [["gateway", "--help"], "Usage: sockkit gateway"],
+      [["gateway", "-h"], "Usage: sockkit gateway"],
+      [["gateway", "--port", "1", "--help"], "Usage: sockkit gateway"],
+      [["help", "gateway"], "Usage: sockkit gateway"],
+      [["probe", "--help"], "Usage: sockkit probe"],
+      [["redis", "--help"], "Usage: sockkit redis"],
+      [["mqtt", "--help"], "Usage: sockkit mqtt pub|sub"],
+      [["mqtt", "pub", "--help"], "Usage: sockkit mqtt pub"],
+      [["mqtt", "sub", "-h"], "Usage: sockkit mqtt sub"],
+      [["help", "mqtt", "sub"], "Usage: sockkit mqtt sub"],
+    ];
+    for (const [args, start] of pages) {
+      const result = await sockkit(...args);
+      expect(result, args.join(" ")).toMatchObject({ code: 0, stderr: "" });
+      expect(result.stdout.startsWith(start), `${args.join(" ")}:\n${result.stdout}`).toBe(true);
+      expect(result.stdout, args.join(" ")).toContain("Exit codes: 0 done");
+    }
+    expect(await sockkit("--version")).toEqual({ code: 0, stdout: `${cliPackage.version}\n`, stderr: "" });
+  });
+
+  it("a usage error exits 2 and points at the help of the command it was in", async () => {
+    expect(await sockkit("gateway", "--bogus")).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("Run sockkit gateway --help"),
+    });
+    expect(await sockkit("gateway", "stray")).toMatchObject({ code: 2 });
+    expect(await sockkit("redis")).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("Run sockkit redis --help"),
+    });
+    expect(await sockkit("mqtt")).toMatchObject({ code: 2, stderr: expect.stringContaining("mqtt needs pub or sub") });
+    expect(await sockkit("mqtt", "pub", "t")).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("Run sockkit mqtt pub --help"),
+    });
+    expect(await sockkit("mqtt", "sub", "t", "--retain")).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("--retain is for mqtt pub"),
+    });
+    expect(await sockkit("help", "launch")).toMatchObject({ code: 2, stderr: expect.stringContaining("no help") });
+  });
+
   it("probe: redis, mqtt and tcp URLs; an unreachable one exits 1 with its error code", async () => {
     expect(await sockkit("probe", `redis://127.0.0.1:${redis.shared.port}`)).toMatchObject({
       code: 0,
@@ -114,6 +164,42 @@ describe("the sockkit CLI", () => {
     expect(await sockkit("mqtt", "pub", "--url", broker, topic, "hello", "--qos", "1")).toMatchObject({ code: 0 });
     expect(await subscribing).toMatchObject({ code: 0, stdout: `${topic} hello\n` });
     expect(await sockkit("mqtt", "pub", "--url", broker, topic, "x", "--qos", "3")).toMatchObject({ code: 2 });
+  });
+});
+
+describe("the sockkit executable in the repository (npx sockkit after npm ci && npm start)", () => {
+  // npm links a workspace's bin only if the file exists when it installs, and npm ci runs before the
+  // build: a bin inside dist/ is never linked on a fresh clone.
+  it("is a committed, executable file outside dist/, and it is what node_modules/.bin/sockkit links to", async () => {
+    const relative = cliPackage.bin.sockkit!.replace(/^\.\//, "");
+    expect(relative.startsWith("dist/")).toBe(false);
+    const { stdout } = await run("git", ["ls-files", "--stage", "--", relative], { cwd: cliDir });
+    expect(stdout, "the bin is tracked by git, with mode 100755").toMatch(/^100755 /);
+    expect(statSync(bin).mode & 0o111).not.toBe(0);
+    expect(realpathSync(join(root, "node_modules/.bin/sockkit"))).toBe(realpathSync(bin));
+  });
+
+  it("npx sockkit --help runs from the repository's root", async () => {
+    // A shell's environment: not the npm_* settings of the npm (or npx) that may have started this test.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key)));
+    // --no: never fetch a package called sockkit from the registry when the link is missing.
+    const { stdout } = await run("npx", ["--no", "--", "sockkit", "--help"], { cwd: root, env, timeout: 30_000 });
+    expect(stdout).toContain("sockkit probe URL");
+  });
+
+  it("before the build, it says to build instead of failing with a stack trace", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sockkit-bin-"));
+    try {
+      const copy = join(dir, "bin", "sockkit.js");
+      await run("mkdir", ["-p", dirname(copy)]);
+      copyFileSync(bin, copy);
+      const result = await run(process.execPath, [copy, "--help"]).catch(
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(result).toMatchObject({ code: 1, stderr: expect.stringContaining("npm run build") });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import { afterAll, expect, inject } from "vitest";
 import { createConnect } from "@sockkit/adapter-node";
-import { loadSpecChecker } from "../../harness/openapi.js";
+import { loadSpecChecker } from "../../harness/node/openapi.js";
 import { gatewayConformance } from "../../suites/gateway-conformance.js";
 
 // Every response of the suite is checked against packages/gateway/openapi.yaml.

@@ -1,16 +1,9 @@
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import mqttjs from "mqtt";
 import { createConnect } from "@sockkit/adapter-node";
 import { createMqttClient } from "@sockkit/core/mqtt";
 import { expectInOrder, mqttConformance } from "../../suites/mqtt-conformance.js";
 import { mqttReconnectConformance } from "../../suites/mqtt-reconnect-conformance.js";
-
-// Registered first so it runs last (after hooks run in reverse): after the suite has ended its clients.
-afterAll(async () => {
-  const ours = () => process.getActiveResourcesInfo().filter((name) => /TCP|TLS|Timeout/.test(name));
-  for (let i = 0; i < 40 && ours().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
-  expect(ours()).toEqual([]);
-});
 
 const env = inject("mqtt");
 mqttConformance({

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { chromium } from "playwright-core";
 import { serveGateway } from "@sockkit/cli";
-import { CHROMIUM_ARGS, findChromium } from "../../harness/browser.js";
+import { CHROMIUM_ARGS, findChromium } from "../../harness/node/browser.js";
 
 const redis = inject("redis");
 

@@ -1,13 +1,5 @@
-import { afterAll, expect, inject } from "vitest";
+import { inject } from "vitest";
 import { createConnect } from "@sockkit/adapter-node";
 import { redisConformance } from "../../suites/redis-conformance.js";
-
-// Registered first so it runs last (after hooks run in reverse): after the suite has closed its clients.
-afterAll(async () => {
-  // Leak check: every client was closed, so no socket or timer of ours is left.
-  const ours = () => process.getActiveResourcesInfo().filter((name) => /TCP|TLS|Timeout/.test(name));
-  for (let i = 0; i < 40 && ours().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
-  expect(ours()).toEqual([]);
-});
 
 redisConformance({ runtime: "node", connect: createConnect(), redis: inject("redis") });

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { freePort } from "../../harness/processes.js";
+import { freePort } from "../../harness/node/processes.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const wrangler = join(root, "node_modules/wrangler/bin/wrangler.js");

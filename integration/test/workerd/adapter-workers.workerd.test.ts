@@ -1,12 +1,7 @@
 import { describe, expect, inject, it } from "vitest";
 import { connect } from "@sockkit/adapter-workers";
-import {
-  createDestinationPolicy,
-  guardConnect,
-  isSockkitError,
-  withDestinationPolicy,
-  type PolicyAwareConnect,
-} from "@sockkit/core";
+import { createDestinationPolicy, guardConnect, isSockkitError } from "@sockkit/core";
+import { withDestinationPolicy, type PolicyAwareConnect } from "@sockkit/core/adapter";
 import { socketConformance } from "../../suites/socket-conformance.js";
 
 const env = inject("sockets");

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { createMqttClient, type MqttClient, type StoredPacket } from "@sockkit/core/mqtt";
 import { durableObjectStore } from "../../../examples/mqtt-durable-object/src/store.js";
 import type { Env } from "../../../examples/mqtt-durable-object/src/index.js";
-import { sendControl } from "../../harness/control-client.js";
+import { sendControl } from "../../harness/shared/control-client.js";
 
 const mqtt = inject("mqtt");
 const bridges = (env as unknown as Env).BRIDGE;

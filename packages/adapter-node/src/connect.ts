@@ -3,21 +3,23 @@ import { lookup } from "node:dns/promises";
 import net from "node:net";
 import tls from "node:tls";
 import {
-  canonicalizeHost,
   ConnectError,
   DestinationDeniedError,
-  parseSocketAddress,
-  utf8Decoder,
-  withDestinationPolicy,
   type Connect,
   type DestinationPolicy,
-  type PolicyAwareConnect,
   type SecureTransport,
   type SocketAddress,
   type SocketLike,
   type SocketOptions,
-  type TextAwareConnect,
 } from "@sockkit/core";
+import {
+  canonicalizeHost,
+  parseSocketAddress,
+  utf8Decoder,
+  withDestinationPolicy,
+  type PolicyAwareConnect,
+  type TextAwareConnect,
+} from "@sockkit/core/adapter";
 import { edgeRefusal } from "./edge-rules.js";
 import { CONNECT_FAILED, NodeSocket, type SocketPlan } from "./socket.js";
 import { nodeDecodeUtf8 } from "./text.js";

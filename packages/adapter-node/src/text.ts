@@ -1,5 +1,5 @@
 import { Buffer } from "node:buffer";
-import type { DecodeUtf8 } from "@sockkit/core";
+import type { DecodeUtf8 } from "@sockkit/core/adapter";
 
 type Utf8Slice = (this: Uint8Array, start: number, end: number) => string;
 

@@ -2,6 +2,7 @@
 // `sockkit`: the gateway on Node, and one-shot probes and commands.
 // Exit codes: 0 done, 1 the operation failed (upstream, policy, timeout), 2 bad usage.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createRequire } from "node:module";
 import net from "node:net";
 import { parseArgs } from "node:util";
 import { createConnect } from "@sockkit/adapter-node";
@@ -9,31 +10,51 @@ import { connectWithTimeout, isSockkitError, type DestinationRule } from "@sockk
 import { createMqttClient, type QoS } from "@sockkit/core/mqtt";
 import { createRedisClient } from "@sockkit/core/redis";
 import { serveGateway } from "./serve.js";
+import { HELP, isCommandName, usageOf, type CommandName } from "./usage.js";
 
-const HELP = `sockkit: raw TCP for Workers and Node
-
-Usage:
-  sockkit gateway [--port 8787] [--host 127.0.0.1] [--allow HOST:PORTS]... [--token TOKEN] [--demo]
-      Serve the gateway. --allow names a destination (e.g. 127.0.0.1:6379, [::1]:1883,
-      10.0.0.0/8:6379,6380, db.internal:7000-7005). --demo also starts an MQTT broker
-      (Aedes) and, if installed, redis-server on free ports, allows both, and prints curl lines.
-  sockkit probe URL [--timeout MS]
-      URL is redis://host[:port], mqtt://host[:port] or tcp://host:port (rediss://, mqtts:// for TLS).
-  sockkit redis --url redis://host[:port] COMMAND [ARG]...
-  sockkit mqtt pub --url mqtt://host[:port] TOPIC MESSAGE [--qos 0|1|2] [--retain]
-  sockkit mqtt sub --url mqtt://host[:port] FILTER [--count N]
-
-Exit codes: 0 done, 1 the operation failed, 2 bad usage.
-`;
-
+/** Bad usage: exit 2 with the reason and where to read the command's usage. */
 class UsageError extends Error {}
+
+/** The command being run, so that a usage error points at its own help. */
+let running: CommandName | undefined;
+
+/** The options every command takes besides its own. */
+const HELP_OPTION = { help: { type: "boolean", short: "h", default: false } } as const;
+
+function printUsage(command: CommandName): number {
+  process.stdout.write(usageOf(command));
+  return 0;
+}
+
+function version(): string {
+  // dist/bin.js and src/bin.ts both sit one folder below the package's root.
+  return (createRequire(import.meta.url)("../package.json") as { version: string }).version;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
-    process.stdout.write(HELP);
-    return command === undefined ? 2 : 0;
+  if (command === undefined) {
+    process.stderr.write(HELP);
+    return 2;
   }
+  if (command === "--help" || command === "-h") {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (command === "--version" || command === "-v") {
+    console.log(version());
+    return 0;
+  }
+  if (command === "help") {
+    const topic = rest.join(" ");
+    if (topic === "") {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    if (!isCommandName(topic)) throw new UsageError(`no help for "${topic}": unknown command`);
+    return printUsage(topic);
+  }
+  if (isCommandName(command)) running = command;
   switch (command) {
     case "gateway":
       return gateway(rest);
@@ -57,9 +78,11 @@ async function gateway(args: string[]): Promise<number> {
       allow: { type: "string", multiple: true, default: [] },
       token: { type: "string" },
       demo: { type: "boolean", default: false },
+      ...HELP_OPTION,
     },
     strict: true,
   });
+  if (values.help) return printUsage("gateway");
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port must be a port number, got "${values.port}"`);
@@ -117,10 +140,11 @@ async function gateway(args: string[]): Promise<number> {
 async function probe(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { timeout: { type: "string", default: "5000" } },
+    options: { timeout: { type: "string", default: "5000" }, ...HELP_OPTION },
     allowPositionals: true,
     strict: true,
   });
+  if (values.help) return printUsage("probe");
   const [raw] = positionals;
   if (!raw) throw new UsageError("probe needs a URL, e.g. sockkit probe redis://127.0.0.1:6379");
   const timeoutMs = Number(values.timeout);
@@ -174,10 +198,11 @@ async function probe(args: string[]): Promise<number> {
 async function redis(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { url: { type: "string", default: "redis://127.0.0.1:6379" } },
+    options: { url: { type: "string", default: "redis://127.0.0.1:6379" }, ...HELP_OPTION },
     allowPositionals: true,
     strict: true,
   });
+  if (values.help) return printUsage("redis");
   if (positionals.length === 0)
     throw new UsageError("redis needs a command, e.g. sockkit redis --url redis://127.0.0.1:6379 PING");
   const client = createRedisClient({ connect: createConnect(), url: values.url });
@@ -204,6 +229,12 @@ async function redis(args: string[]): Promise<number> {
 
 async function mqtt(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
+  if (sub === "--help" || sub === "-h") return printUsage("mqtt");
+  running = "mqtt";
+  if (sub !== "pub" && sub !== "sub")
+    throw new UsageError(
+      sub === undefined ? "mqtt needs pub or sub" : `unknown mqtt command "${sub}" (use pub or sub)`,
+    );
   const { values, positionals } = parseArgs({
     args: rest,
     options: {
@@ -211,45 +242,57 @@ async function mqtt(args: string[]): Promise<number> {
       qos: { type: "string", default: "0" },
       retain: { type: "boolean", default: false },
       count: { type: "string" },
+      ...HELP_OPTION,
     },
     allowPositionals: true,
     strict: true,
   });
+  if (values.help) return printUsage(`mqtt ${sub}`);
+  running = `mqtt ${sub}`;
   const qos = Number(values.qos);
   if (qos !== 0 && qos !== 1 && qos !== 2) throw new UsageError(`--qos must be 0, 1 or 2, got "${values.qos}"`);
-  const client = createMqttClient({ connect: createConnect(), url: values.url });
-  try {
-    if (sub === "pub") {
-      const [topic, message] = positionals;
-      if (topic === undefined || message === undefined) throw new UsageError("mqtt pub needs a topic and a message");
+  // Checked before connecting, so bad usage never costs a connection.
+  if (sub === "pub") {
+    const [topic, message, extra] = positionals;
+    if (topic === undefined || message === undefined || extra !== undefined)
+      throw new UsageError("mqtt pub needs a topic and a message");
+    if (values.count !== undefined) throw new UsageError("--count is for mqtt sub");
+    const client = createMqttClient({ connect: createConnect(), url: values.url });
+    try {
       await client.publish(topic, message, { qos: qos as QoS, retain: values.retain });
       console.log(`published to ${topic} (QoS ${qos})`);
       return 0;
+    } finally {
+      await client.end({ timeoutMs: 2000 });
     }
-    if (sub === "sub") {
-      const [filter] = positionals;
-      if (filter === undefined) throw new UsageError("mqtt sub needs a topic filter");
-      const count = values.count === undefined ? Infinity : Number(values.count);
-      if (!(count > 0)) throw new UsageError(`--count must be a positive number, got "${values.count}"`);
-      const messages = client.messages();
-      const [granted] = await client.subscribe(filter, { qos: qos as QoS });
-      if (granted === undefined || granted >= 0x80) {
-        console.error(
-          `sockkit: the broker refused the subscription to ${filter} (reason 0x${(granted ?? 0x80).toString(16)})`,
-        );
-        return 1;
-      }
-      let seen = 0;
-      const stop = () => void messages.return?.();
-      process.once("SIGINT", stop);
+  }
+  const [filter, extra] = positionals;
+  if (filter === undefined || extra !== undefined) throw new UsageError("mqtt sub needs one topic filter");
+  if (values.retain) throw new UsageError("--retain is for mqtt pub");
+  const count = values.count === undefined ? Infinity : Number(values.count);
+  if (!(count > 0)) throw new UsageError(`--count must be a positive number, got "${values.count}"`);
+  const client = createMqttClient({ connect: createConnect(), url: values.url });
+  try {
+    const messages = client.messages();
+    const [granted] = await client.subscribe(filter, { qos: qos as QoS });
+    if (granted === undefined || granted >= 0x80) {
+      console.error(
+        `sockkit: the broker refused the subscription to ${filter} (reason 0x${(granted ?? 0x80).toString(16)})`,
+      );
+      return 1;
+    }
+    let seen = 0;
+    const stop = () => void messages.return?.();
+    process.once("SIGINT", stop);
+    try {
       for await (const message of messages) {
         console.log(`${message.topic} ${message.text}`);
         if (++seen >= count) break;
       }
+    } finally {
       process.off("SIGINT", stop);
-      return 0;
     }
-    throw new UsageError(`unknown mqtt command "${sub ?? ""}" (use pub or sub)`);
+    return 0;
   } finally {
     await client.end({ timeoutMs: 2000 });
   }
@@ -318,12 +361,11 @@ async function startRedisServer(): Promise<{ port: number; close(): Promise<void
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (
-      error instanceof UsageError ||
-      (error as { code?: string })?.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
-      (error as { code?: string })?.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE"
-    ) {
-      console.error(`sockkit: ${(error as Error).message}\n\nRun sockkit --help for usage.`);
+    // node:util parseArgs' errors: unknown option, missing value, unexpected positional.
+    if (error instanceof UsageError || String((error as { code?: unknown })?.code).startsWith("ERR_PARSE_ARGS_")) {
+      console.error(
+        `sockkit: ${(error as Error).message}\n\nRun sockkit ${running ? `${running} ` : ""}--help for usage.`,
+      );
       process.exit(2);
     }
     if (error instanceof TypeError) {

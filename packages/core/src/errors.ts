@@ -157,6 +157,13 @@ export class AllAttemptsFailedError extends SockkitError {
   }
 }
 
+/** `pool.acquire()` refused: the pool is draining, or too many callers wait. */
+export class PoolError extends SockkitError {
+  constructor(message: string) {
+    super("ECONNECT", message);
+  }
+}
+
 /**
  * `cause` as an error with a code: sockkit errors and synchronous `TypeError`s
  * (bad input) pass unchanged; anything else (the runtime's code-less connect

@@ -1,7 +1,7 @@
 import { describeAddress, parseSocketAddress } from "./address.js";
 import { asyncDispose } from "./async-dispose.js";
 import { connectWithTimeout } from "./connect-with-timeout.js";
-import { SockkitError, TimeoutError } from "./errors.js";
+import { PoolError, TimeoutError } from "./errors.js";
 import { onAbort, timer, type Timer } from "./timer.js";
 import type { Connect, SocketAddress, SocketLike, SocketOptions } from "./types.js";
 
@@ -81,13 +81,6 @@ interface Waiter {
   resolve(lease: PooledSocket): void;
   reject(error: unknown): void;
   cleanup(): void;
-}
-
-/** `pool.acquire()` refused: the pool is draining, or too many callers wait. */
-export class PoolError extends SockkitError {
-  constructor(message: string) {
-    super("ECONNECT", message);
-  }
 }
 
 const NOT_YET = Symbol("not yet");

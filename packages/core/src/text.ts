@@ -1,3 +1,4 @@
+import { utf8Decoder, type TextAwareConnect } from "./capabilities.js";
 import type { Connect } from "./types.js";
 
 /**
@@ -7,17 +8,6 @@ import type { Connect } from "./types.js";
  * outside that range where `subarray` would clamp).
  */
 export type DecodeUtf8 = (bytes: Uint8Array, start: number, end: number) => string;
-
-/**
- * Optional capability of a `Connect`: a runtime's own, faster UTF-8 decoder
- * with the {@link DecodeUtf8} contract. The Redis client decodes replies with
- * it. `@sockkit/adapter-node`'s connect has one (Node's native decoder, which
- * needs no view of the bytes per string); without it {@link decodeUtf8} is used.
- */
-export const utf8Decoder: unique symbol = Symbol.for("sockkit.utf8Decoder") as never;
-
-/** A `Connect` that may carry the {@link utf8Decoder} capability. */
-export type TextAwareConnect = Connect & { [utf8Decoder]?: DecodeUtf8 };
 
 // A value's leading U+FEFF is data, not a byte-order mark to drop.
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });

@@ -6,11 +6,11 @@ import {
   createAllowlist,
   createDestinationPolicy,
   guardConnect,
-  withDestinationPolicy,
   type Connect,
   type DestinationPolicy,
   type SocketLike,
 } from "../src/index.js";
+import { withDestinationPolicy } from "../src/adapter.js";
 
 /** Every spelling of an IPv4 address that a resolver (inet_aton) or the URL parser reads as that address. */
 function ipv4Encodings([a, b, c, d]: readonly number[]): string[] {

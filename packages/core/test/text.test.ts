@@ -2,15 +2,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createDestinationPolicy } from "../src/destination/policy.js";
 import { guardConnect } from "../src/destination/guard.js";
-import {
-  decodeUtf8,
-  SHORT_TEXT,
-  shortText,
-  utf8Decoder,
-  utf8DecoderOf,
-  type DecodeUtf8,
-  type TextAwareConnect,
-} from "../src/text.js";
+import { utf8Decoder, type TextAwareConnect } from "../src/capabilities.js";
+import { decodeUtf8, SHORT_TEXT, shortText, utf8DecoderOf, type DecodeUtf8 } from "../src/text.js";
 import type { Connect } from "../src/types.js";
 
 const reference = new TextDecoder("utf-8", { ignoreBOM: true });

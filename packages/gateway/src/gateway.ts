@@ -1,16 +1,16 @@
 import {
-  asConnectError,
   connectWithTimeout,
   createDestinationPolicy,
   guardConnect,
   pipeToSocket,
-  toResponse,
   TooLargeError,
+  toResponse,
   type Connect,
   type DestinationPolicy,
   type DestinationRule,
   type GuardOptions,
 } from "@sockkit/core";
+import { asConnectError } from "@sockkit/core/adapter";
 import { createMqttClient, type QoS } from "@sockkit/core/mqtt";
 import { createRedisClient, type RespValue } from "@sockkit/core/redis";
 import { HttpError, badRequest, errorResponse, json, readJson } from "./http.js";

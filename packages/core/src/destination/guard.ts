@@ -1,19 +1,8 @@
 import { parseSocketAddress } from "../address.js";
+import { forwardCapabilities, withDestinationPolicy, type PolicyAwareConnect } from "../capabilities.js";
 import { DestinationDeniedError } from "../errors.js";
 import type { Connect, SecureTransport, SocketLike, SocketOptions } from "../types.js";
-import { utf8Decoder, type TextAwareConnect } from "../text.js";
 import type { DestinationPolicy } from "./policy.js";
-
-/**
- * Optional capability of a `Connect`: given a policy, return a `Connect` that
- * resolves each name the policy must see the addresses of, checks every
- * address, and dials the checked one (keeping the name for TLS).
- * `@sockkit/adapter-node`'s connect has it; {@link guardConnect} uses it.
- */
-export const withDestinationPolicy: unique symbol = Symbol.for("sockkit.withDestinationPolicy") as never;
-
-/** A `Connect` that may carry the {@link withDestinationPolicy} capability. */
-export type PolicyAwareConnect = Connect & { [withDestinationPolicy]?: (policy: DestinationPolicy) => Connect };
 
 /** Options for {@link guardConnect}. */
 export interface GuardOptions {
@@ -51,7 +40,7 @@ export function guardConnect(connect: Connect, policy: DestinationPolicy, option
   const capability = (connect as PolicyAwareConnect)[withDestinationPolicy];
   const resolving = typeof capability === "function" ? capability.call(connect, policy) : undefined;
 
-  const guarded: TextAwareConnect = function guardedConnect(address, socketOptions) {
+  const guarded: Connect = function guardedConnect(address, socketOptions) {
     const { hostname, port, display, unreachable } = parseSocketAddress(address);
     const decision = policy.check(hostname, port);
     if (!decision.allowed) return deniedSocket(new DestinationDeniedError(display, decision.reason), socketOptions);
@@ -72,10 +61,9 @@ export function guardConnect(connect: Connect, policy: DestinationPolicy, option
       socketOptions,
     );
   };
-  // Guarding changes where a socket may go, not how its bytes are read.
-  const decoder = (connect as TextAwareConnect)[utf8Decoder];
-  if (decoder !== undefined) guarded[utf8Decoder] = decoder;
-  return guarded;
+  // Guarding changes where a socket may go, not how its bytes are read: the decoder passes on, the
+  // policy capability does not (a second policy handed to `connect` would skip this one).
+  return forwardCapabilities(connect, guarded);
 }
 
 /** A socket that failed before it began: every promise rejects with `error`, nothing is opened. */

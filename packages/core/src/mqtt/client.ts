@@ -18,7 +18,7 @@ import {
   type MqttParkedMessage,
   type MqttSettings,
   type PublishOptions,
-  type SubscribeOptions,
+  type MqttSubscribeOptions,
 } from "./options.js";
 import type {
   ConnackPacket,
@@ -26,7 +26,7 @@ import type {
   MqttProperties,
   PublishPacket,
   SubscribePacket,
-  Subscription,
+  MqttSubscription,
 } from "./packets.js";
 import { brokerLimits, checkOffline, connectPacket, subscriptionList } from "./outgoing.js";
 import { Subscriptions } from "./subscriptions.js";
@@ -195,13 +195,16 @@ export class MqttClient {
    * Subscribes; resolves with the broker's answer per filter: the granted
    * QoS (0–2) or a failure reason code (0x80 and up).
    */
-  subscribe(filters: string | ReadonlyArray<string | Subscription>, options: SubscribeOptions = {}): Promise<number[]> {
+  subscribe(
+    filters: string | ReadonlyArray<string | MqttSubscription>,
+    options: MqttSubscribeOptions = {},
+  ): Promise<number[]> {
     return this.#track(() => this.#subscribe(filters, options));
   }
 
   async #subscribe(
-    filters: string | ReadonlyArray<string | Subscription>,
-    options: SubscribeOptions,
+    filters: string | ReadonlyArray<string | MqttSubscription>,
+    options: MqttSubscribeOptions,
   ): Promise<number[]> {
     const v5 = this.#o.protocolVersion === 5;
     const list = subscriptionList(filters, options, v5);

@@ -7,7 +7,7 @@ import {
   type MqttProperties,
   type ProtocolVersion,
   type QoS,
-  type Subscription,
+  type MqttSubscription,
 } from "./packets.js";
 import { PROPERTY_BY_ID, PROPERTY_BY_NAME, REPEATABLE } from "./properties.js";
 import { hasLoneSurrogate, topicFilterProblem, topicNameProblem } from "./topic.js";
@@ -228,7 +228,7 @@ function topicUtf8(topic: unknown): Uint8Array {
   return bytes;
 }
 
-function subscriptionOptions(s: Subscription, v5: boolean): number {
+function subscriptionOptions(s: MqttSubscription, v5: boolean): number {
   const qos = checkQos(s.qos);
   if (!v5) {
     if (s.noLocal || s.retainAsPublished || s.retainHandling)
@@ -748,7 +748,7 @@ function decodeControl(typeId: number, flags: number, r: Reader, version: Protoc
     case "subscribe": {
       const packetId = r.u16();
       const properties = v5 ? r.properties() : undefined;
-      const subscriptions: Subscription[] = [];
+      const subscriptions: MqttSubscription[] = [];
       while (r.left > 0) {
         const topic = r.string();
         if (topicFilterProblem(topic))

@@ -15,7 +15,7 @@ export type {
   QoS,
   SubackPacket,
   SubscribePacket,
-  Subscription,
+  MqttSubscription,
   UnsubackPacket,
   UnsubscribePacket,
   WillMessage,
@@ -31,7 +31,7 @@ export type {
   MqttParkedMessage,
   MqttReconnectOptions,
   PublishOptions,
-  SubscribeOptions,
+  MqttSubscribeOptions,
 } from "./options.js";
 export { createMemoryStore } from "./store.js";
 export type { MqttStore, StoredPacket } from "./store.js";

@@ -172,7 +172,7 @@ export interface PublishOptions {
 }
 
 /** Options of {@link MqttClient.subscribe}, applied to every filter given as a string. */
-export interface SubscribeOptions {
+export interface MqttSubscribeOptions {
   /** @default 0 */
   qos?: QoS;
   /** MQTT 5 */

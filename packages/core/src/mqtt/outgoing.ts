@@ -1,7 +1,7 @@
 import { encodePacket } from "./codec.js";
-import type { MqttSettings, SubscribeOptions } from "./options.js";
+import type { MqttSettings, MqttSubscribeOptions } from "./options.js";
 import type { BrokerLimits } from "./connection.js";
-import type { ConnackPacket, MqttPacket, PublishPacket, QoS, Subscription } from "./packets.js";
+import type { ConnackPacket, MqttPacket, PublishPacket, QoS, MqttSubscription } from "./packets.js";
 import { topicNameProblem } from "./topic.js";
 
 /** The CONNECT of one attempt, from the client's settings (and the attempt's password). */
@@ -42,13 +42,13 @@ export function connectPacket(o: MqttSettings, password: Uint8Array | undefined)
   };
 }
 
-/** SUBSCRIBE entries: a filter given as a string takes `options`; a {@link Subscription} is used as it is. */
+/** SUBSCRIBE entries: a filter given as a string takes `options`; a {@link MqttSubscription} is used as it is. */
 export function subscriptionList(
-  filters: string | ReadonlyArray<string | Subscription>,
-  options: SubscribeOptions,
+  filters: string | ReadonlyArray<string | MqttSubscription>,
+  options: MqttSubscribeOptions,
   v5: boolean,
-): Subscription[] {
-  return (typeof filters === "string" ? [filters] : [...filters]).map((f): Subscription =>
+): MqttSubscription[] {
+  return (typeof filters === "string" ? [filters] : [...filters]).map((f): MqttSubscription =>
     typeof f === "string"
       ? {
           topic: f,

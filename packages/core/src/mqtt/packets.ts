@@ -85,7 +85,7 @@ export interface AckPacket {
   properties?: MqttProperties;
 }
 
-export interface Subscription {
+export interface MqttSubscription {
   topic: string;
   qos: QoS;
   /** MQTT 5: do not receive my own publications. */
@@ -99,7 +99,7 @@ export interface Subscription {
 export interface SubscribePacket {
   type: "subscribe";
   packetId: number;
-  subscriptions: Subscription[];
+  subscriptions: MqttSubscription[];
   properties?: MqttProperties;
 }
 

@@ -1,11 +1,11 @@
-import type { MqttProperties, SubscribePacket, Subscription } from "./packets.js";
+import type { MqttProperties, SubscribePacket, MqttSubscription } from "./packets.js";
 
 /**
  * What the client subscribed to (what the broker granted), so that it can make it all again when a
  * broker comes back without the session (a clean session, or one that expired).
  */
 export class Subscriptions {
-  readonly #granted = new Map<string, { subscription: Subscription; properties?: MqttProperties }>();
+  readonly #granted = new Map<string, { subscription: MqttSubscription; properties?: MqttProperties }>();
 
   /** The broker's SUBACK `codes` for `packet`: the filters it granted are kept. */
   granted(packet: SubscribePacket, codes: readonly number[]): void {
@@ -23,7 +23,7 @@ export class Subscriptions {
 
   /** SUBSCRIBE packets that make every subscription again: one per set of properties. */
   again(): SubscribePacket[] {
-    const groups = new Map<MqttProperties | undefined, Subscription[]>();
+    const groups = new Map<MqttProperties | undefined, MqttSubscription[]>();
     for (const { subscription, properties } of this.#granted.values()) {
       const group = groups.get(properties) ?? [];
       group.push(subscription);

@@ -8,7 +8,7 @@ import { RedisCommands } from "./commands.js";
 import { RedisConnection, type CommandOptions, type Transform } from "./connection.js";
 import type { RespLimits, RespValue } from "./resp/decoder.js";
 import type { RedisArgument } from "./resp/encoder.js";
-import { PubSub, type PubSubMessage, type SubscribeOptions, type Subscription } from "./pubsub.js";
+import { PubSub, type PubSubMessage, type RedisSubscribeOptions, type RedisSubscription } from "./pubsub.js";
 import { parseRedisUrl } from "./url.js";
 
 /** Options for {@link createRedisClient}. */
@@ -256,8 +256,8 @@ export class RedisClient extends RedisCommands {
   subscribe(
     channels: string | readonly string[],
     listener?: (message: PubSubMessage) => void,
-    options?: SubscribeOptions,
-  ): Promise<Subscription> {
+    options?: RedisSubscribeOptions,
+  ): Promise<RedisSubscription> {
     return this.#subscribe("channel", channels, listener, options);
   }
 
@@ -265,8 +265,8 @@ export class RedisClient extends RedisCommands {
   psubscribe(
     patterns: string | readonly string[],
     listener?: (message: PubSubMessage) => void,
-    options?: SubscribeOptions,
-  ): Promise<Subscription> {
+    options?: RedisSubscribeOptions,
+  ): Promise<RedisSubscription> {
     return this.#subscribe("pattern", patterns, listener, options);
   }
 
@@ -274,8 +274,8 @@ export class RedisClient extends RedisCommands {
   ssubscribe(
     channels: string | readonly string[],
     listener?: (message: PubSubMessage) => void,
-    options?: SubscribeOptions,
-  ): Promise<Subscription> {
+    options?: RedisSubscribeOptions,
+  ): Promise<RedisSubscription> {
     return this.#subscribe("shard", channels, listener, options);
   }
 
@@ -335,8 +335,8 @@ export class RedisClient extends RedisCommands {
     family: "channel" | "pattern" | "shard",
     names: string | readonly string[],
     listener?: (message: PubSubMessage) => void,
-    options?: SubscribeOptions,
-  ): Promise<Subscription> {
+    options?: RedisSubscribeOptions,
+  ): Promise<RedisSubscription> {
     const root = this.#root ?? this;
     if (root.#closed) return Promise.reject(closedClient());
     return root.#pubsub.subscribe(family, names, listener, options);

@@ -1,3 +1,5 @@
+// `@sockkit/core/redis`: the Redis client. Its errors (ReplyError, ClosedError, TimeoutError…) are
+// exported by `@sockkit/core`, with every other error class.
 export { createRedisClient, RedisBatch, RedisClient } from "./client.js";
 export type { BatchResult, ReconnectOptions, RedisClientOptions } from "./client.js";
 export { RedisCommands } from "./commands.js";
@@ -9,5 +11,4 @@ export { CommandBatch, encodeCommand } from "./resp/encoder.js";
 export type { RedisArgument } from "./resp/encoder.js";
 export { parseRedisUrl } from "./url.js";
 export type { RedisUrl } from "./url.js";
-export { ClosedError, ProtocolError, ReplyError, TimeoutError, TooLargeError, isSockkitError } from "../errors.js";
-export type { PubSubMessage, SubscribeOptions, Subscription } from "./pubsub.js";
+export type { PubSubMessage, RedisSubscribeOptions, RedisSubscription } from "./pubsub.js";

@@ -12,7 +12,7 @@ export interface PubSubMessage {
 }
 
 /** Options of `subscribe`, `psubscribe` and `ssubscribe`. */
-export interface SubscribeOptions {
+export interface RedisSubscribeOptions {
   /**
    * Messages the async iterator may hold for a reader that has fallen
    * behind. Past it the iterator fails with `ETOOLARGE` and the
@@ -23,7 +23,7 @@ export interface SubscribeOptions {
 }
 
 /** One subscription: an async iterator of messages (unless a listener takes them), ended by `unsubscribe()`. */
-export interface Subscription extends AsyncIterableIterator<PubSubMessage> {
+export interface RedisSubscription extends AsyncIterableIterator<PubSubMessage> {
   /** The channels or patterns this subscription listens to. */
   readonly names: readonly string[];
   /** Stops listening; the server is told once no other subscription needs the names. Idempotent. */
@@ -69,8 +69,8 @@ export class PubSub {
     family: Family,
     input: string | readonly string[],
     listener: ((message: PubSubMessage) => void) | undefined,
-    options: SubscribeOptions = {},
-  ): Promise<Subscription> {
+    options: RedisSubscribeOptions = {},
+  ): Promise<RedisSubscription> {
     const names = typeof input === "string" ? [input] : [...input];
     if (names.length === 0 || names.some((n) => typeof n !== "string" || n.length === 0)) {
       throw new TypeError("subscribe needs one or more non-empty channel names or patterns");
@@ -89,7 +89,7 @@ export class PubSub {
       set.add(sink);
     }
     let unsubscribed: Promise<void> | undefined;
-    const subscription: Subscription = Object.assign(iterator, {
+    const subscription: RedisSubscription = Object.assign(iterator, {
       names,
       unsubscribe: () => (unsubscribed ??= this.#unsubscribe(family, names, sink)),
     });

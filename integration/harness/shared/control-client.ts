@@ -1,7 +1,7 @@
 // Runtime-neutral client for the harness's control ports (used from workerd and Node): the test
 // writes "command [arg]\n" and reads the whole answer.
 import type { Connect } from "@sockkit/core";
-import type { ControlStats } from "./servers.js";
+import type { ControlStats } from "../node/servers.js";
 
 /** Sends one command and returns the whole answer. */
 export async function queryControl(connect: Connect, port: number, command: string): Promise<string> {

@@ -8,7 +8,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import YAML from "yaml";
 
-const SPEC = fileURLToPath(new URL("../../packages/gateway/openapi.yaml", import.meta.url));
+const SPEC = fileURLToPath(new URL("../../../packages/gateway/openapi.yaml", import.meta.url));
 
 interface Operation {
   responses: Record<string, { $ref?: string; content?: Record<string, { schema?: unknown }> }>;

@@ -6,17 +6,15 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, inject, it } from "vitest";
 import { connect, createConnect } from "@sockkit/adapter-node";
+import { createDestinationPolicy, guardConnect, isSockkitError } from "@sockkit/core";
 import {
-  createDestinationPolicy,
   decodeUtf8,
-  guardConnect,
-  isSockkitError,
   utf8Decoder,
   utf8DecoderOf,
   withDestinationPolicy,
   type TextAwareConnect,
-} from "@sockkit/core";
-import { controlCommand } from "../../harness/control-client.js";
+} from "@sockkit/core/adapter";
+import { controlCommand } from "../../harness/shared/control-client.js";
 
 const env = inject("sockets");
 
