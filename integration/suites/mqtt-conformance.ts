@@ -233,6 +233,26 @@ export function mqttConformance({
         await client.end();
       });
 
+      // Shared subscriptions (MQTT 5 §4.8.2; Mosquitto takes them on 3.1.1 too): the way to scale consumers out.
+      if (broker === "Mosquitto")
+        it("a shared subscription ($share/group/filter) splits a stream between the group: every message once, to one of them", async () => {
+          const group = `g${run}${protocolVersion}`;
+          const consumers = [open(), open(), open()];
+          const got = consumers.map(() => [] as number[]);
+          consumers.forEach((c, i) => c.onMessage((m) => got[i]!.push(Number(m.text))));
+          for (const c of consumers)
+            expect(await c.subscribe(`$share/${group}/${topic("shared/+")}`, { qos: 1 })).toEqual([1]);
+          const publisher = open();
+          const n = 3_000;
+          await Promise.all(
+            Array.from({ length: n }, (_, i) => publisher.publish(topic(`shared/${i % 7}`), String(i), { qos: 1 })),
+          );
+          await waitUntil(() => got.reduce((sum, list) => sum + list.length, 0) >= n, 10_000);
+          const all = got.flat().sort((a, b) => a - b);
+          expect(all).toEqual(Array.from({ length: n }, (_, i) => i));
+          for (const list of got) expect(list.length).toBeGreaterThan(0); // each took a share
+        });
+
       if (maxQoS === 1)
         it(`${broker} has no QoS 2, and MQTT 3.1.1 no way to refuse a QoS 2 PUBLISH: it closes the connection, and the publish rejects with ECLOSED`, async () => {
           const client = open();

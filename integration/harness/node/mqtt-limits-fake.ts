@@ -31,6 +31,9 @@
 //           fakes of mqtt.ts do: the MQTT 5 client must say why in its DISCONNECT (0x81, 0x95).
 //   chat-   receiveMaximum 100; sends a QoS 0 PUBLISH ("chat/tick") every 100 ms from its CONNACK on,
 //           so the client always has something to read.
+//   flood-  receiveMaximum 100; logs the receiveMaximum of the client's CONNECT; a SUBSCRIBE to
+//           "flood/N" is answered with N QoS 2 PUBLISHes (ids 1..N) and no PUBREL, so that each
+//           awaits its release: past the client's receiveMaximum, the client must say 0x93.
 //   win-    receiveMaximum 3; each QoS 1 PUBLISH is acknowledged 100 ms later, and one beyond the 3
 //           unacknowledged the client may have is answered with DISCONNECT 0x93 (Receive Maximum
 //           exceeded), as the spec has a broker do. Its log gives each PUBLISH `inFlight`: how many
@@ -57,6 +60,7 @@ export interface LimitsFakeLog {
       reasonCode?: number;
       data?: string;
       inFlight?: number;
+      receiveMaximum?: number;
     }>
   >;
 }
@@ -82,7 +86,12 @@ function limitsFor(clientId: string, connection: number): Limits {
   if (clientId.startsWith("auth-") || clientId.startsWith("twice-")) return { receiveMaximum: 100 };
   if (clientId.startsWith("alias-")) return { topicAliasMaximum: 2, maximumPacketSize: 300, receiveMaximum: 100 };
   if (clientId.startsWith("win-")) return { receiveMaximum: 3 };
-  if (clientId.startsWith("chat-") || clientId.startsWith("garbage-") || clientId.startsWith("huge-"))
+  if (
+    clientId.startsWith("chat-") ||
+    clientId.startsWith("garbage-") ||
+    clientId.startsWith("huge-") ||
+    clientId.startsWith("flood-")
+  )
     return { receiveMaximum: 100 };
   throw new Error(`the limits fake has no script for client id ${clientId}`);
 }
@@ -188,6 +197,10 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
           }
           return;
         }
+        if (clientId.startsWith("flood-")) {
+          const asked = (p as { properties?: { receiveMaximum?: number } }).properties?.receiveMaximum;
+          log.push({ cmd: "connect", ...(asked !== undefined ? { receiveMaximum: asked } : {}) });
+        }
         send({ cmd: "connack", reasonCode: 0, sessionPresent: connection > 1, properties: limits });
         if (clientId.startsWith("garbage-")) socket.write(Buffer.from([0x00, 0x00]));
         if (clientId.startsWith("huge-")) socket.write(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x60]));
@@ -287,6 +300,19 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
         );
         if (filters.includes("alias/again")) subscribedAgain.add(clientId);
         send({ cmd: "suback", messageId: p.messageId, granted: filters.map(() => 0) });
+        for (const filter of filters) {
+          const flood = /^flood\/(\d+)$/.exec(filter);
+          for (let id = 1; flood && id <= Number(flood[1]); id++)
+            send({
+              cmd: "publish",
+              topic: filter,
+              payload: Buffer.from(String(id)),
+              qos: 2,
+              retain: false,
+              dup: false,
+              messageId: id,
+            });
+        }
         for (const [topic, topicAlias, payload] of filters.flatMap((f) => ALIASED[f] ?? [])) {
           send({
             cmd: "publish",

@@ -30,7 +30,9 @@ export async function startNatsMqtt(): Promise<{
       // JetStream, which the MQTT listener keeps its sessions and retained messages in, needs a name.
       "server_name: sockkit-test",
       `jetstream { store_dir: ${JSON.stringify(join(dir, "store"))} }`,
-      `mqtt { listen: 127.0.0.1:${port} }`,
+      // A QoS 1 message a lost subscriber connection left unacknowledged is sent again only after
+      // ack_wait (30 s by default), not at the reconnection as MQTT-4.4.0-1 has it: 1 s here.
+      `mqtt { listen: 127.0.0.1:${port}, ack_wait: "1s" }`,
     ].join("\n") + "\n",
   );
   let server: ListeningProcess | undefined = await spawnListening("nats-server", ["-c", config], port).catch(

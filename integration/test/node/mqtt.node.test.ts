@@ -3,7 +3,9 @@ import mqttjs from "mqtt";
 import { createConnect } from "@sockkit/adapter-node";
 import { createMqttClient } from "@sockkit/core/mqtt";
 import { expectInOrder, mqttConformance } from "../../suites/mqtt-conformance.js";
+import { mqttLimitsConformance } from "../../suites/mqtt-limits-conformance.js";
 import { mqttReconnectConformance } from "../../suites/mqtt-reconnect-conformance.js";
+import { mqttSessionConformance } from "../../suites/mqtt-session-conformance.js";
 
 const env = inject("mqtt");
 mqttConformance({
@@ -14,6 +16,8 @@ mqttConformance({
   untrustingConnect: createConnect(),
 });
 mqttReconnectConformance({ runtime: "node", connect: createConnect(), mqtt: env });
+mqttSessionConformance({ runtime: "node", connect: createConnect(), mqtt: env });
+mqttLimitsConformance({ runtime: "node", connect: createConnect(), mqtt: env });
 
 describe("interop with MQTT.js on the same broker (Node)", () => {
   for (const protocolVersion of [4, 5] as const) {
