@@ -30,7 +30,12 @@ export default defineConfig({
     name: "workerd",
     root: import.meta.dirname,
     include: ["test/workerd/**/*.test.ts"],
-    globalSetup: ["harness/global-setup.ts", "harness/redis-setup.ts", "harness/mqtt-setup.ts"],
+    globalSetup: [
+      "harness/global-setup.ts",
+      "harness/redis-setup.ts",
+      "harness/redis-cluster-setup.ts",
+      "harness/mqtt-setup.ts",
+    ],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },
