@@ -389,12 +389,13 @@ export function redisClusterConformance({ runtime, connect, cluster: env }: Redi
       // Both subscriptions are in place on the new owner: from here on nothing may be lost.
       await waitUntil(async () => (await numsub(to.port, channel)) === 2, 5000);
       const placed = seq + 1; // a publish in flight while we looked may have run just before
-      await sleep(100);
+      await waitUntil(() => seq >= placed + 30, 5000);
       publishing = false;
       await publishLoop;
       const last = seq;
       await waitUntil(() => received.every((r) => r.includes(last)), 3000);
       expect(publishErrors).toEqual([]);
+      expect(last - placed).toBeGreaterThanOrEqual(30);
       for (const [i, list] of received.entries()) {
         expect(new Set(list).size).toBe(list.length); // no duplicates
         expect([...list].sort((x, y) => x - y)).toEqual(list); // in order

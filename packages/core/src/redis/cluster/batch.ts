@@ -136,6 +136,7 @@ export async function runMulti(
   let redirects = 0;
   let waits = 0;
   for (;;) {
+    const epoch = router.epoch;
     const node = target ?? router.route(slot, false);
     let connection: RedisConnection | undefined;
     let error: unknown;
@@ -180,11 +181,15 @@ export async function runMulti(
     asking = false;
     const left = deadline - Date.now();
     if (left <= 0) return fail(error);
+    if (epoch !== router.epoch) continue; // the topology changed meanwhile: try the new one now
     try {
-      await router.pause(Math.min(backoffDelay(router.settings.backoff, waits++), left), options?.signal);
+      await router.pause(Math.min(backoffDelay(router.settings.backoff, waits++), left), options?.signal, {
+        watch: step.refresh,
+      });
     } catch (stopped) {
       return fail(stopped);
     }
+    if (step.refresh) await router.freshTopology();
   }
 }
 

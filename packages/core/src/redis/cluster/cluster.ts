@@ -82,7 +82,10 @@ class ClusterCore {
     void (async () => {
       for (let waits = 0; this.classic.active && !this.router.closed; waits++) {
         try {
-          await this.router.pause(backoffDelay(this.router.settings.backoff, waits), undefined, false);
+          await this.router.pause(backoffDelay(this.router.settings.backoff, waits), undefined, {
+            bounded: false,
+            watch: true,
+          });
           this.classic.resubscribe(await this.#classicConnectionNow());
           return;
         } catch {

@@ -33,14 +33,28 @@ export interface Routed<T = unknown> {
 }
 
 /** What to do after a failed attempt: go elsewhere, wait and try again, or nothing (the error stands). */
-export type Step = { kind: "redirect"; node: ClusterNode; asking: boolean } | { kind: "wait" } | undefined;
+export type Step =
+  | { kind: "redirect"; node: ClusterNode; asking: boolean }
+  /** `refresh`: read the topology before trying again (a node failed, or the cluster said it is down). */
+  | { kind: "wait"; refresh: boolean }
+  | undefined;
 
 export interface RouterHooks extends PoolHooks {
   /** The topology was read again (slots may have moved, masters changed). */
   onTopology(): void;
 }
 
-const WAIT: Step = { kind: "wait" };
+const WAIT: Step = { kind: "wait", refresh: false };
+const WOKEN = Symbol("woken by a topology change");
+const WATCH_MS = 250;
+
+export interface PauseOptions {
+  /** Count against maxOfflineCommands (commands do; subscriptions, which wait forever, do not). @default true */
+  bounded?: boolean;
+  /** Read the topology every 250 ms while waiting, and wake when it changed. @default false */
+  watch?: boolean;
+}
+const WAIT_AND_REFRESH: Step = { kind: "wait", refresh: true };
 // Refreshes asked for by redirections and lost connections come at most this often.
 const MIN_REFRESH_GAP_MS = 100;
 const MAX_LEARNED = 1000;
@@ -73,6 +87,9 @@ export class ClusterRouter {
   readonly #stop = new AbortController();
   #roundRobin = 0;
   #waiting = 0;
+  readonly #sleepers = new Set<() => void>();
+  #epoch = 0;
+  #watching = false;
 
   constructor(settings: ClusterSettings, hooks: RouterHooks) {
     this.settings = settings;
@@ -82,6 +99,11 @@ export class ClusterRouter {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Counts the topology reads that changed who serves a slot. */
+  get epoch(): number {
+    return this.#epoch;
   }
 
   /** The masters serving slots, as last read. */
@@ -117,6 +139,17 @@ export class ClusterRouter {
     this.#refreshing = run;
     run.catch(() => {}); // failures reach whoever waits on it; a background refresh is retried later
     return run;
+  }
+
+  /**
+   * A topology at most 100 ms old: joins a read in progress, or reads it now
+   * (for a command about to be retried after its node failed or the cluster
+   * said CLUSTERDOWN: a replica may have taken over meanwhile).
+   */
+  async freshTopology(): Promise<void> {
+    if (this.#refreshing) return this.#refreshing.catch(() => {});
+    if (Date.now() - this.#lastRefresh < MIN_REFRESH_GAP_MS) return;
+    await this.refresh().catch(() => {});
   }
 
   /** Reads the topology soon (at most every 100 ms however often it is asked for). */
@@ -238,6 +271,7 @@ export class ClusterRouter {
     let target: ClusterNode | undefined;
     let asking = false;
     let toMaster = false;
+    let epoch = this.#epoch;
     for (;;) {
       if (error !== undefined) {
         const step = this.next(error, node, connection);
@@ -252,12 +286,19 @@ export class ClusterRouter {
           asking = false;
           const left = deadline - Date.now();
           if (left <= 0) throw error;
-          await this.pause(Math.min(backoffDelay(this.settings.backoff, waits++), left), command.options?.signal);
+          // The topology changed while this attempt failed (a replica promoted): try the new one now.
+          if (epoch === this.#epoch) {
+            await this.pause(Math.min(backoffDelay(this.settings.backoff, waits++), left), command.options?.signal, {
+              watch: step.refresh,
+            });
+            if (step.refresh) await this.freshTopology();
+          }
         }
         toMaster = true; // after any trouble, the master (or the redirection's target) answers
         error = undefined;
       }
       if (this.#closed) throw closedError();
+      epoch = this.#epoch;
       node = target ?? this.route(command.slot, command.readonly && !toMaster);
       connection = undefined;
       if (node === undefined) {
@@ -319,8 +360,7 @@ export class ClusterRouter {
           return { kind: "redirect", node: to.node, asking: false };
         }
         case "CLUSTERDOWN":
-          this.scheduleRefresh();
-          return WAIT;
+          return WAIT_AND_REFRESH;
         case "TRYAGAIN":
         case "LOADING":
         case "MASTERDOWN":
@@ -330,8 +370,7 @@ export class ClusterRouter {
     }
     // Nothing was sent on a connection that never completed its handshake: safe to try again.
     if (connection !== undefined && !connection.wasReady && !this.#closed && !isPermanentConnectError(error)) {
-      this.scheduleRefresh();
-      return WAIT;
+      return WAIT_AND_REFRESH;
     }
     return undefined;
   }
@@ -340,7 +379,8 @@ export class ClusterRouter {
    * Waits `ms`; the caller's abort signal and closing the client cut it
    * short. Commands waiting to be retried are `bounded` by maxOfflineCommands.
    */
-  async pause(ms: number, signal: AbortSignal | undefined, bounded = true): Promise<void> {
+  async pause(ms: number, signal: AbortSignal | undefined, how: PauseOptions = {}): Promise<void> {
+    const { bounded = true, watch = false } = how;
     if (bounded && this.#waiting >= this.settings.maxOfflineCommands) {
       throw new ClosedError(
         `the cluster is recovering and ${this.settings.maxOfflineCommands} commands already wait to be retried (maxOfflineCommands)`,
@@ -352,13 +392,41 @@ export class ClusterRouter {
     const either = new AbortController();
     const unlinkCaller = onAbort(signal, () => either.abort(signal!.reason));
     const unlinkClient = onAbort(this.#stop.signal, () => either.abort(this.#stop.signal.reason));
+    const wake = () => either.abort(WOKEN);
+    this.#sleepers.add(wake);
+    if (watch) this.#watch();
     try {
       await sleep(ms, either.signal);
+    } catch (error) {
+      if (error !== WOKEN) throw error;
     } finally {
+      this.#sleepers.delete(wake);
       unlinkCaller();
       unlinkClient();
       this.#waiting--;
     }
+  }
+
+  /**
+   * While commands wait out a failure (a node gone, CLUSTERDOWN), reads the
+   * topology every 250 ms; a read that shows a change (a replica promoted, a
+   * slot moved) wakes them at once instead of at the end of their backoff.
+   */
+  #watch(): void {
+    if (this.#watching || this.#closed) return;
+    this.#watching = true;
+    void (async () => {
+      try {
+        while (this.#sleepers.size > 0 && !this.#closed) {
+          await sleep(WATCH_MS, this.#stop.signal);
+          await this.refresh().catch(() => {});
+        }
+      } catch {
+        // closed
+      } finally {
+        this.#watching = false;
+      }
+    })();
   }
 
   /** The target of a MOVED or ASK: `MOVED <slot> <host>:<port>` (an empty host is the node that answered). */
@@ -380,16 +448,23 @@ export class ClusterRouter {
     return specFromCommandInfo(Array.isArray(reply) ? (reply[0] ?? null) : null);
   }
 
-  /** Asks the nodes in turn (connected masters first, the seeds last) for the topology; the first answer wins. */
+  /**
+   * Asks the nodes in turn for the topology; the first answer wins. Nodes
+   * with a live connection go first, then the others, then the seeds; a node
+   * that is failing (its next connection waits out a backoff) goes last, so
+   * a dead master never holds up the read that finds its replica promoted.
+   */
   async #discover(): Promise<void> {
-    const candidates = new Map<string, ClusterNode>();
-    const connected = this.#masters.filter((n) => n.command?.wasReady && !n.command.isClosed);
-    for (const node of [...connected, ...this.#masters]) candidates.set(node.key, node);
-    for (const replicas of this.#replicas.values()) for (const node of replicas) candidates.set(node.key, node);
+    const known = new Map<string, ClusterNode>();
+    for (const node of this.#masters) known.set(node.key, node);
+    for (const replicas of this.#replicas.values()) for (const node of replicas) known.set(node.key, node);
     for (const seed of this.settings.seeds) {
       const node = this.pool.node(seed);
-      if (!candidates.has(node.key)) candidates.set(node.key, node);
+      if (!known.has(node.key)) known.set(node.key, node);
     }
+    const rank = (node: ClusterNode) =>
+      node.command?.wasReady && !node.command.isClosed ? 0 : node.recovering ? 2 : 1;
+    const candidates = new Map([...known].sort(([, a], [, b]) => rank(a) - rank(b)));
     const failures: AttemptFailure[] = [];
     let last: unknown;
     for (const node of candidates.values()) {
@@ -449,6 +524,8 @@ export class ClusterRouter {
       }
       replicas.set(master, healthy);
     }
+    let changed = masters.length !== this.#masters.length;
+    for (let slot = 0; !changed && slot < SLOT_COUNT; slot++) changed = slots[slot] !== this.#slots[slot];
     this.#slots = slots;
     this.#masters = masters;
     this.#replicas = replicas;
@@ -456,6 +533,10 @@ export class ClusterRouter {
     for (const node of [...this.pool.nodes]) if (!seen.has(node)) this.pool.retire(node);
     this.#armPeriodic();
     this.#hooks.onTopology();
+    if (changed) {
+      this.#epoch++;
+      for (const wake of [...this.#sleepers]) wake();
+    }
   }
 
   #armPeriodic(): void {

@@ -233,6 +233,7 @@ export class ShardPubSub {
       let node: ClusterNode | undefined;
       let connection: RedisConnection | undefined;
       let error: unknown;
+      const epoch = router.epoch;
       try {
         await router.whenReady();
         node = target ?? router.route(slot, false);
@@ -266,7 +267,7 @@ export class ShardPubSub {
           ? router.next(error, node, connection)
           : isPermanentConnectError(error)
             ? undefined
-            : ({ kind: "wait" } as const);
+            : ({ kind: "wait", refresh: true } as const);
       if (step === undefined) {
         // Refused for good (no permission, a server without sharded pub/sub): those subscriptions end.
         for (const channel of wanted) {
@@ -277,14 +278,18 @@ export class ShardPubSub {
         }
         continue;
       }
-      if (!(error instanceof ReplyError)) router.scheduleRefresh();
       if (step.kind === "redirect" && !step.asking && ++redirects <= router.settings.maxRedirections) {
         target = step.node;
         continue;
       }
       redirects = 0;
       // Waits without a deadline: a subscription lives until it is unsubscribed or the client closes.
-      await router.pause(backoffDelay(router.settings.backoff, waits++), undefined, false).catch(() => {});
+      if (epoch !== router.epoch) continue; // the topology changed meanwhile: try the new one now
+      const watch = step.kind === "wait" && step.refresh;
+      await router
+        .pause(backoffDelay(router.settings.backoff, waits++), undefined, { bounded: false, watch })
+        .catch(() => {});
+      if (step.kind === "wait" && step.refresh) await router.freshTopology();
     }
   }
 
