@@ -253,6 +253,30 @@ export function redisClusterConformance({ runtime, connect, cluster: env }: Redi
       expect(await cluster.get(key)).toBe("after");
     });
 
+    it("a MOVED inside a pipeline re-sends that command alone; the others keep their results and places", async () => {
+      const cluster = open();
+      const keys = Array.from({ length: 300 }, (_, i) => `${prefix}pmoved:${i}`);
+      await Promise.all(keys.map((k, i) => cluster.set(k, `p${i}`)));
+      const slot = keySlot(keys[0]!);
+      const from = await control.ownerOf(slot);
+      const to = (await masters()).find((m) => m.port !== from.port)!;
+      // The client still believes `from` serves the slot: the move happens behind its back.
+      await control.moveSlot(slot, to.port);
+      await control.resetStats();
+      try {
+        const results = await cluster.pipeline((b) => {
+          for (const key of keys) b.get(key);
+          b.get(keys[0]!);
+        });
+        expect(results).toEqual([...keys.map((_, i) => `p${i}`), "p0"]);
+        // The old owner refused the moved slot's GETs (MOVED: rejected before running), the new one ran them.
+        const stats = String(await onNode(from.port, "INFO", "commandstats"));
+        expect(Number(/^cmdstat_get:.*rejected_calls=(\d+)/m.exec(stats)?.[1] ?? 0)).toBeGreaterThanOrEqual(1);
+      } finally {
+        await control.moveSlot(slot, from.port);
+      }
+    });
+
     it("ASK: in a slot half migrated each key is read where it is, new keys go to the importing node, a transaction follows with ASKING, and a multi-key command waits (TRYAGAIN) until the move ends", async () => {
       const cluster = open();
       const tag = `{${prefix}ask}`;

@@ -118,7 +118,9 @@ export class ClusterRouter {
 
   /** Resolves once the topology is known (reading it now if it is not). */
   whenReady(): Promise<void> {
-    return this.#discovered ? Promise.resolve() : this.refresh();
+    if (this.#discovered) return Promise.resolve();
+    // Joins a read in progress without asking for another after it (as refresh() would).
+    return this.#refreshing ?? this.refresh();
   }
 
   /** Reads the topology now (joining a read in progress, and reading once more after it if asked meanwhile). */
