@@ -44,17 +44,17 @@ export interface RouterHooks extends PoolHooks {
   onTopology(): void;
 }
 
-const WAIT: Step = { kind: "wait", refresh: false };
-const WOKEN = Symbol("woken by a topology change");
-const WATCH_MS = 250;
-
 export interface PauseOptions {
   /** Count against maxOfflineCommands (commands do; subscriptions, which wait forever, do not). @default true */
   bounded?: boolean;
   /** Read the topology every 250 ms while waiting, and wake when it changed. @default false */
   watch?: boolean;
 }
+
+const WAIT: Step = { kind: "wait", refresh: false };
 const WAIT_AND_REFRESH: Step = { kind: "wait", refresh: true };
+const WOKEN = Symbol("woken by a topology change");
+const WATCH_MS = 250;
 // Refreshes asked for by redirections and lost connections come at most this often.
 const MIN_REFRESH_GAP_MS = 100;
 const MAX_LEARNED = 1000;
