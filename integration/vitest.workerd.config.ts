@@ -30,7 +30,12 @@ export default defineConfig({
     name: "workerd",
     root: import.meta.dirname,
     include: ["test/workerd/**/*.test.ts"],
-    globalSetup: ["harness/node/global-setup.ts", "harness/node/redis-setup.ts", "harness/node/mqtt-setup.ts"],
+    globalSetup: [
+      "harness/node/global-setup.ts",
+      "harness/node/redis-setup.ts",
+      "harness/node/redis-cluster-setup.ts",
+      "harness/node/mqtt-setup.ts",
+    ],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

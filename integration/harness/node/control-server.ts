@@ -3,7 +3,8 @@
 import net from "node:net";
 
 export async function serveControl(
-  run: (command: string, arg: string | undefined) => Promise<void>,
+  // What run() resolves with (a JSON document, say) is the answer; nothing means "ok".
+  run: (command: string, arg: string | undefined) => Promise<string | void>,
 ): Promise<{ port: number; close(): Promise<void> }> {
   let queue = Promise.resolve();
   const control = net.createServer((socket) => {
@@ -17,8 +18,8 @@ export async function serveControl(
       line = "";
       queue = queue.then(async () => {
         try {
-          await run(command, arg);
-          socket.end("ok\n");
+          const answer = await run(command, arg);
+          socket.end(typeof answer === "string" ? answer : "ok\n");
         } catch (error) {
           socket.end(`error ${(error as Error).message}\n`);
         }

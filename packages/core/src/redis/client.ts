@@ -204,25 +204,7 @@ export class RedisClient extends RedisCommands {
       batch.commands.forEach((command) => command.settle!(failure));
       throw error;
     }
-    if (exec === null) {
-      const aborted = Promise.resolve(null);
-      batch.commands.forEach((command) => command.settle!(aborted));
-      return null;
-    }
-    const replies = exec as RespValue[];
-    return batch.commands.map((command, i) => {
-      const reply = anyBuffers && !command.buffers ? bytesToText(replies[i]!) : replies[i]!;
-      let result: unknown = reply;
-      if (!(reply instanceof ReplyError) && command.transform) {
-        try {
-          result = command.transform(reply);
-        } catch (error) {
-          result = error;
-        }
-      }
-      command.settle!(result instanceof Error ? Promise.reject(result) : Promise.resolve(result));
-      return result;
-    });
+    return settleTransaction(batch.commands, exec, anyBuffers);
   }
 
   /**
@@ -438,7 +420,8 @@ export class RedisClient extends RedisCommands {
   }
 }
 
-async function handshake(
+/** HELLO (or AUTH and CLIENT SETNAME on Redis < 6) and SELECT; resolves with the protocol agreed. */
+export async function handshake(
   send: <T>(args: RedisArgument[], transform?: Transform<T>) => Promise<T>,
   s: RedisClientOptions & { protocol: 2 | 3 },
 ): Promise<2 | 3> {
@@ -504,6 +487,37 @@ export function createRedisClient(options: RedisClientOptions): RedisClient {
   });
 }
 
+/**
+ * Settles each queued command of a transaction from `EXEC`'s reply (null:
+ * a `WATCH`ed key changed) and returns their results. `anyBuffers`: the
+ * reply was decoded as bytes, and the commands that want text get it back.
+ */
+export function settleTransaction(
+  commands: Readonly<RedisBatch["commands"]>,
+  exec: RespValue,
+  anyBuffers: boolean,
+): BatchResult[] | null {
+  if (exec === null) {
+    const aborted = Promise.resolve(null);
+    commands.forEach((command) => command.settle!(aborted));
+    return null;
+  }
+  const replies = exec as RespValue[];
+  return commands.map((command, i) => {
+    const reply = anyBuffers && !command.buffers ? bytesToText(replies[i]!) : replies[i]!;
+    let result: unknown = reply;
+    if (!(reply instanceof ReplyError) && command.transform) {
+      try {
+        result = command.transform(reply);
+      } catch (error) {
+        result = error;
+      }
+    }
+    command.settle!(result instanceof Error ? Promise.reject(result) : Promise.resolve(result));
+    return result;
+  });
+}
+
 /** A reply decoded as bytes, with its blob strings turned back into text. */
 function bytesToText(value: RespValue): RespValue {
   if (value instanceof Uint8Array) return decodeUtf8(value, 0, value.length);
@@ -517,7 +531,8 @@ function closedClient(): Error {
   return new ClosedError("the Redis client is closed (its connection was lost or closed); create a new client");
 }
 
-async function sha1(text: string): Promise<string> {
+/** The hex SHA-1 of a script, as EVALSHA takes it. */
+export async function sha1(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -34,6 +34,8 @@ export interface ConnectionSettings extends RespLimits {
   onClosed?(error: Error): void;
   /** Wait this long before connecting (a reconnection's backoff). @default 0 */
   delayMs?: number;
+  /** Called when the last reply owed has come (nothing is in flight or held). */
+  onIdle?(): void;
 }
 
 // Pub/sub confirmations: the reply to (UN)SUBSCRIBE and friends, one per channel.
@@ -53,6 +55,10 @@ interface Entry {
   cleanup: (() => void) | undefined;
   /** Pub/sub confirmations still owed before this command is done (its reply comes as pushes). */
   confirmations: number;
+  /** The confirmations' kind ("ssubscribe" for SSUBSCRIBE): a server-sent "sunsubscribe" is not one. */
+  confirmKind: string | undefined;
+  /** How many confirmations each name is still owed (a name may be given twice). */
+  awaiting: Map<string, number> | undefined;
 }
 
 /**
@@ -123,6 +129,11 @@ export class RedisConnection {
     return this.#heldEntries.length;
   }
 
+  /** Commands sent or held whose reply has not come yet. */
+  get pendingCount(): number {
+    return this.#queue.length - this.#head + this.#heldEntries.length;
+  }
+
   /** Whether the connection has failed or been closed. */
   get isClosed(): boolean {
     return this.#failure !== undefined;
@@ -139,6 +150,14 @@ export class RedisConnection {
    */
   sendSubscription(args: RedisArgument[], count: number): Promise<void> {
     return this.#enqueue(args, undefined, false, undefined, this.#held !== undefined, count);
+  }
+
+  /**
+   * (P|S)(UN)SUBSCRIBE as above, with the timeout and signal of `options`:
+   * for a caller that must not wait forever on a server that never confirms.
+   */
+  sendSubscriptionWith(args: RedisArgument[], count: number, options: CommandOptions): Promise<void> {
+    return this.#enqueue(args, undefined, false, options, this.#held !== undefined, count);
   }
 
   /** Sends several commands adjacent in one write; each gets its own promise. */
@@ -263,6 +282,8 @@ export class RedisConnection {
         deadline: Infinity,
         cleanup: undefined,
         confirmations,
+        confirmKind: confirmations > 0 ? entryName(args[0]).toLowerCase() : undefined,
+        awaiting: confirmations > 0 && args.length > 1 ? countNames(args) : undefined,
       };
       if (options?.timeoutMs !== undefined || signal) {
         // Own timer and listener; the shared watchdog serves the common case.
@@ -372,6 +393,7 @@ export class RedisConnection {
     const entry = this.#queue[this.#head];
     if (entry === undefined) throw new ProtocolError("Redis sent a reply no command was waiting for");
     this.#takeHead();
+    if (this.#settings.onIdle !== undefined && this.pendingCount === 0) this.#settings.onIdle();
     if (entry.done) return;
     entry.done = true;
     entry.cleanup?.();
@@ -405,9 +427,17 @@ export class RedisConnection {
   #onPushFrame(frame: RespValue[]): void {
     const kind = frame[0];
     const entry = this.#queue[this.#head];
-    if (typeof kind === "string" && CONFIRMATIONS.has(kind) && entry !== undefined && entry.confirmations > 0) {
+    if (
+      typeof kind === "string" &&
+      CONFIRMATIONS.has(kind) &&
+      entry !== undefined &&
+      entry.confirmations > 0 &&
+      kind === entry.confirmKind &&
+      owed(entry, frame[1])
+    ) {
       if (--entry.confirmations > 0) return;
       this.#takeHead();
+      if (this.#settings.onIdle !== undefined && this.pendingCount === 0) this.#settings.onIdle();
       if (entry.done) return;
       entry.done = true;
       entry.cleanup?.();
@@ -434,4 +464,33 @@ export class RedisConnection {
     if (socket) socket.close().then(done, done);
     else done();
   }
+}
+
+function entryName(arg: RedisArgument | undefined): string {
+  return typeof arg === "string" ? arg : "command";
+}
+
+/** The names of a (P|S)(UN)SUBSCRIBE, counted. */
+function countNames(args: RedisArgument[]): Map<string, number> {
+  const names = new Map<string, number>();
+  for (let i = 1; i < args.length; i++) {
+    const name = String(args[i]);
+    names.set(name, (names.get(name) ?? 0) + 1);
+  }
+  return names;
+}
+
+/**
+ * Whether `name` is one the entry still waits a confirmation for (and takes
+ * it): a server-sent notice for another channel (Redis 7 sends
+ * "sunsubscribe" when a slot moves away) is passed on, not counted.
+ */
+function owed(entry: Entry, name: RespValue | undefined): boolean {
+  if (entry.awaiting === undefined) return true;
+  const key = String(name);
+  const left = entry.awaiting.get(key);
+  if (left === undefined) return false;
+  if (left === 1) entry.awaiting.delete(key);
+  else entry.awaiting.set(key, left - 1);
+  return true;
 }

@@ -3,6 +3,10 @@
 export { createRedisClient, RedisBatch, RedisClient } from "./client.js";
 export type { BatchResult, ReconnectOptions, RedisClientOptions } from "./client.js";
 export { RedisCommands } from "./commands.js";
+export { createRedisCluster, RedisCluster } from "./cluster/cluster.js";
+export type { ClusterShardView } from "./cluster/cluster.js";
+export type { RedisClusterOptions } from "./cluster/settings.js";
+export { keySlot, SLOT_COUNT } from "./cluster/slot.js";
 export type { ScanOptions, SetOptions, StreamEntry } from "./commands.js";
 export type { CommandOptions } from "./connection.js";
 export { RespDecoder, RESP_DEFAULT_LIMITS, RESP_MAX_BULK_LENGTH } from "./resp/decoder.js";

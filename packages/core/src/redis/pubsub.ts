@@ -38,7 +38,8 @@ const COMMANDS: Record<Family, [subscribe: string, unsubscribe: string]> = {
 };
 const FAMILY_OF_KIND: Record<string, Family> = { message: "channel", pmessage: "pattern", smessage: "shard" };
 
-interface Sink {
+/** Where one subscription's messages go (its listener or iterator); `fail(undefined)` ends it cleanly. */
+export interface Sink {
   deliver(message: PubSubMessage): void;
   fail(error: unknown): void;
 }
@@ -71,15 +72,7 @@ export class PubSub {
     listener: ((message: PubSubMessage) => void) | undefined,
     options: RedisSubscribeOptions = {},
   ): Promise<RedisSubscription> {
-    const names = typeof input === "string" ? [input] : [...input];
-    if (names.length === 0 || names.some((n) => typeof n !== "string" || n.length === 0)) {
-      throw new TypeError("subscribe needs one or more non-empty channel names or patterns");
-    }
-    if (listener !== undefined && typeof listener !== "function")
-      throw new TypeError("the listener must be a function");
-    const maxBuffered = options.maxBuffered ?? 10_000;
-    if (!Number.isInteger(maxBuffered) || maxBuffered < 1)
-      throw new TypeError(`maxBuffered must be a positive integer, got ${String(maxBuffered)}`);
+    const { names, maxBuffered } = checkSubscribeArguments(input, listener, options);
 
     const { sink, iterator } = makeSink(listener, maxBuffered, () => subscription.unsubscribe());
     const fresh = [...new Set(names)].filter((name) => !this.#sinks[family].has(name));
@@ -116,14 +109,10 @@ export class PubSub {
 
   /** Routes a push frame; false when it is not a pub/sub message. */
   dispatch(frame: RespValue[]): boolean {
-    const kind = frame[0];
-    if (typeof kind !== "string") return false;
-    const family = FAMILY_OF_KIND[kind];
-    if (family === undefined) return false;
-    const message: PubSubMessage =
-      kind === "pmessage"
-        ? { kind, pattern: String(frame[1]), channel: String(frame[2]), message: String(frame[3]) }
-        : { kind: kind as "message" | "smessage", channel: String(frame[1]), message: String(frame[2]) };
+    const message = toMessage(frame);
+    if (message === undefined) return false;
+    const family = FAMILY_OF_KIND[message.kind]!;
+    const kind = message.kind;
     const sinks = this.#sinks[family].get(kind === "pmessage" ? message.pattern! : message.channel);
     if (sinks) for (const sink of [...sinks]) sink.deliver(message);
     return true;
@@ -164,7 +153,34 @@ export class PubSub {
   }
 }
 
-function makeSink(
+/** A push frame as a message, or undefined when it is not one (a confirmation, an invalidation). */
+export function toMessage(frame: RespValue[]): PubSubMessage | undefined {
+  const kind = frame[0];
+  if (typeof kind !== "string" || FAMILY_OF_KIND[kind] === undefined) return undefined;
+  return kind === "pmessage"
+    ? { kind, pattern: String(frame[1]), channel: String(frame[2]), message: String(frame[3]) }
+    : { kind: kind as "message" | "smessage", channel: String(frame[1]), message: String(frame[2]) };
+}
+
+/** Checks the arguments every subscribe method takes; returns the names as a list. */
+export function checkSubscribeArguments(
+  input: string | readonly string[],
+  listener: unknown,
+  options: RedisSubscribeOptions,
+): { names: string[]; maxBuffered: number } {
+  const names = typeof input === "string" ? [input] : [...input];
+  if (names.length === 0 || names.some((n) => typeof n !== "string" || n.length === 0)) {
+    throw new TypeError("subscribe needs one or more non-empty channel names or patterns");
+  }
+  if (listener !== undefined && typeof listener !== "function") throw new TypeError("the listener must be a function");
+  const maxBuffered = options.maxBuffered ?? 10_000;
+  if (!Number.isInteger(maxBuffered) || maxBuffered < 1)
+    throw new TypeError(`maxBuffered must be a positive integer, got ${String(maxBuffered)}`);
+  return { names, maxBuffered };
+}
+
+/** A subscription's sink and the async iterator it feeds (unless a listener takes the messages). */
+export function makeSink(
   listener: ((message: PubSubMessage) => void) | undefined,
   maxBuffered: number,
   stop: () => Promise<void>,

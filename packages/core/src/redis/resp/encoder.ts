@@ -105,7 +105,8 @@ function checkArgument(arg: unknown, index: number): void {
   );
 }
 
-function formatNumber(n: number | bigint): string {
+/** A number argument as it goes on the wire (and so as a key is hashed to its slot). */
+export function formatNumber(n: number | bigint): string {
   // Integers exactly; other numbers in the shortest form that reads back the
   // same; infinities as Redis spells them (sorted-set scores, ranges).
   if (typeof n === "bigint" || Number.isInteger(n)) return BigInt(n).toString();
