@@ -69,13 +69,18 @@ export class ReconnectBackoff {
     this.#upSince = Date.now();
   }
 
-  /** A connection that was up is lost. */
-  lost(): void {
-    this.#quickLosses = Date.now() - this.#upSince < this.#settings.maxDelayMs ? this.#quickLosses + 1 : 0;
+  /** A connection that was up is lost; `upSince` is when its handshake completed (default: the latest `up()`). */
+  lost(upSince = this.#upSince): void {
+    this.#quickLosses = Date.now() - upSince < this.#settings.maxDelayMs ? this.#quickLosses + 1 : 0;
+  }
+
+  /** How far up the backoff the next attempt is: failed attempts, and quick losses after the first. */
+  get steps(): number {
+    return this.#failures + Math.max(0, this.#quickLosses - 1);
   }
 
   /** The wait before the next attempt. */
   delay(): number {
-    return backoffDelay(this.#settings, this.#failures + Math.max(0, this.#quickLosses - 1));
+    return backoffDelay(this.#settings, this.steps);
   }
 }

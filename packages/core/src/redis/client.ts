@@ -1,6 +1,6 @@
 import { parseSocketAddress } from "../address.js";
 import { asyncDispose } from "../async-dispose.js";
-import { backoffDelay, reconnectSettings, type BackoffOptions } from "../backoff.js";
+import { ReconnectBackoff, reconnectSettings, type BackoffOptions } from "../backoff.js";
 import { ClosedError, ReplyError } from "../errors.js";
 import { decodeUtf8 } from "../text.js";
 import type { Connect, SocketAddress } from "../types.js";
@@ -114,15 +114,14 @@ export class RedisClient extends RedisCommands {
   readonly #options: CommandOptions | undefined;
   readonly #root: RedisClient | undefined;
   readonly #scripts = new Map<string, string>();
-  #failures = 0;
-  // Connections in a row lost within maxDelayMs of their handshake.
-  #quickLosses = 0;
+  readonly #backoff: ReconnectBackoff | undefined;
 
   /** @internal use {@link createRedisClient} */
   constructor(settings: ClientSettings, root?: RedisClient, options?: CommandOptions) {
     super();
     this.#settings = settings;
     this.#root = root;
+    this.#backoff = settings.reconnect ? new ReconnectBackoff(settings.reconnect) : undefined;
     this.#options = options;
   }
 
@@ -343,8 +342,9 @@ export class RedisClient extends RedisCommands {
   #live(): RedisConnection {
     const reconnect = this.#settings.reconnect;
     if (this.#connection === undefined || (this.#connection.isClosed && reconnect && !this.#closed)) {
-      const steps = reconnect ? this.#backoffSteps() : 0;
-      this.#connection = this.#openConnection(false, steps > 0 ? backoffDelay(reconnect!, steps) : 0);
+      // After a quick loss or a failed attempt the next command waits out the backoff; else it connects now.
+      const backoff = this.#backoff;
+      this.#connection = this.#openConnection(false, backoff && backoff.steps > 0 ? backoff.delay() : 0);
     } else if (this.#connection.isClosed) {
       // No reconnection: a lost connection closes the client.
       this.#closed = true;
@@ -375,7 +375,7 @@ export class RedisClient extends RedisCommands {
     });
     connection.ready.then(
       () => {
-        this.#failures = 0; // a handshake that completed ends a run of failed attempts
+        this.#backoff?.up(); // a handshake that completed ends a run of failed attempts
         // A reconnection (or the RESP2 subscriber): once up, listen again on every live subscription.
         const carriesSubscriptions = subscriber || connection.protocol === 3;
         if (carriesSubscriptions && delayMs > 0) this.#pubsub.resubscribe(connection);
@@ -383,11 +383,6 @@ export class RedisClient extends RedisCommands {
       () => {},
     );
     return connection;
-  }
-
-  /** How far up the backoff the next attempt is: failed attempts, and quick losses after the first. */
-  #backoffSteps(): number {
-    return this.#failures + Math.max(0, this.#quickLosses - 1);
   }
 
   /** A connection failed or closed: reconnect if asked to, else end what depended on it. */
@@ -400,12 +395,10 @@ export class RedisClient extends RedisCommands {
       if (carriedSubscriptions || !this.#pubsub.active) this.#pubsub.failAll(error);
       return;
     }
-    if (!connection.wasReady) this.#failures++;
-    // A connection lost within maxDelayMs of its handshake makes the next wait longer (it is not
-    // a failed attempt: `retries` counts those): a server or proxy that lets the client in and
-    // drops it at once meets a growing backoff, not a new connection per command.
-    else this.#quickLosses = Date.now() - connection.readyAt < reconnect.maxDelayMs ? this.#quickLosses + 1 : 0;
-    if (this.#failures > reconnect.retries) {
+    const backoff = this.#backoff!;
+    // A connection lost soon after its handshake makes the next wait longer (see ReconnectBackoff).
+    if (connection.wasReady) backoff.lost(connection.readyAt);
+    else if (!backoff.failed()) {
       this.#closed = true;
       this.#pubsub.failAll(error);
       this.#subscriber?.destroy(error);
@@ -414,7 +407,7 @@ export class RedisClient extends RedisCommands {
     // Reconnect now only where subscriptions need it, or to retry a failed attempt; otherwise
     // the next command does (#live), after the same backoff.
     if (!carriedSubscriptions && connection.wasReady) return;
-    const next = this.#openConnection(subscriber, backoffDelay(reconnect, this.#backoffSteps()));
+    const next = this.#openConnection(subscriber, backoff.delay());
     if (subscriber) this.#subscriber = next;
     else this.#connection = next;
   }

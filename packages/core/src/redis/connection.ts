@@ -1,6 +1,8 @@
+import { BatchedWriter } from "../batched-writer.js";
 import { connectWithTimeout } from "../connect-with-timeout.js";
 import { ClosedError, ProtocolError, ReplyError, TimeoutError, asConnectError } from "../errors.js";
 import { utf8DecoderOf } from "../text.js";
+import { readLoop } from "../read-loop.js";
 import { onAbort, sleep, timer, type Timer } from "../timer.js";
 import type { Connect, SocketAddress, SocketLike } from "../types.js";
 import { RespDecoder, type RespLimits, type RespValue } from "./resp/decoder.js";
@@ -74,14 +76,12 @@ export class RedisConnection {
   // Commands written or about to be, in write order; #head is the oldest awaiting a reply.
   #queue: Entry[] = [];
   #head = 0;
-  #batch = new CommandBatch();
+  readonly #batch = new CommandBatch();
   // User commands sent during the handshake wait here, after it.
   #held: CommandBatch | undefined = new CommandBatch();
   #heldEntries: Entry[] = [];
   #socket: SocketLike | undefined;
-  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
-  #writing = false;
-  #flushQueued = false;
+  #out: BatchedWriter | undefined;
   #failure: Error | undefined;
   #watchdog: Timer | undefined;
   #watchdogAt = Infinity;
@@ -226,12 +226,14 @@ export class RedisConnection {
       throw this.#failure;
     }
     this.#socket = socket;
-    this.#writer = socket.writable.getWriter();
-    // Its failures reach us through write(); these two must not surface as unhandled.
-    this.#writer.closed.catch(() => {});
-    this.#writer.ready.catch(() => {});
-    void this.#readLoop(socket.readable.getReader());
-    this.#scheduleFlush();
+    const batch = this.#batch;
+    this.#out = new BatchedWriter(
+      socket.writable.getWriter(),
+      (cause) => this.#fail(new ClosedError("writing to Redis failed", { cause })),
+      () => (batch.count > 0 ? batch.take() : undefined),
+    );
+    void this.#read(socket.readable.getReader());
+    this.#out.schedule();
     try {
       // The handshake is part of connecting: it has the connect deadline, whatever commandTimeoutMs says.
       const deadline = { timeoutMs: this.#settings.connectTimeoutMs };
@@ -250,7 +252,7 @@ export class RedisConnection {
     for (const entry of this.#heldEntries) this.#queue.push(entry);
     this.#heldEntries = [];
     this.#readyAt = Date.now();
-    this.#scheduleFlush();
+    this.#out!.schedule();
   }
 
   #enqueue<T>(
@@ -301,7 +303,7 @@ export class RedisConnection {
         this.#armWatchdog(entry.deadline);
       }
       (hold ? this.#heldEntries : this.#queue).push(entry);
-      if (!hold) this.#scheduleFlush();
+      if (!hold) this.#out?.schedule();
     });
   }
 
@@ -338,45 +340,16 @@ export class RedisConnection {
     if (next !== Infinity) this.#armWatchdog(next);
   }
 
-  #scheduleFlush(): void {
-    if (this.#flushQueued || this.#writing || this.#writer === undefined) return;
-    this.#flushQueued = true;
-    queueMicrotask(() => {
-      this.#flushQueued = false;
-      this.#flush();
-    });
-  }
-
-  #flush(): void {
-    if (this.#writing || this.#failure || this.#batch.count === 0) return;
-    const bytes = this.#batch.take();
-    this.#writing = true;
-    this.#writer!.write(bytes).then(
-      () => {
-        this.#writing = false;
-        if (this.#batch.count > 0) this.#flush();
-      },
-      (error: unknown) => this.#fail(new ClosedError("writing to Redis failed", { cause: error })),
-    );
-  }
-
-  async #readLoop(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+  async #read(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        this.#decoder.feed(value);
-        if (this.#failure) return;
-      }
-      this.#fail(new ClosedError("the Redis server closed the connection"));
+      const ended = await readLoop(
+        reader,
+        (chunk) => this.#decoder.feed(chunk),
+        () => this.#failure !== undefined,
+      );
+      if (ended) this.#fail(new ClosedError("the Redis server closed the connection"));
     } catch (error) {
       this.#fail(this.#failure ?? (error as Error));
-    } finally {
-      try {
-        reader.releaseLock();
-      } catch {
-        // workerd refuses to release a reader with a read pending; the socket is closing anyway
-      }
     }
   }
 
@@ -453,6 +426,7 @@ export class RedisConnection {
     this.#stop.abort(error);
     this.#watchdog?.cancel();
     this.#watchdog = undefined;
+    this.#out?.fail(error);
     const pending = [...this.#queue.slice(this.#head), ...this.#heldEntries];
     this.#queue = [];
     this.#head = 0;
