@@ -12,20 +12,23 @@ import {
   type SocketLike,
   type SocketOptions,
 } from "@sockkit/core";
+import diagnostics from "node:diagnostics_channel";
 import {
   canonicalizeHost,
+  diagnosticsChannel,
   parseSocketAddress,
   utf8Decoder,
   withDestinationPolicy,
   type PolicyAwareConnect,
   type TextAwareConnect,
+  type TraceableConnect,
 } from "@sockkit/core/adapter";
 import { edgeRefusal } from "./edge-rules.js";
 import { CONNECT_FAILED, NodeSocket, type SocketPlan } from "./socket.js";
 import { nodeDecodeUtf8 } from "./text.js";
 
 /** What this adapter's `connect` is: `cloudflare:sockets`' signature plus two optional capabilities core's clients look for. */
-export type NodeConnect = PolicyAwareConnect & TextAwareConnect;
+export type NodeConnect = PolicyAwareConnect & TextAwareConnect & TraceableConnect;
 
 /** Node-only settings for {@link createConnect}. */
 export interface NodeConnectOptions {
@@ -118,6 +121,8 @@ function connectWithChecks(
     connectWithChecks(settings, tlsOptions, [...policies, policy]);
   // Lets the Redis client decode replies with Node's native UTF-8 decoder.
   if (nodeDecodeUtf8) connect[utf8Decoder] = nodeDecodeUtf8;
+  // Lets sockkit's clients publish on Node's tracing channels (sockkit:connect, sockkit:redis:command…).
+  connect[diagnosticsChannel] = diagnostics;
   return connect;
 }
 

@@ -1,7 +1,13 @@
 // The only file in sockkit that imports `cloudflare:sockets`.
 import { connect as runtimeConnect } from "cloudflare:sockets";
 import type { Connect } from "@sockkit/core";
-import { forwardCapabilities, withDestinationPolicy, type CapableConnect } from "@sockkit/core/adapter";
+import {
+  diagnosticsChannel,
+  forwardCapabilities,
+  withDestinationPolicy,
+  type CapableConnect,
+  type DiagnosticsChannels,
+} from "@sockkit/core/adapter";
 import { wrapSocket } from "./wrap.js";
 
 // Under @sockkit/adapter-node/register-workerd, cloudflare:sockets is Node's emulation, whose
@@ -19,6 +25,18 @@ export const connect: CapableConnect = forwardCapabilities(runtimeConnect, (addr
 // refuses private and Cloudflare addresses itself. So names that
 // `publicOnly` admits pass to the runtime unchanged (see guardConnect).
 connect[withDestinationPolicy] = () => connect;
+
+// Tracing needs node:diagnostics_channel, which a Worker has only with the nodejs_compat flag: it is
+// asked for at run time (no import a bundler would need to resolve), and left out without the flag.
+if (connect[diagnosticsChannel] === undefined) {
+  Object.defineProperty(connect, diagnosticsChannel, {
+    configurable: true,
+    get: () => {
+      const process = (globalThis as { process?: { getBuiltinModule?: (name: string) => unknown } }).process;
+      return process?.getBuiltinModule?.("node:diagnostics_channel") as DiagnosticsChannels | undefined;
+    },
+  });
+}
 
 /** The runtime's own `connect`, unwrapped: already a `Connect`. */
 export const rawConnect: Connect = runtimeConnect;

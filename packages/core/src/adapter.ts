@@ -2,8 +2,10 @@
 // protocol clients, a gateway). Applications use the root: `@sockkit/core`.
 export { describeAddress, parseSocketAddress } from "./address.js";
 export type { ParsedAddress } from "./address.js";
-export { forwardCapabilities, utf8Decoder, withDestinationPolicy } from "./capabilities.js";
-export type { CapableConnect, PolicyAwareConnect, TextAwareConnect } from "./capabilities.js";
+export { diagnosticsChannel, forwardCapabilities, utf8Decoder, withDestinationPolicy } from "./capabilities.js";
+export type { CapableConnect, PolicyAwareConnect, TextAwareConnect, TraceableConnect } from "./capabilities.js";
+export { subscribed, traced, tracingOf } from "./tracing.js";
+export type { DiagnosticsChannels, Tracing, TracingChannelLike } from "./tracing.js";
 export { deniedSocket } from "./destination/guard.js";
 export { canonicalizeHost } from "./destination/host.js";
 export type { CanonicalHost } from "./destination/host.js";

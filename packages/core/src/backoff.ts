@@ -74,6 +74,11 @@ export class ReconnectBackoff {
     this.#quickLosses = Date.now() - upSince < this.#settings.maxDelayMs ? this.#quickLosses + 1 : 0;
   }
 
+  /** The next attempt's number in its run: 1 after a success, then one more for each failed attempt. */
+  get attempt(): number {
+    return this.#failures + 1;
+  }
+
   /** How far up the backoff the next attempt is: failed attempts, and quick losses after the first. */
   get steps(): number {
     return this.#failures + Math.max(0, this.#quickLosses - 1);

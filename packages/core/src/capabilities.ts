@@ -2,6 +2,7 @@
 // guardConnect look for), and the one helper that passes them from a connect to a wrapper of it.
 import type { DestinationPolicy } from "./destination/policy.js";
 import type { DecodeUtf8 } from "./text.js";
+import type { DiagnosticsChannels } from "./tracing.js";
 import type { Connect } from "./types.js";
 
 /**
@@ -20,19 +21,31 @@ export const withDestinationPolicy: unique symbol = Symbol.for("sockkit.withDest
  */
 export const utf8Decoder: unique symbol = Symbol.for("sockkit.utf8Decoder") as never;
 
+/**
+ * Optional capability of a `Connect`: the runtime's `node:diagnostics_channel` module, on which
+ * sockkit publishes its tracing channels (see `TRACING_CHANNELS`). `@sockkit/adapter-node`'s
+ * connect has it; `@sockkit/adapter-workers`' has it where the Worker runs with `nodejs_compat`.
+ * The core imports no runtime module: without it, nothing is published.
+ */
+export const diagnosticsChannel: unique symbol = Symbol.for("sockkit.diagnosticsChannel") as never;
+
 /** A `Connect` that may carry the {@link withDestinationPolicy} capability. */
 export type PolicyAwareConnect = Connect & { [withDestinationPolicy]?: (policy: DestinationPolicy) => Connect };
 
 /** A `Connect` that may carry the {@link utf8Decoder} capability. */
 export type TextAwareConnect = Connect & { [utf8Decoder]?: DecodeUtf8 };
 
+/** A `Connect` that may carry the {@link diagnosticsChannel} capability. */
+export type TraceableConnect = Connect & { [diagnosticsChannel]?: DiagnosticsChannels };
+
 /** A `Connect` that may carry any of sockkit's capabilities. */
-export type CapableConnect = PolicyAwareConnect & TextAwareConnect;
+export type CapableConnect = PolicyAwareConnect & TextAwareConnect & TraceableConnect;
 
 /**
  * Passes `inner`'s capabilities on to `wrapper`, a `Connect` that calls `inner`, and returns `wrapper`.
  *
  * - `utf8Decoder` always: a wrapper that passes bytes through unchanged reads them as `inner` does.
+ * - `diagnosticsChannel` always: what goes through the wrapper is traced where `inner`'s would be.
  * - `withDestinationPolicy` only when `rewrap` is given: a function that wraps any connect the way
  *   `wrapper` wraps `inner`. The policy-checking connect `inner` returns is then wrapped in turn (and
  *   carries the capabilities too), so a logging or metrics wrapper keeps name resolution under
@@ -51,6 +64,8 @@ export function forwardCapabilities<T extends Connect>(
   const target = wrapper as T & CapableConnect;
   const decoder = source[utf8Decoder];
   if (typeof decoder === "function") target[utf8Decoder] = decoder;
+  const channels = source[diagnosticsChannel];
+  if (channels !== undefined) target[diagnosticsChannel] = channels;
   const policyAware = source[withDestinationPolicy];
   if (rewrap !== undefined && typeof policyAware === "function") {
     target[withDestinationPolicy] = (policy) => {

@@ -1,6 +1,7 @@
-import { describeAddress } from "./address.js";
+import { describeAddress, parseSocketAddress } from "./address.js";
 import { TimeoutError } from "./errors.js";
 import { onAbort, timer } from "./timer.js";
+import { subscribed, tracingOf, type ConnectTrace } from "./tracing.js";
 import type { Connect, SocketAddress, SocketLike, SocketOptions } from "./types.js";
 
 /** Options for {@link connectWithTimeout}. */
@@ -13,6 +14,8 @@ export interface ConnectTimeoutOptions {
   timeoutMs?: number;
   /** Aborting closes the pending socket and rejects with `signal.reason`. */
   signal?: AbortSignal;
+  /** Which attempt this is, for the `sockkit:connect` tracing channel (2 for the first retry). @default 1 */
+  attempt?: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -22,11 +25,35 @@ const DEFAULT_TIMEOUT_MS = 10_000;
  * The socket it gives up on is always closed, and its timer cleared.
  * A synchronous `TypeError` from `connect` (a malformed address) becomes the rejection, unchanged.
  */
-export async function connectWithTimeout(
+export function connectWithTimeout(
   connect: Connect,
   address: string | SocketAddress,
   options?: SocketOptions,
-  { timeoutMs = DEFAULT_TIMEOUT_MS, signal }: ConnectTimeoutOptions = {},
+  settings: ConnectTimeoutOptions = {},
+): Promise<SocketLike> {
+  const channel = tracingOf(connect)?.connect;
+  if (!subscribed(channel)) return open(connect, address, options, settings);
+  let context: ConnectTrace;
+  try {
+    const { hostname, port } = parseSocketAddress(address);
+    context = {
+      address: describeAddress(address),
+      hostname,
+      port,
+      secureTransport: options?.secureTransport ?? "off",
+      attempt: settings.attempt ?? 1,
+    };
+  } catch {
+    return open(connect, address, options, settings); // a malformed address: connect's own TypeError
+  }
+  return channel.tracePromise(() => open(connect, address, options, settings), context);
+}
+
+async function open(
+  connect: Connect,
+  address: string | SocketAddress,
+  options: SocketOptions | undefined,
+  { timeoutMs = DEFAULT_TIMEOUT_MS, signal }: ConnectTimeoutOptions,
 ): Promise<SocketLike> {
   if (!(timeoutMs >= 0)) throw new TypeError(`timeoutMs must be a non-negative number, got ${timeoutMs}`);
   signal?.throwIfAborted();

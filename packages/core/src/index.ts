@@ -61,3 +61,5 @@ export type {
 export type { PortSpec } from "./destination/ports.js";
 export { guardConnect } from "./destination/guard.js";
 export type { GuardOptions } from "./destination/guard.js";
+export { TRACING_CHANNELS } from "./tracing.js";
+export type { ConnectTrace, MqttConnectTrace, MqttPublishTrace, RedisCommandTrace } from "./tracing.js";

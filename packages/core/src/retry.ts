@@ -83,7 +83,7 @@ export async function connectWithRetry(
   let previousDelay = baseDelayMs;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await connectWithTimeout(connect, address, options, { timeoutMs: attemptTimeoutMs, signal });
+      return await connectWithTimeout(connect, address, options, { timeoutMs: attemptTimeoutMs, signal, attempt });
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (attempt > retries || isPermanentConnectError(error) || !shouldRetry(error, attempt)) throw error;

@@ -4,6 +4,7 @@ import { connectWithTimeout } from "../connect-with-timeout.js";
 import { deferred } from "../deferred.js";
 import { ClosedError, TimeoutError, asConnectError } from "../errors.js";
 import { settledWithin, timer } from "../timer.js";
+import { subscribed, tracingOf, type MqttConnectTrace, type MqttPublishTrace, type Tracing } from "../tracing.js";
 import type { SocketLike } from "../types.js";
 import { EnhancedAuth } from "./auth.js";
 import { MqttProtocolError, encodePacket } from "./codec.js";
@@ -56,6 +57,7 @@ export class MqttClient {
   readonly #inbound: Inbound;
   readonly #auth: EnhancedAuth | undefined;
   readonly #backoff: ReconnectBackoff | undefined;
+  readonly #tracing: Tracing | undefined;
   /** The latest connection: being made, up, or failed. */
   #conn: MqttConnection | undefined;
   /** The connection the flows go out on: CONNACK came and the session resumed. */
@@ -94,6 +96,7 @@ export class MqttClient {
     this.#inbound = new Inbound(options.receiveMaximum);
     this.#auth = options.auth ? new EnhancedAuth(options.auth, options.connectTimeoutMs) : undefined;
     this.#backoff = options.reconnect ? new ReconnectBackoff(options.reconnect) : undefined;
+    this.#tracing = tracingOf(options.connect);
   }
 
   /** True while the broker has accepted the current connection. */
@@ -160,13 +163,33 @@ export class MqttClient {
       dup: false,
       ...(this.#o.protocolVersion === 5 && options.properties ? { properties: options.properties } : {}),
     };
+    const channel = this.#tracing?.mqttPublish;
+    if (subscribed(channel)) {
+      // Never the payload: its size.
+      const context: MqttPublishTrace = {
+        topic,
+        qos,
+        retain: packet.retain,
+        payloadSize: packet.payload.length,
+        clientId: this.#o.clientId,
+        serverAddress: this.#o.hostname,
+        serverPort: this.#o.port,
+      };
+      return channel.tracePromise(() => this.#dispatch(packet, context), context);
+    }
+    return this.#dispatch(packet);
+  }
+
+  /** A message on its way: now, in the flows' queue, or in the offline queue. */
+  #dispatch(packet: PublishPacket, trace?: { packetId?: number }): Promise<void> {
+    const qos = packet.qos;
     const online = this.#live();
     if (online !== undefined) {
       // The broker would disconnect on these (MQTT-3.2.2-11, -14, MQTT-3.3.2-9): refuse the message instead.
       const refusal = online.refusal(packet);
       if (refusal) return Promise.reject(refusal);
       // Once connected, encoding checks the message in its single pass.
-      return qos === 0 ? online.send(packet) : this.#flows.publish(packet);
+      return qos === 0 ? online.send(packet) : this.#flows.publish(packet, trace);
     }
     // Offline, a bad topic, QoS or payload must be a TypeError now, not when a connection is up.
     try {
@@ -187,7 +210,7 @@ export class MqttClient {
       );
     }
     void this.connect().catch(noop); // failing, it finishes the client, which rejects what waits
-    if (qos !== 0) return this.#flows.publish(packet);
+    if (qos !== 0) return this.#flows.publish(packet, trace);
     return new Promise((resolve, reject) => this.#offline.push({ packet, resolve, reject }));
   }
 
@@ -338,10 +361,10 @@ export class MqttClient {
   /** Connects, and with `reconnect` tries again after a backoff until it succeeds, is refused, or runs out of retries. */
   async #establish(firstDelayMs: number): Promise<ConnackInfo> {
     let delay = firstDelayMs;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       if (delay > 0) await this.#sleep(delay);
       try {
-        return await this.#open();
+        return await this.#traceOpen(attempt);
       } catch (error) {
         const backoff = this.#backoff;
         if (!backoff || this.#ended || this.#fatal || !retryable(error) || !backoff.failed()) {
@@ -351,6 +374,21 @@ export class MqttClient {
         delay = backoff.delay();
       }
     }
+  }
+
+  /** One attempt, under the `sockkit:mqtt:connect` tracing channel when someone listens. */
+  #traceOpen(attempt: number): Promise<ConnackInfo> {
+    const channel = this.#tracing?.mqttConnect;
+    if (!subscribed(channel)) return this.#open(attempt);
+    const o = this.#o;
+    const context: MqttConnectTrace = {
+      serverAddress: o.hostname,
+      serverPort: o.port,
+      clientId: o.clientId,
+      protocolVersion: o.protocolVersion,
+      attempt,
+    };
+    return channel.tracePromise(() => this.#open(attempt), context);
   }
 
   /** Waits out a backoff; end() and destroy() cut it short. */
@@ -370,7 +408,7 @@ export class MqttClient {
   }
 
   /** One attempt: socket, CONNECT, CONNACK, the session resumed; within `connectTimeoutMs`. */
-  async #open(): Promise<ConnackInfo> {
+  async #open(attemptNumber: number): Promise<ConnackInfo> {
     const o = this.#o;
     if (this.#fatal) throw this.#fatal;
     if (this.#ended) throw new ClosedError("the MQTT client was ended");
@@ -396,7 +434,7 @@ export class MqttClient {
           o.connect,
           { hostname: o.hostname, port: o.port },
           o.tls ? { secureTransport: "on" } : undefined,
-          { timeoutMs: o.connectTimeoutMs, signal: attempt.signal },
+          { timeoutMs: o.connectTimeoutMs, signal: attempt.signal, attempt: attemptNumber },
         );
       } catch (cause) {
         throw asConnectError(cause, `${o.hostname}:${o.port}`, "connecting to the MQTT broker");

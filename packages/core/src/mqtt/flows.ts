@@ -54,6 +54,8 @@ interface Flow {
 
 interface Waiting {
   packet: PublishPacket;
+  /** A tracing context that learns the packet identifier. */
+  trace: { packetId?: number } | undefined;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -110,9 +112,9 @@ export class OutboundFlows {
   }
 
   /** A QoS 1/2 message, in order behind every earlier one; resolves when its flow completes. */
-  publish(packet: PublishPacket): Promise<void> {
+  publish(packet: PublishPacket, trace?: { packetId?: number }): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#waiting.push({ packet, resolve, reject });
+      this.#waiting.push({ packet, trace, resolve, reject });
       this.#pump();
     });
   }
@@ -312,6 +314,7 @@ export class OutboundFlows {
         continue;
       }
       const flow = this.#add(id, message.packet.qos === 2 ? "qos2" : "qos1", { ...message.packet, packetId: id });
+      if (message.trace !== undefined) message.trace.packetId = id;
       flow.resolve = message.resolve as (value: unknown) => void;
       flow.reject = message.reject;
       this.#slots++;

@@ -47,6 +47,13 @@ export interface RedisClientOptions extends RespLimits {
    */
   commandTimeoutMs?: number;
   /**
+   * Put each command's arguments (keys and values) in the `sockkit:redis:command` tracing context.
+   * Off, a tracer sees command names only; `AUTH`, `HELLO`, `ACL`, `CONFIG` and `MIGRATE` never
+   * carry theirs.
+   * @default false
+   */
+  traceArguments?: boolean;
+  /**
    * Reconnect after the connection is lost, with capped exponential backoff
    * and jitter, and resubscribe every live subscription. Commands in flight
    * when it is lost still reject (`ECLOSED`): whether they ran is unknown, so
@@ -368,6 +375,9 @@ export class RedisClient extends RedisCommands {
       tls: s.tls,
       connectTimeoutMs: s.connectTimeoutMs,
       commandTimeoutMs: s.commandTimeoutMs,
+      database: s.db ?? 0,
+      traceArguments: s.traceArguments === true,
+      attempt: this.#backoff?.attempt ?? 1,
       maxBulkLength: s.maxBulkLength,
       maxAggregateLength: s.maxAggregateLength,
       maxDepth: s.maxDepth,

@@ -3,6 +3,7 @@ import { connectWithTimeout } from "../connect-with-timeout.js";
 import { ClosedError, ProtocolError, ReplyError, TimeoutError, asConnectError } from "../errors.js";
 import { utf8DecoderOf } from "../text.js";
 import { readLoop } from "../read-loop.js";
+import { subscribed, tracingOf, type RedisCommandTrace, type TracingChannelLike } from "../tracing.js";
 import { onAbort, sleep, timer, type Timer } from "../timer.js";
 import type { Connect, SocketAddress, SocketLike } from "../types.js";
 import { RespDecoder, type RespLimits, type RespValue } from "./resp/decoder.js";
@@ -38,7 +39,18 @@ export interface ConnectionSettings extends RespLimits {
   delayMs?: number;
   /** Called when the last reply owed has come (nothing is in flight or held). */
   onIdle?(): void;
+  /** The database `SELECT`ed, for the tracing context. @default 0 */
+  database?: number;
+  /** Put commands' arguments in the `sockkit:redis:command` tracing context. @default false */
+  traceArguments?: boolean;
+  /** Which attempt this connection is, for the `sockkit:connect` tracing context. @default 1 */
+  attempt?: number;
 }
+
+// Commands whose arguments are credentials: never in a tracing context, whatever traceArguments says.
+const SECRET_ARGUMENTS = new Set(["AUTH", "HELLO", "MIGRATE", "ACL", "CONFIG"]);
+
+function noop(): void {}
 
 // Pub/sub confirmations: the reply to (UN)SUBSCRIBE and friends, one per channel.
 const CONFIRMATIONS = new Set(["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe"]);
@@ -89,12 +101,14 @@ export class RedisConnection {
   #protocol: 2 | 3 = 2;
   #readyAt = 0; // when the handshake completed (Date.now()), 0 before
   readonly #stop = new AbortController();
+  readonly #trace: TracingChannelLike | undefined;
   readonly ready: Promise<void>;
   readonly closed: Promise<void>;
   #markClosed!: () => void;
 
   constructor(settings: ConnectionSettings) {
     this.#settings = settings;
+    this.#trace = tracingOf(settings.connect)?.redisCommand;
     this.#decoder = new RespDecoder({
       maxBulkLength: settings.maxBulkLength,
       maxAggregateLength: settings.maxAggregateLength,
@@ -141,7 +155,29 @@ export class RedisConnection {
 
   /** Sends one command; resolves with its (transformed) reply. */
   send<T>(args: RedisArgument[], transform?: Transform<T>, buffers = false, options?: CommandOptions): Promise<T> {
+    const trace = this.#trace;
+    if (trace !== undefined && subscribed(trace)) {
+      const context = this.#traceContext(entryName(args[0]), args);
+      return trace.tracePromise(
+        () => this.#enqueue(args, transform, buffers, options, this.#held !== undefined),
+        context,
+      );
+    }
     return this.#enqueue(args, transform, buffers, options, this.#held !== undefined);
+  }
+
+  /** The `sockkit:redis:command` context: the command's name, its arguments only when asked for. */
+  #traceContext(command: string, args: RedisArgument[] | undefined, batchSize?: number): RedisCommandTrace {
+    const s = this.#settings;
+    const withArgs = args !== undefined && s.traceArguments === true && !SECRET_ARGUMENTS.has(command.toUpperCase());
+    return {
+      command,
+      ...(withArgs ? { args: args.slice(1) } : {}),
+      ...(batchSize !== undefined ? { batchSize } : {}),
+      serverAddress: s.address.hostname,
+      serverPort: s.address.port,
+      database: s.database ?? 0,
+    };
   }
 
   /**
@@ -162,6 +198,24 @@ export class RedisConnection {
 
   /** Sends several commands adjacent in one write; each gets its own promise. */
   sendMany(
+    commands: ReadonlyArray<{ args: RedisArgument[]; transform?: Transform<unknown>; buffers?: boolean }>,
+    options?: CommandOptions,
+  ): Promise<unknown>[] {
+    const trace = this.#trace;
+    if (trace === undefined || !subscribed(trace)) return this.#sendMany(commands, options);
+    // One event for the batch: a transaction is MULTI (its commands counted without MULTI and EXEC).
+    const transaction = commands.length >= 2 && entryName(commands[0]!.args[0]).toUpperCase() === "MULTI";
+    const context = this.#traceContext(
+      transaction ? "MULTI" : "PIPELINE",
+      undefined,
+      transaction ? commands.length - 2 : commands.length,
+    );
+    let results!: Promise<unknown>[];
+    trace.tracePromise(() => Promise.all((results = this.#sendMany(commands, options))), context).catch(noop);
+    return results;
+  }
+
+  #sendMany(
     commands: ReadonlyArray<{ args: RedisArgument[]; transform?: Transform<unknown>; buffers?: boolean }>,
     options?: CommandOptions,
   ): Promise<unknown>[] {
@@ -215,6 +269,7 @@ export class RedisConnection {
       socket = await connectWithTimeout(connect, address, tls ? { secureTransport: "on" } : undefined, {
         timeoutMs: connectTimeoutMs,
         signal: this.#stop.signal,
+        attempt: this.#settings.attempt ?? 1,
       });
     } catch (cause) {
       const error = asConnectError(cause, `${address.hostname}:${address.port}`, "connecting to Redis");

@@ -164,6 +164,7 @@ export class NodePool {
       tls: s.tls,
       connectTimeoutMs: s.connectTimeoutMs,
       commandTimeoutMs: s.commandTimeoutMs,
+      traceArguments: s.traceArguments,
       maxBulkLength: s.maxBulkLength,
       maxAggregateLength: s.maxAggregateLength,
       maxDepth: s.maxDepth,

@@ -40,6 +40,13 @@ export interface RedisClusterOptions extends RespLimits {
    */
   commandTimeoutMs?: number;
   /**
+   * Put each command's arguments (keys and values) in the `sockkit:redis:command` tracing context.
+   * Off, a tracer sees command names only; `AUTH`, `HELLO`, `ACL`, `CONFIG` and `MIGRATE` never
+   * carry theirs.
+   * @default false
+   */
+  traceArguments?: boolean;
+  /**
    * Reconnection is always on for a cluster: these tune it. A command in
    * flight when its connection is lost rejects with `ECLOSED` (whether it
    * ran is unknown); one not yet sent waits for the node to come back, or
@@ -91,6 +98,7 @@ export interface ClusterSettings extends RespLimits {
   clientName: string | undefined;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
+  traceArguments: boolean;
   backoff: Required<BackoffOptions>;
   maxOfflineCommands: number;
   readFrom: "master" | "replica";
@@ -159,6 +167,7 @@ export function clusterSettings(options: RedisClusterOptions): ClusterSettings {
     clientName: options.clientName,
     connectTimeoutMs: positive("connectTimeoutMs", 10_000),
     commandTimeoutMs: positive("commandTimeoutMs", 30_000),
+    traceArguments: options.traceArguments === true,
     backoff: { retries: reconnect.retries, baseDelayMs: reconnect.baseDelayMs, maxDelayMs: reconnect.maxDelayMs },
     maxOfflineCommands: reconnect.maxOfflineCommands,
     readFrom: options.readFrom ?? "master",
