@@ -1,10 +1,27 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * The slow suites (brokers restarted mid-stream, the page in Chromium, `wrangler dev`): `npm test` runs
+ * them on Node 20 (and their workerd counterparts in workerd) only. SOCKKIT_SUITES=conformance leaves
+ * them out, for the run on Node 24.
+ */
+export const SLOW_SUITES = [
+  "test/node/mqtt-reconnect.node.test.ts",
+  "test/node/page.node.test.ts",
+  "test/node/wrangler-dev.node.test.ts",
+];
+
+const suites = process.env.SOCKKIT_SUITES ?? "all";
+if (suites !== "all" && suites !== "conformance") {
+  throw new Error(`SOCKKIT_SUITES must be "all" (the default) or "conformance", got ${JSON.stringify(suites)}`);
+}
+
 export default defineConfig({
   test: {
     name: "node",
     root: import.meta.dirname,
     include: ["test/node/**/*.test.ts"],
+    exclude: suites === "conformance" ? SLOW_SUITES : [],
     globalSetup: ["harness/global-setup.ts", "harness/redis-setup.ts", "harness/mqtt-setup.ts"],
     pool: "forks",
     testTimeout: 30_000,

@@ -1,4 +1,3 @@
-import type { TestProject } from "vitest/node";
 import {
   MQTT_ACCOUNT,
   startAedes,
@@ -11,6 +10,7 @@ import {
 import { startMqttLimitsFake } from "./mqtt-limits-fake.js";
 import { startMqttSessionFake } from "./mqtt-session-fake.js";
 import { startAedesVictim, startMosquittoVictim } from "./mqtt-victims.js";
+import { provideServices, type Running } from "./services.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -18,8 +18,8 @@ declare module "vitest" {
   }
 }
 
-/** Starts the brokers in Node (nothing can listen inside workerd) and hands their ports to the tests. */
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+/** Starts the brokers in Node (nothing can listen inside workerd). */
+export async function startMqttServices(): Promise<Running<MqttTestEnv>> {
   const aedes = await startAedes();
   const mosquitto = await startMosquitto();
   const mosquittoLimited = await startMosquitto({ config: ["max_qos 1", "retain_available false"] });
@@ -30,7 +30,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const mosquittoVictim = await startMosquittoVictim();
   const sessionFake = await startMqttSessionFake();
   const limitsFake = await startMqttLimitsFake();
-  project.provide("mqtt", {
+  const env: MqttTestEnv = {
     aedes: aedes.port,
     mosquitto: mosquitto.port,
     mosquittoLimited: mosquittoLimited.port,
@@ -40,8 +40,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     victims: { aedes: aedesVictim.victim, mosquitto: mosquittoVictim.victim },
     sessionFake: { port: sessionFake.port, control: sessionFake.control },
     limitsFake: { port: limitsFake.port, control: limitsFake.control },
-  });
-  return async () => {
+  };
+  const close = async () => {
     await Promise.all([
       aedes.close(),
       mosquitto.close(),
@@ -55,4 +55,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
       limitsFake.close(),
     ]);
   };
+  return { env, close };
 }
+
+/** Hands the brokers' ports to the tests. */
+export default provideServices("mqtt", startMqttServices);

@@ -21,9 +21,10 @@ import type { LimitsFakeLog } from "../harness/mqtt-limits-fake.js";
 import type { SessionFakeLog } from "../harness/mqtt-session-fake.js";
 import type { MqttTestEnv } from "../harness/mqtt.js";
 import { rejection, waitUntil } from "../harness/promises.js";
+import type { RuntimeName } from "./runtimes.js";
 
 export interface MqttReconnectConformanceOptions {
-  runtime: "workerd" | "node";
+  runtime: RuntimeName;
   connect: Connect;
   mqtt: MqttTestEnv;
 }

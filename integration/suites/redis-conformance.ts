@@ -8,9 +8,10 @@ import { createRedisClient, ReplyError, type RedisClient, type RedisClientOption
 import { sendControl } from "../harness/control-client.js";
 import { rejection } from "../harness/promises.js";
 import type { RedisTestEnv } from "../harness/redis-setup.js";
+import type { RuntimeName } from "./runtimes.js";
 
 export interface RedisConformanceOptions {
-  runtime: "workerd" | "node";
+  runtime: RuntimeName;
   connect: Connect;
   redis: RedisTestEnv;
 }

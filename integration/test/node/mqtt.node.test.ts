@@ -3,7 +3,6 @@ import mqttjs from "mqtt";
 import { createConnect } from "@sockkit/adapter-node";
 import { createMqttClient } from "@sockkit/core/mqtt";
 import { mqttConformance } from "../../suites/mqtt-conformance.js";
-import { mqttReconnectConformance } from "../../suites/mqtt-reconnect-conformance.js";
 
 // Registered first so it runs last (after hooks run in reverse): after the suite has ended its clients.
 afterAll(async () => {
@@ -20,7 +19,6 @@ mqttConformance({
   tlsConnect: createConnect({ tls: { ca: env.mosquittoTls.caCert } }),
   untrustingConnect: createConnect(),
 });
-mqttReconnectConformance({ runtime: "node", connect: createConnect(), mqtt: env });
 
 describe("interop with MQTT.js on the same broker (Node)", () => {
   for (const protocolVersion of [4, 5] as const) {

@@ -2,10 +2,16 @@ import { afterAll, expect, inject } from "vitest";
 import { createConnect } from "@sockkit/adapter-node";
 import { destinationConformance } from "../../suites/destination-conformance.js";
 import { patternsConformance } from "../../suites/patterns-conformance.js";
+import { EMULATION_TRAITS } from "../../suites/runtimes.js";
 import { socketConformance } from "../../suites/socket-conformance.js";
 
 const env = inject("sockets");
-socketConformance({ runtime: "node", connect: createConnect({ tls: { ca: env.caCert } }), env });
+socketConformance({
+  runtime: "node",
+  traits: EMULATION_TRAITS,
+  connect: createConnect({ tls: { ca: env.caCert } }),
+  env,
+});
 
 afterAll(async () => {
   // Leak check on the client side: no socket or timer of ours is left. A
@@ -15,11 +21,17 @@ afterAll(async () => {
   expect(ours()).toEqual([]);
 });
 
-patternsConformance({ runtime: "node", connect: createConnect({ tls: { ca: env.caCert } }), env });
+patternsConformance({
+  runtime: "node",
+  traits: EMULATION_TRAITS,
+  connect: createConnect({ tls: { ca: env.caCert } }),
+  env,
+});
 
 destinationConformance({
   runtime: "node",
   connect: createConnect({ tls: { ca: env.caCert } }),
   env,
   withResolver: (resolve, policy) => createConnect({ tls: { ca: env.caCert }, resolve, policy }),
+  edgeRules: createConnect({ edgeRules: true }),
 });

@@ -7,6 +7,7 @@ import {
   withDestinationPolicy,
   type PolicyAwareConnect,
 } from "@sockkit/core";
+import { WORKERD_TRAITS } from "../../suites/runtimes.js";
 import { socketConformance } from "../../suites/socket-conformance.js";
 
 const env = inject("sockets");
@@ -38,4 +39,4 @@ describe("@sockkit/adapter-workers", () => {
 });
 
 // The wrapped connect must still behave exactly like the runtime's.
-socketConformance({ runtime: "workerd", connect, env });
+socketConformance({ runtime: "workerd", traits: WORKERD_TRAITS, connect, env });

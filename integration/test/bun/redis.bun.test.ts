@@ -1,0 +1,9 @@
+import { inject } from "vitest";
+import { createConnect } from "@sockkit/adapter-node";
+import { trackedConnect } from "../../harness/leak-check.js";
+import { redisConformance } from "../../suites/redis-conformance.js";
+
+// Bun reports no handles (process.getActiveResourcesInfo() is always empty): the client-side leak
+// check here is that every socket the suite opened has settled its `closed` (trackedConnect).
+
+redisConformance({ runtime: "bun", connect: trackedConnect(createConnect()), redis: inject("redis") });
