@@ -80,6 +80,7 @@ run("build, typecheck, lint (core purity, publint, attw)", npx, [
 ]);
 const node24 = ensureRuntime("node", "24");
 const bun = ensureRuntime("bun", "1");
+const deno = ensureRuntime("deno", "2");
 const services = await startServices();
 const nodeMajor = (node) =>
   execFileSync(node, ["-p", "process.versions.node.split('.')[0]"], { encoding: "utf8" }).trim();
@@ -89,13 +90,17 @@ suite("core unit tests (Node " + process.versions.node + ")", "packages/core/vit
 suite("Node suites on Node " + process.versions.node, "integration/vitest.node.config.ts", {
   env: expectNode(process.execPath),
 });
-// Node 24 and Bun run the conformance-level suites; the slow ones (broker restarts, the page,
+// Node 24, Bun and Deno run the conformance-level suites; the slow ones (broker restarts, the page,
 // `wrangler dev`) run on Node 20 above and in workerd below.
 suite("conformance-level Node suites on Node 24", "integration/vitest.node.config.ts", {
   runtime: node24,
   env: { ...expectNode(node24), SOCKKIT_SUITES: "conformance" },
 });
 suite("conformance-level suites on Bun", "integration/vitest.bun.config.ts", { runtime: bun });
+suite("conformance-level suites on Deno", "integration/vitest.deno.config.ts", {
+  runtime: deno,
+  runArgs: ["run", "-A"],
+});
 suite("Vitest helper (cloudflare:sockets in tests and dependencies)", "integration/vitest.helper.config.ts");
 suite("conformance in workerd", "integration/vitest.workerd.config.ts");
 await services.stop();
