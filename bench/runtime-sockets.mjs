@@ -1,11 +1,13 @@
-// Runs inside Bun or Deno (started by bench/runtimes.mjs): @sockkit/adapter-node on that runtime
-// against the runtime's own sockets (argv[2]: raw-bun.mjs or raw-deno.mjs) and its node:net, in one
-// process, alternated, the order rotated every run. Prints one JSON line of samples.
+// Runs inside Bun or Deno (started by bench/runtimes.mjs): @sockkit/adapter-node and the runtime's
+// native adapter (argv[3]: @sockkit/adapter-bun or -deno) against the runtime's own sockets (argv[2]:
+// raw-bun.mjs or raw-deno.mjs) and its node:net, in one process, alternated, the order rotated every
+// run. Prints one JSON line of samples.
 import net from "node:net";
 import { connect as sockkitConnect } from "@sockkit/adapter-node";
 
-const [rawModule, downloadPort, echoPort] = process.argv.slice(2);
+const [rawModule, nativeAdapter, downloadPort, echoPort] = process.argv.slice(2);
 const raw = await import(new URL(rawModule, import.meta.url).href);
+const { connect: nativeConnect } = await import(nativeAdapter);
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const DOWNLOAD_BYTES = Number(process.env.BENCH_DOWNLOAD_BYTES ?? 256 * 1024 * 1024);
 const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 20_000);
@@ -48,9 +50,9 @@ function nodeNetPingPong() {
   });
 }
 
-async function sockkitDownload() {
+async function streamDownload(connect) {
   const t0 = performance.now();
-  const socket = sockkitConnect({ hostname: "127.0.0.1", port: ports.download });
+  const socket = connect({ hostname: "127.0.0.1", port: ports.download });
   const reader = socket.readable.getReader();
   let n = 0;
   while (n < DOWNLOAD_BYTES) {
@@ -64,8 +66,8 @@ async function sockkitDownload() {
   return { amount: n, seconds };
 }
 
-async function sockkitPingPong() {
-  const socket = sockkitConnect({ hostname: "127.0.0.1", port: ports.echo });
+async function streamPingPong(connect) {
+  const socket = connect({ hostname: "127.0.0.1", port: ports.echo });
   const writer = socket.writable.getWriter();
   const reader = socket.readable.getReader();
   for (let i = 0; i < ROUND_TRIPS; i++) {
@@ -88,7 +90,11 @@ const contenders = {
     download: () => raw.download(ports.download, DOWNLOAD_BYTES),
     pingpong: () => raw.pingPong(ports.echo, ROUND_TRIPS, PING),
   },
-  "@sockkit/adapter-node": { download: sockkitDownload, pingpong: sockkitPingPong },
+  "@sockkit/adapter-node": {
+    download: () => streamDownload(sockkitConnect),
+    pingpong: () => streamPingPong(sockkitConnect),
+  },
+  [nativeAdapter]: { download: () => streamDownload(nativeConnect), pingpong: () => streamPingPong(nativeConnect) },
   "node:net (the runtime's)": { download: nodeNetDownload, pingpong: nodeNetPingPong },
 };
 const names = Object.keys(contenders);

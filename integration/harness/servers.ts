@@ -281,10 +281,14 @@ function sendBig(socket: net.Socket, size: number, stats: ControlStats): void {
 
 function startTlsServer(socket: net.Socket, certs: TestCerts, stats: ControlStats): void {
   let text = "";
+  // A client that leaves before its command: end our side too (the server allows half-open connections).
+  const onEnd = () => socket.end();
+  socket.once("end", onEnd);
   const onData = (chunk: Buffer) => {
     text += chunk.toString();
     if (!text.includes("\n")) return;
     socket.off("data", onData);
+    socket.off("end", onEnd);
     if (text !== "STARTTLS\n") return void socket.end("ERR expected STARTTLS\n");
     socket.write("GO\n", () => {
       const secure = new tls.TLSSocket(socket, {

@@ -1,7 +1,7 @@
 /**
  * The loaders that let unmodified Workers code run outside workerd: `cloudflare:sockets` resolves to
- * @sockkit/adapter-node in app code and inside dependencies, and `register-workerd` loads packages'
- * Workers builds. Run on Node (`--import`), Bun and Deno (`--preload`); each entry file says how its
+ * sockkit's connect (@sockkit/adapter-node's emulation on Node, the native adapter on Bun and Deno) in
+ * app code and inside dependencies, and `register-workerd` loads packages' Workers builds. Run on Node (`--import`), Bun and Deno (`--preload`); each entry file says how its
  * runtime is started, the tests run third-party Workers code unmodified (fixtures/).
  */
 import { execFile } from "node:child_process";
@@ -59,7 +59,7 @@ export function loaderConformance(options: LoaderOptions): void {
   const echo = String(sockets.echo);
 
   describe(`the register loader (${runtime})`, () => {
-    it("resolves a static import of cloudflare:sockets to the emulation", async () => {
+    it("resolves a static import of cloudflare:sockets to sockkit's connect", async () => {
       expect(JSON.parse(await run("register", "echo-static.mjs", [echo]))).toEqual({
         text: "static",
         secureTransport: "off",
@@ -77,10 +77,10 @@ export function loaderConformance(options: LoaderOptions): void {
       expect(JSON.parse(await run("register", "echo-commonjs.cjs", [echo]))).toBe("cjs");
     });
 
-    it('runs redis-on-workers, unmodified: its import("cloudflare:sockets") inside the dependency gets the emulation', async () => {
+    it('runs redis-on-workers, unmodified: its import("cloudflare:sockets") inside the dependency gets our connect', async () => {
       const { shared } = redis;
       const args = [shared.hostname, String(shared.port), shared.password ?? ""];
-      // It closes quietly only because the emulation does as workerd: its read loop races `closed`
+      // It closes quietly only because sockkit's socket does as workerd: its read loop races `closed`
       // against `read()` and `closed` resolves first, and its cancel() after close() resolves.
       expect(JSON.parse(await run("register", "redis-on-workers.mjs", args))).toEqual({
         value: "from redis-on-workers",
@@ -103,13 +103,13 @@ export function loaderConformance(options: LoaderOptions): void {
   });
 
   describe(`the register-workerd loader: packages' Workers builds (${runtime})`, () => {
-    it("runs pg-cloudflare's Workers socket, unmodified, over the emulation", async () => {
+    it("runs pg-cloudflare's Workers socket, unmodified, over sockkit's connect", async () => {
       expect(JSON.parse(await run("register-workerd", "pg-cloudflare.mjs", [echo]))).toEqual({
         text: "from pg-cloudflare",
       });
     });
 
-    it("@sockkit/adapter-workers' connect keeps the emulation's native UTF-8 decoder", async () => {
+    it("@sockkit/adapter-workers' connect keeps the runtime's native UTF-8 decoder", async () => {
       expect(JSON.parse(await run("register-workerd", "adapter-workers-decoder.mjs", []))).toEqual({
         native: true,
         text: "\uFEFFa reply longer than sixteen bytes",
@@ -119,7 +119,7 @@ export function loaderConformance(options: LoaderOptions): void {
     it(
       options.matchesBunCondition
         ? "postgres.js loads its Bun build here (its exports list `bun` before `workerd`), which speaks the wire protocol"
-        : "runs postgres.js' Cloudflare build, which speaks the wire protocol over the emulation",
+        : "runs postgres.js' Cloudflare build, which speaks the wire protocol over sockkit's connect",
       async () => {
         // A tiny server that answers the startup message with a Postgres ErrorResponse:
         // the client can only report this text if it connected and spoke the protocol.
@@ -138,7 +138,7 @@ export function loaderConformance(options: LoaderOptions): void {
           const port = String((server.address() as net.AddressInfo).port);
           // postgres.js' Cloudflare build leaves its read loop's rejection unhandled when the socket is
           // closed under it (porsager/postgres#1202: in workerd, "Stream was cancelled." on every
-          // sql.end()), and the emulation closes in workerd's order, so it happens here too. workerd
+          // sql.end()), and sockkit's socket closes in workerd's order, so it happens here too. workerd
           // logs unhandled rejections, Node's default makes them fatal: this runs with workerd's policy.
           const out = JSON.parse(
             await run("register-workerd", "postgres-workers.mjs", [port], { warnOnUnhandledRejections: true }),

@@ -3,7 +3,14 @@
  * only labels tests and keys; what a suite expects comes from the traits, so a suite never asks which
  * runtime it is on. Each trait is a listed difference (packages/adapter-node/README.md).
  */
-export type RuntimeName = "workerd" | "node" | "bun" | "deno";
+export type RuntimeName =
+  | "workerd"
+  | "node"
+  | "bun"
+  | "deno"
+  /** The runtime's own sockets through @sockkit/adapter-bun / @sockkit/adapter-deno. */
+  | "bun-native"
+  | "deno-native";
 
 export interface ConnectTraits {
   /** A write to a port nobody listens on rejects. workerd may resolve it instead. */
@@ -20,7 +27,11 @@ export interface ConnectTraits {
    * ends (seen in workerd 2026-04-05).
    */
   keepsAbortedConnectionOpen: boolean;
-  /** A socket closed before it opened takes ~20 s to go (a known workerd defect). */
+  /**
+   * A socket closed before it opened stays connected for a while: ~20 s in workerd (a known defect);
+   * with Deno's own TLS (Deno 2.9), a TLS connection closed before its handshake completes stays open
+   * until the peer closes it or the process exits (Deno.TlsConn#close() cannot cancel the handshake).
+   */
   closesUnopenedSlowly: boolean;
 }
 
@@ -41,3 +52,6 @@ export const EMULATION_TRAITS: ConnectTraits = {
   keepsAbortedConnectionOpen: false,
   closesUnopenedSlowly: false,
 };
+
+/** @sockkit/adapter-deno: the emulation's behaviour, except for Deno's TLS defect above. */
+export const DENO_NATIVE_TRAITS: ConnectTraits = { ...EMULATION_TRAITS, closesUnopenedSlowly: true };

@@ -1,6 +1,8 @@
-// The MQTT suite on Bun (the reconnection suite, which restarts brokers, runs on Node 20 and in workerd).
+// The MQTT suite on Bun, through @sockkit/adapter-node, then through @sockkit/adapter-bun (Bun's own
+// sockets). The reconnection suite, which restarts brokers, runs on Node 20 and in workerd.
 import { inject } from "vitest";
 import { createConnect } from "@sockkit/adapter-node";
+import { createConnect as createNativeConnect } from "@sockkit/adapter-bun";
 import { trackedConnect } from "../../harness/leak-check.js";
 import { mqttConformance } from "../../suites/mqtt-conformance.js";
 
@@ -14,4 +16,11 @@ mqttConformance({
   mqtt: env,
   tlsConnect: trackedConnect(createConnect({ tls: { ca: env.mosquittoTls.caCert } })),
   untrustingConnect: createConnect(),
+});
+mqttConformance({
+  runtime: "bun-native",
+  connect: trackedConnect(createNativeConnect()),
+  mqtt: env,
+  tlsConnect: trackedConnect(createNativeConnect({ tls: { ca: env.mosquittoTls.caCert } })),
+  untrustingConnect: createNativeConnect(),
 });

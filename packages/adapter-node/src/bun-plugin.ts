@@ -1,5 +1,6 @@
-// `cloudflare:sockets` on Bun: a runtime plugin (Bun.plugin) whose virtual module re-exports the
-// emulation, for static `import`, `import()` and `require()`, in app code and dependencies alike.
+// `cloudflare:sockets` on Bun: a runtime plugin (Bun.plugin) whose virtual module re-exports
+// @sockkit/adapter-bun (Bun's own sockets, faster here than the node:net emulation: bench/RESULTS.md),
+// for static `import`, `import()` and `require()`, in app code and dependencies alike.
 import { fileURLToPath } from "node:url";
 
 interface BunPluginBuilder {
@@ -9,7 +10,8 @@ interface BunGlobal {
   plugin(plugin: { name: string; setup(build: BunPluginBuilder): void }): void;
 }
 
-const EMULATION = fileURLToPath(new URL("./index.js", import.meta.url));
+// Resolved from this package, which depends on it.
+const NATIVE = fileURLToPath(import.meta.resolve("@sockkit/adapter-bun"));
 
 /** Registers the plugin once per process. */
 export function installBunPlugin(): void {
@@ -21,10 +23,10 @@ export function installBunPlugin(): void {
   bun.plugin({
     name: "sockkit:cloudflare-sockets",
     setup(build) {
-      // Re-exported rather than handed over as an object, so the app and `@sockkit/adapter-node`
+      // Re-exported rather than handed over as an object, so the app and `@sockkit/adapter-bun`
       // share one module instance.
       build.module("cloudflare:sockets", () => ({
-        contents: `export * from ${JSON.stringify(EMULATION)};`,
+        contents: `export * from ${JSON.stringify(NATIVE)};`,
         loader: "js",
       }));
     },

@@ -1,6 +1,8 @@
 // `cloudflare:sockets` on Deno: synchronous module hooks (`module.registerHooks`, in Deno 2.9), which
-// Deno applies to npm dependencies too (an import map reaches only the app's own modules).
-import Module from "node:module";
+// Deno applies to npm dependencies too (an import map reaches only the app's own modules). It resolves
+// to @sockkit/adapter-deno (Deno's own sockets, faster here than the node:net emulation: bench/RESULTS.md).
+import Module, { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 
 interface ResolveContext {
   conditions?: string[];
@@ -11,8 +13,9 @@ type Resolve = (
   nextResolve: (specifier: string, context: ResolveContext) => unknown,
 ) => unknown;
 
-const ESM = new URL("./index.js", import.meta.url).href;
-const CJS = new URL("./index.cjs", import.meta.url).href;
+// Resolved from this package, which depends on it.
+const ESM = import.meta.resolve("@sockkit/adapter-deno");
+const CJS = pathToFileURL(createRequire(import.meta.url).resolve("@sockkit/adapter-deno")).href;
 
 /** Registers the hooks once per process. */
 export function installDenoHooks(): void {
