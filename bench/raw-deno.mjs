@@ -41,3 +41,27 @@ export const collectGarbage = () => {
   if (typeof globalThis.gc !== "function") throw new Error("run Deno with --v8-flags=--expose-gc");
   globalThis.gc();
 };
+
+/**
+ * The same download reading into a fresh 256 KiB buffer each time, handing over the bytes read (a
+ * partial read copied out), as anything that gives its chunks away must: shown for what allocation and
+ * its garbage cost on Deno, not a threshold.
+ */
+async function downloadFresh(port, bytes) {
+  const t0 = performance.now();
+  const conn = await Deno.connect({ hostname: HOST, port });
+  let n = 0;
+  const kept = [];
+  while (n < bytes) {
+    const buffer = new Uint8Array(256 * 1024);
+    const read = await conn.read(buffer);
+    if (read === null) break;
+    kept[0] = read === buffer.byteLength ? buffer : buffer.slice(0, read); // handed on, then dropped
+    n += read;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  conn.close();
+  return { amount: n, seconds };
+}
+
+export const extra = { "Deno.connect (raw, fresh buffers)": { download: downloadFresh, pingPong } };

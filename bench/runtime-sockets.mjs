@@ -97,6 +97,13 @@ const contenders = {
   [nativeAdapter]: { download: () => streamDownload(nativeConnect), pingpong: () => streamPingPong(nativeConnect) },
   "node:net (the runtime's)": { download: nodeNetDownload, pingpong: nodeNetPingPong },
 };
+// Informational references a raw module may add (shown, not a threshold).
+for (const [name, { download, pingPong }] of Object.entries(raw.extra ?? {})) {
+  contenders[name] = {
+    download: () => download(ports.download, DOWNLOAD_BYTES),
+    pingpong: () => pingPong(ports.echo, ROUND_TRIPS, PING),
+  };
+}
 const names = Object.keys(contenders);
 const samples = Object.fromEntries(names.map((name) => [name, { download: [], pingpong: [], cpu: [] }]));
 

@@ -114,14 +114,13 @@ class DenoTransport implements Transport {
 
   write(bytes: Uint8Array): Promise<void> {
     // The socket's writable hands over one write at a time, so writes never overlap here.
-    this.pendingBytes = bytes.byteLength;
-    const written = this.conn
-      .write(bytes)
-      .then((n) => (n === bytes.byteLength ? undefined : this.#writeRest(bytes, n)));
-    this.#writing = written.then(
-      () => void (this.pendingBytes = 0),
-      () => {},
-    );
+    const size = bytes.byteLength;
+    this.pendingBytes = size;
+    const written = this.conn.write(bytes).then((n) => {
+      if (n === size) this.pendingBytes = 0;
+      else return this.#writeRest(bytes, n);
+    });
+    this.#writing = written;
     return written;
   }
 
@@ -131,6 +130,7 @@ class DenoTransport implements Transport {
       this.pendingBytes = bytes.byteLength - offset;
       offset += await this.conn.write(bytes.subarray(offset));
     }
+    this.pendingBytes = 0;
   }
 
   resume(): void {
@@ -181,7 +181,7 @@ class DenoTransport implements Transport {
   }
 
   async end(): Promise<void> {
-    await this.#writing;
+    await this.#writing.catch(() => {});
     if (this.#destroyed) return;
     try {
       await this.conn.closeWrite();
