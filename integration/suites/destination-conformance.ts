@@ -1,7 +1,7 @@
 /**
- * The destination policy, run in workerd and on Node: the canonicalization
- * table (so both runtimes' URL/IDNA parsers agree with it) and a guarded
- * connect against real listening servers that count their connections.
+ * The destination policy, run in workerd and on Node, Bun and Deno: the
+ * canonicalization table (so every runtime's URL/IDNA parsers agree with it) and
+ * a guarded connect against real listening servers that count their connections.
  */
 import { describe, expect, it } from "vitest";
 import {
@@ -16,17 +16,23 @@ import {
 import { controlCommand } from "../harness/shared/control-client.js";
 import { rejection } from "../harness/shared/promises.js";
 import type { SocketTestEnv } from "../harness/node/servers.js";
+import type { RuntimeName } from "./runtimes.js";
 
 export interface DestinationOptions {
-  runtime: "workerd" | "node";
+  runtime: RuntimeName;
   /** The runtime's connect. */
   connect: Connect;
   env: SocketTestEnv;
   /**
-   * Node only: adapter-node's connect with `resolve` as its DNS (and `policy`
-   * if given), to test resolve, check, then dial the checked address.
+   * A connect that resolves names itself (adapter-node's, on any runtime): one with `resolve` as its
+   * DNS (and `policy` if given), to test resolve, check every address, then dial the checked one.
    */
   withResolver?: (resolve: (hostname: string) => Promise<string[]>, policy?: DestinationPolicy) => Connect;
+  /**
+   * adapter-node's `createConnect({ edgeRules: true })`: names go through the adapter's own resolver
+   * (the runtime's `dns.lookup`) before the edge's address rules apply.
+   */
+  edgeRules?: Connect;
 }
 
 // Loopback, in the spellings public SSRF payload lists use against URL filters.
@@ -163,7 +169,7 @@ const MALFORMED_TABLE: ReadonlyArray<readonly [unknown, RegExp]> = [
   [["127.0.0.1"], /must be a string, got an array/],
 ];
 
-export function destinationConformance({ runtime, connect, env, withResolver }: DestinationOptions): void {
+export function destinationConformance({ runtime, connect, env, withResolver, edgeRules }: DestinationOptions): void {
   const publicOnly = createDestinationPolicy({ publicOnly: true });
   const accepted = async (server: string) => (await controlCommand(connect, env.control)).accepted[server] ?? 0;
   const echoOnce = async (socket: SocketLike, text: string) => {
@@ -282,8 +288,14 @@ export function destinationConformance({ runtime, connect, env, withResolver }: 
       );
     });
 
+    if (edgeRules) {
+      it("the adapter's own resolver (the runtime's dns.lookup) resolves a name, and its loopback address is refused before any dial", async () => {
+        await expectDenied(edgeRules, `localhost:${env.denied}`, "denied", /(127\.0\.0\.1|::1) is a loopback address/);
+      });
+    }
+
     if (withResolver) {
-      it("Node: a name that resolves to a denied address is refused after DNS, and nothing is dialled", async () => {
+      it("a name that resolves to a denied address is refused after DNS, and nothing is dialled", async () => {
         const asked: string[] = [];
         const guarded = guardConnect(
           withResolver(async (name) => (asked.push(name), ["8.8.8.8", "127.0.0.1"])),
@@ -298,7 +310,7 @@ export function destinationConformance({ runtime, connect, env, withResolver }: 
         expect(asked).toEqual(["sockkit.test"]);
       });
 
-      it("Node: the checked address is dialled (one lookup, so a rebind cannot follow), and TLS still verifies the name", async () => {
+      it("the checked address is dialled (one lookup, so a rebind cannot follow), and TLS still verifies the name", async () => {
         const answers = [["127.0.0.1"], ["10.0.0.1"]];
         const asked: string[] = [];
         const connectVia = withResolver(async (name) => (asked.push(name), answers[asked.length - 1] ?? []));
@@ -315,7 +327,7 @@ export function destinationConformance({ runtime, connect, env, withResolver }: 
         expect((await controlCommand(connect, env.control)).sni[token]).toBe("sockkit.test");
       });
 
-      it("Node: every checked address is tried in turn, in its canonical form", async () => {
+      it("every checked address is tried in turn, in its canonical form", async () => {
         // ::1 has no echo server on this port; 127.0.0.1 (given IPv4-mapped) does.
         const policy = createDestinationPolicy({ publicOnly: true, allow: ["127.0.0.0/8", "::1"] });
         const socket = guardConnect(
@@ -330,7 +342,7 @@ export function destinationConformance({ runtime, connect, env, withResolver }: 
         }
       });
 
-      it("Node: guardConnect keeps the policy the adapter's connect already has", async () => {
+      it("guardConnect keeps the policy the adapter's connect already has", async () => {
         const inner = withResolver(async () => ["127.0.0.1"], createAllowlist(["ok.test"]));
         const outer = createDestinationPolicy({ publicOnly: true, allow: ["127.0.0.0/8"] });
         await expectDenied(
@@ -341,7 +353,7 @@ export function destinationConformance({ runtime, connect, env, withResolver }: 
         );
       });
 
-      it("Node: createConnect({ policy }) applies the same checks without guardConnect", async () => {
+      it("createConnect({ policy }) applies the same checks without guardConnect", async () => {
         await expectDenied(
           withResolver(async () => ["127.0.0.1"], publicOnly),
           `sockkit.test:${env.denied}`,

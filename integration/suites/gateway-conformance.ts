@@ -9,9 +9,10 @@ import { controlCommand } from "../harness/shared/control-client.js";
 import type { MqttTestEnv } from "../harness/node/mqtt.js";
 import type { RedisTestEnv } from "../harness/node/redis-setup.js";
 import type { SocketTestEnv } from "../harness/node/servers.js";
+import type { RuntimeName } from "./runtimes.js";
 
 export interface GatewayConformanceOptions {
-  runtime: "workerd" | "node";
+  runtime: RuntimeName;
   connect: Connect;
   sockets: SocketTestEnv;
   redis: RedisTestEnv;

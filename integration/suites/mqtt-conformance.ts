@@ -14,9 +14,10 @@ import {
 } from "@sockkit/core/mqtt";
 import { rejection, waitUntil } from "../harness/shared/promises.js";
 import type { MqttTestEnv } from "../harness/node/mqtt.js";
+import type { RuntimeName } from "./runtimes.js";
 
 export interface MqttConformanceOptions {
-  runtime: "workerd" | "node";
+  runtime: RuntimeName;
   connect: Connect;
   mqtt: MqttTestEnv;
   /** A `connect` that trusts the test CA (workerd's does through miniflare's outbound settings). @default connect */

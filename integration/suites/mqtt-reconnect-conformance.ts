@@ -18,9 +18,10 @@ import type { MqttTestEnv } from "../harness/node/mqtt.js";
 import { rejection, waitUntil } from "../harness/shared/promises.js";
 import { tapMqttWrites } from "../harness/shared/mqtt-wire-tap.js";
 import { expectInOrder } from "./mqtt-conformance.js";
+import type { RuntimeName } from "./runtimes.js";
 
 export interface MqttReconnectConformanceOptions {
-  runtime: "workerd" | "node";
+  runtime: RuntimeName;
   connect: Connect;
   mqtt: MqttTestEnv;
 }

@@ -8,9 +8,10 @@ import { createRedisClient, type RedisClient, type RedisClientOptions } from "@s
 import { sendControl } from "../harness/shared/control-client.js";
 import { rejection } from "../harness/shared/promises.js";
 import type { RedisTestEnv } from "../harness/node/redis-setup.js";
+import type { RuntimeName } from "./runtimes.js";
 
 export interface RedisConformanceOptions {
-  runtime: "workerd" | "node";
+  runtime: RuntimeName;
   connect: Connect;
   redis: RedisTestEnv;
 }

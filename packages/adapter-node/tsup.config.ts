@@ -12,7 +12,15 @@ export default defineConfig([
     splitting: true,
   },
   {
-    entry: ["src/register.ts", "src/register-workerd.ts", "src/loader-hooks.ts"],
+    entry: [
+      "src/register.ts",
+      "src/register-workerd.ts",
+      "src/loader-hooks.ts",
+      "src/register-bun.ts",
+      "src/register-workerd-bun.ts",
+      "src/register-deno.ts",
+      "src/register-workerd-deno.ts",
+    ],
     format: ["esm"],
     dts: true,
     target: "node20",

@@ -1,4 +1,4 @@
-import type { TestProject } from "vitest/node";
+import { provideServices, type Running } from "./services.js";
 import { startSocketServers, type SocketTestEnv } from "./servers.js";
 
 declare module "vitest" {
@@ -7,9 +7,8 @@ declare module "vitest" {
   }
 }
 
-/** Starts the test servers in Node (nothing can listen inside workerd) and hands their ports to the tests. */
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const servers = await startSocketServers();
-  project.provide("sockets", servers.env);
-  return () => servers.close();
-}
+/** Starts the test servers in Node (nothing can listen inside workerd). */
+export const startSocketServices = (): Promise<Running<SocketTestEnv>> => startSocketServers();
+
+/** Hands the test servers' ports to the tests. */
+export default provideServices("sockets", startSocketServices);

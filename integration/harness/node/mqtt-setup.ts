@@ -1,4 +1,3 @@
-import type { TestProject } from "vitest/node";
 import {
   MQTT_ACCOUNT,
   startAedes,
@@ -12,6 +11,7 @@ import { startMqttLimitsFake } from "./mqtt-limits-fake.js";
 import { startMqttSessionFake } from "./mqtt-session-fake.js";
 import { startNatsMqtt } from "./nats.js";
 import { startAedesVictim, startMosquittoVictim, startNatsVictim } from "./mqtt-victims.js";
+import { provideServices, type Running } from "./services.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -19,8 +19,8 @@ declare module "vitest" {
   }
 }
 
-/** Starts the brokers in Node (nothing can listen inside workerd) and hands their ports to the tests. */
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+/** Starts the brokers in Node (nothing can listen inside workerd). */
+export async function startMqttServices(): Promise<Running<MqttTestEnv>> {
   const aedes = await startAedes();
   const mosquitto = await startMosquitto();
   const nats = await startNatsMqtt();
@@ -33,7 +33,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const natsVictim = await startNatsVictim();
   const sessionFake = await startMqttSessionFake();
   const limitsFake = await startMqttLimitsFake();
-  project.provide("mqtt", {
+  const env: MqttTestEnv = {
     aedes: aedes.port,
     mosquitto: mosquitto.port,
     nats: nats.port,
@@ -44,8 +44,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     victims: { aedes: aedesVictim.victim, mosquitto: mosquittoVictim.victim, nats: natsVictim.victim },
     sessionFake: { port: sessionFake.port, control: sessionFake.control },
     limitsFake: { port: limitsFake.port, control: limitsFake.control },
-  });
-  return async () => {
+  };
+  const close = async () => {
     await Promise.all([
       aedes.close(),
       mosquitto.close(),
@@ -61,4 +61,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
       limitsFake.close(),
     ]);
   };
+  return { env, close };
 }
+
+/** Hands the brokers' ports to the tests. */
+export default provideServices("mqtt", startMqttServices);

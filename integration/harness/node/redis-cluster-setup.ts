@@ -1,13 +1,13 @@
-import type { TestProject } from "vitest/node";
 import { serveControl } from "./control-server.js";
 import { cli, startRedisCluster, type RedisClusterHandle } from "./redis-cluster.js";
 import type { RedisClusterEnv } from "../shared/redis-cluster-control.js";
+import { provideServices, type Running } from "./services.js";
 
 export interface RedisClusterTestEnv {
   /** For the suites that leave the cluster as they found it (slots moved are moved back, or anywhere). */
   main: RedisClusterEnv;
-  /** For the failover suite, which kills masters; null where the slow suites do not run (Node 24). */
-  failover: RedisClusterEnv | null;
+  /** For the failover suite, which kills masters (and restores them). */
+  failover: RedisClusterEnv;
 }
 
 declare module "vitest" {
@@ -55,37 +55,34 @@ async function control(cluster: RedisClusterHandle): Promise<{ env: RedisCluster
 }
 
 /**
- * Starts the Redis Clusters once per run, in Node (nothing can listen inside workerd): one for the
- * suites that move slots, and, unless the slow suites are left out (SOCKKIT_SKIP_SLOW=1, the Node 24
- * run), a second one the failover suite may kill masters of without disturbing the first.
+ * Starts the Redis Clusters, in Node (nothing can listen inside workerd): one for the suites that
+ * move slots, and a second one the failover suite may kill masters of without disturbing the first.
  */
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const slow = process.env.SOCKKIT_SKIP_SLOW !== "1";
+export async function startRedisClusterServices(): Promise<Running<RedisClusterTestEnv>> {
   const started: RedisClusterHandle[] = [];
   const controls: Array<{ close(): Promise<void> }> = [];
-  const teardown = async () => {
+  const close = async () => {
     await Promise.all(controls.map((c) => c.close()));
     await Promise.all(started.map((c) => c.stop()));
   };
   try {
-    const clusters = await Promise.all([
+    const [first, second] = await Promise.all([
       startRedisCluster({ nodeTimeoutMs: NODE_TIMEOUT_MS }).then((c) => (started.push(c), c)),
-      slow ? startRedisCluster({ nodeTimeoutMs: NODE_TIMEOUT_MS }).then((c) => (started.push(c), c)) : null,
+      startRedisCluster({ nodeTimeoutMs: NODE_TIMEOUT_MS }).then((c) => (started.push(c), c)),
     ]);
-    const main = await control(clusters[0]!);
+    const main = await control(first);
     controls.push(main);
-    const failover = clusters[1] ? await control(clusters[1]) : null;
-    if (failover) controls.push(failover);
+    const failover = await control(second);
+    controls.push(failover);
     console.log(
-      `[redis-cluster] main cluster on ${clusters[0]!.ports.join(",")}` +
-        (clusters[1]
-          ? `; failover cluster on ${clusters[1].ports.join(",")}`
-          : "; no failover cluster (slow suites left out)"),
+      `[redis-cluster] main cluster on ${first.ports.join(",")}; failover cluster on ${second.ports.join(",")}`,
     );
-    project.provide("redisCluster", { main: main.env, failover: failover?.env ?? null });
+    return { env: { main: main.env, failover: failover.env }, close };
   } catch (error) {
-    await teardown();
+    await close();
     throw error;
   }
-  return teardown;
 }
+
+/** Hands the clusters' ports to the tests. */
+export default provideServices("redisCluster", startRedisClusterServices);

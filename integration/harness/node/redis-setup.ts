@@ -1,6 +1,6 @@
-import type { TestProject } from "vitest/node";
 import { provideRedis, startRedisServer, startVictim, type RedisTarget } from "./redis.js";
 import { startRedisFakes, type RedisFakes } from "./redis-fakes.js";
+import { provideServices, type Running } from "./services.js";
 
 export interface RedisTestEnv {
   /** The shared server: REDIS_URL, a container, or a redis-server started here. Tests use their own key prefix. */
@@ -21,20 +21,25 @@ declare module "vitest" {
 
 const PASSWORD = "s3cret-for-tests";
 
-/** Starts (or finds) the Redis servers in Node and hands their addresses to the tests. */
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+/** Starts (or finds) the Redis servers in Node. */
+export async function startRedisServices(): Promise<Running<RedisTestEnv>> {
   const shared = await provideRedis();
   const auth = await startRedisServer(["--requirepass", PASSWORD]);
   const fakes = await startRedisFakes();
   const victim = await startVictim();
   console.log(`[redis] shared server from ${shared.target.source} at ${shared.target.hostname}:${shared.target.port}`);
-  project.provide("redis", {
-    shared: shared.target,
-    auth: { ...auth.target, password: PASSWORD },
-    fakes: fakes.ports,
-    victim: { ...victim.target, control: victim.control },
-  });
-  return async () => {
-    await Promise.all([shared.stop(), auth.stop(), fakes.close(), victim.stop()]);
+  return {
+    env: {
+      shared: shared.target,
+      auth: { ...auth.target, password: PASSWORD },
+      fakes: fakes.ports,
+      victim: { ...victim.target, control: victim.control },
+    },
+    async close() {
+      await Promise.all([shared.stop(), auth.stop(), fakes.close(), victim.stop()]);
+    },
   };
 }
+
+/** Hands the Redis servers' addresses to the tests. */
+export default provideServices("redis", startRedisServices);

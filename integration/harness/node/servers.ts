@@ -99,6 +99,7 @@ export async function startSocketServers(options: { bigSize?: number } = {}): Pr
   const servers: net.Server[] = [];
   const sockets = new Set<net.Socket>();
   const sinks = new Set<net.Socket>();
+  const raw = new Set<net.Socket>();
 
   const track = (name: string, socket: net.Socket) => {
     stats.open[name] = (stats.open[name] ?? 0) + 1;
@@ -113,6 +114,12 @@ export async function startSocketServers(options: { bigSize?: number } = {}): Pr
 
   const listen = async (server: net.Server, host = "127.0.0.1"): Promise<number> => {
     servers.push(server);
+    // Every raw connection, also those a TLS handshake never completed (a client that refused the
+    // certificate): left half-open, they would keep server.close() waiting.
+    server.on("connection", (socket: net.Socket) => {
+      raw.add(socket);
+      socket.once("close", () => raw.delete(socket));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(0, host, () => resolve());
@@ -222,7 +229,7 @@ export async function startSocketServers(options: { bigSize?: number } = {}): Pr
     stats,
     async close() {
       await Promise.all(proxies.map((proxy) => proxy.close()));
-      for (const socket of sockets) socket.destroy();
+      for (const socket of [...sockets, ...raw]) socket.destroy();
       await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
     },
   };
@@ -274,10 +281,14 @@ function sendBig(socket: net.Socket, size: number, stats: ControlStats): void {
 
 function startTlsServer(socket: net.Socket, certs: TestCerts, stats: ControlStats): void {
   let text = "";
+  // A client that leaves before its command: end our side too (the server allows half-open connections).
+  const onEnd = () => socket.end();
+  socket.once("end", onEnd);
   const onData = (chunk: Buffer) => {
     text += chunk.toString();
     if (!text.includes("\n")) return;
     socket.off("data", onData);
+    socket.off("end", onEnd);
     if (text !== "STARTTLS\n") return void socket.end("ERR expected STARTTLS\n");
     socket.write("GO\n", () => {
       const secure = new tls.TLSSocket(socket, {

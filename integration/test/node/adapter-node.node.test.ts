@@ -6,15 +6,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, inject, it } from "vitest";
 import { connect, createConnect } from "@sockkit/adapter-node";
-import { createDestinationPolicy, guardConnect, isSockkitError } from "@sockkit/core";
-import {
-  decodeUtf8,
-  utf8Decoder,
-  utf8DecoderOf,
-  withDestinationPolicy,
-  type TextAwareConnect,
-} from "@sockkit/core/adapter";
+import { isSockkitError } from "@sockkit/core";
 import { controlCommand } from "../../harness/shared/control-client.js";
+import { utf8DecoderConformance } from "../../suites/utf8-decoder-conformance.js";
 
 const env = inject("sockets");
 
@@ -170,63 +164,7 @@ describe("plain TCP reads into a buffer the adapter sizes", () => {
   });
 });
 
-describe("connect carries Node's native UTF-8 decoder (the utf8Decoder capability)", () => {
-  const reference = new TextDecoder("utf-8", { ignoreBOM: true });
-
-  it("decodes exactly as TextDecoder with ignoreBOM: every byte pair, and 20,000 awkward sequences", () => {
-    const decode = utf8DecoderOf(connect);
-    expect(decode).not.toBe(decodeUtf8); // the native one, not core's portable fallback
-    const mismatches: string[] = [];
-    const check = (bytes: Uint8Array, start: number, end: number) => {
-      const got = decode(bytes, start, end);
-      const want = reference.decode(bytes.subarray(start, end));
-      if (got !== want) mismatches.push(Buffer.from(bytes.subarray(start, end)).toString("hex"));
-    };
-    const pair = new Uint8Array(4);
-    for (let a = 0; a < 256; a++) {
-      for (let b = 0; b < 256; b++) {
-        pair[1] = a;
-        pair[2] = b;
-        check(pair, 1, 3);
-      }
-    }
-    // BOMs, multi-byte characters, surrogates, overlongs, truncations, past U+10FFFF.
-    const awkward = [
-      [0xef, 0xbb, 0xbf],
-      [0xe2, 0x98, 0x83],
-      [0xf0, 0x9d, 0x84, 0x9e],
-      [0xed, 0xa0, 0x80],
-      [0xc0, 0xaf],
-      [0xe0, 0x80],
-      [0xf4, 0x90, 0x80, 0x80],
-      [0xff],
-      [0x80],
-      [0x41],
-    ];
-    let seed = 42;
-    const next = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
-    for (let i = 0; i < 20_000; i++) {
-      const bytes = [
-        ...Array.from({ length: next(12) }, () => awkward[next(awkward.length)]!).flat(),
-        ...Array.from({ length: next(30) }, () => next(256)),
-      ];
-      const view = new Uint8Array(bytes);
-      const start = next(view.length + 1);
-      check(view, start, start + next(view.length - start + 1));
-    }
-    expect(mismatches).toEqual([]);
-  });
-
-  it("createConnect's connects, their policy variants and guardConnect all keep it", () => {
-    const native = (connect as TextAwareConnect)[utf8Decoder];
-    expect(typeof native).toBe("function");
-    const custom = createConnect({ edgeRules: true });
-    expect((custom as TextAwareConnect)[utf8Decoder]).toBe(native);
-    const policy = createDestinationPolicy({ allow: ["127.0.0.1"] });
-    expect((custom[withDestinationPolicy]!(policy) as TextAwareConnect)[utf8Decoder]).toBe(native);
-    expect(utf8DecoderOf(guardConnect(custom, policy))).toBe(native);
-  });
-});
+utf8DecoderConformance({ runtime: "node", connect, customConnect: createConnect({ edgeRules: true }) });
 
 describe("Node-only conveniences", () => {
   it("opened also reports the local address", async () => {

@@ -4,7 +4,6 @@ import { createConnect } from "@sockkit/adapter-node";
 import { createMqttClient } from "@sockkit/core/mqtt";
 import { expectInOrder, mqttConformance } from "../../suites/mqtt-conformance.js";
 import { mqttLimitsConformance } from "../../suites/mqtt-limits-conformance.js";
-import { mqttReconnectConformance } from "../../suites/mqtt-reconnect-conformance.js";
 import { mqttSessionConformance } from "../../suites/mqtt-session-conformance.js";
 
 const env = inject("mqtt");
@@ -15,7 +14,6 @@ mqttConformance({
   tlsConnect: createConnect({ tls: { ca: env.mosquittoTls.caCert } }),
   untrustingConnect: createConnect(),
 });
-mqttReconnectConformance({ runtime: "node", connect: createConnect(), mqtt: env });
 mqttSessionConformance({ runtime: "node", connect: createConnect(), mqtt: env });
 mqttLimitsConformance({ runtime: "node", connect: createConnect(), mqtt: env });
 

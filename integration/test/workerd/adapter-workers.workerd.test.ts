@@ -2,6 +2,7 @@ import { describe, expect, inject, it } from "vitest";
 import { connect } from "@sockkit/adapter-workers";
 import { createDestinationPolicy, guardConnect, isSockkitError } from "@sockkit/core";
 import { withDestinationPolicy, type PolicyAwareConnect } from "@sockkit/core/adapter";
+import { WORKERD_TRAITS } from "../../suites/runtimes.js";
 import { socketConformance } from "../../suites/socket-conformance.js";
 
 const env = inject("sockets");
@@ -33,4 +34,4 @@ describe("@sockkit/adapter-workers", () => {
 });
 
 // The wrapped connect must still behave exactly like the runtime's.
-socketConformance({ runtime: "workerd", connect, env });
+socketConformance({ runtime: "workerd", traits: WORKERD_TRAITS, connect, env });

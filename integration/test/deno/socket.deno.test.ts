@@ -1,0 +1,50 @@
+// The socket conformance, core patterns and destination policy suites on Deno: through
+// @sockkit/adapter-node (its node:net and node:tls compatibility), then through @sockkit/adapter-deno
+// (Deno's own sockets). One file, so the two never share the test servers at the same time.
+import { expect, inject, it } from "vitest";
+import { createConnect } from "@sockkit/adapter-node";
+import { connect as nativeConnect, createConnect as createNativeConnect } from "@sockkit/adapter-deno";
+import type { DestinationPolicy } from "@sockkit/core";
+import { expectNoHandlesLeft, trackedConnect } from "../../harness/node/tracked-connect.js";
+import { currentRuntime } from "../../harness/node/runtime.js";
+import { destinationConformance } from "../../suites/destination-conformance.js";
+import { patternsConformance } from "../../suites/patterns-conformance.js";
+import { DENO_NATIVE_TRAITS, EMULATION_TRAITS } from "../../suites/runtimes.js";
+import { socketConformance } from "../../suites/socket-conformance.js";
+import { utf8DecoderConformance } from "../../suites/utf8-decoder-conformance.js";
+
+// Registered first so it runs last: no socket or timer of ours is left (Deno reports its handles).
+expectNoHandlesLeft();
+
+it("runs on Deno", () => {
+  expect(currentRuntime().name).toBe("deno");
+});
+
+const env = inject("sockets");
+const tls = { ca: env.caCert };
+socketConformance({ runtime: "deno", traits: EMULATION_TRAITS, connect: trackedConnect(createConnect({ tls })), env });
+patternsConformance({
+  runtime: "deno",
+  traits: EMULATION_TRAITS,
+  connect: trackedConnect(createConnect({ tls })),
+  env,
+});
+destinationConformance({
+  runtime: "deno",
+  connect: createConnect({ tls }),
+  env,
+  withResolver: (resolve, policy) => createConnect({ tls, resolve, policy }),
+  edgeRules: createConnect({ edgeRules: true }),
+});
+
+const native = (options: { resolve?: (hostname: string) => Promise<string[]>; policy?: DestinationPolicy } = {}) =>
+  createNativeConnect({ tls, ...options });
+socketConformance({ runtime: "deno-native", traits: DENO_NATIVE_TRAITS, connect: trackedConnect(native()), env });
+patternsConformance({ runtime: "deno-native", traits: DENO_NATIVE_TRAITS, connect: trackedConnect(native()), env });
+destinationConformance({
+  runtime: "deno-native",
+  connect: native(),
+  env,
+  withResolver: (resolve, policy) => native({ resolve, policy }),
+});
+utf8DecoderConformance({ runtime: "deno-native", connect: nativeConnect, customConnect: native() });

@@ -1,0 +1,2 @@
+export { connect, createConnect } from "./bun.js";
+export type { BunConnectOptions } from "./bun.js";

@@ -1,0 +1,2 @@
+export { connect, createConnect } from "./deno.js";
+export type { DenoConnectOptions } from "./deno.js";
