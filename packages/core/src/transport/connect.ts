@@ -1,10 +1,5 @@
 import { parseSocketAddress } from "../address.js";
-import {
-  utf8Decoder,
-  withDestinationPolicy,
-  type PolicyAwareConnect,
-  type TextAwareConnect,
-} from "../capabilities.js";
+import { utf8Decoder, withDestinationPolicy, type PolicyAwareConnect, type TextAwareConnect } from "../capabilities.js";
 import { canonicalizeHost } from "../destination/host.js";
 import type { DestinationPolicy } from "../destination/policy.js";
 import { ConnectError, DestinationDeniedError } from "../errors.js";
