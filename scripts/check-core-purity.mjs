@@ -35,7 +35,11 @@ const problems = [];
 for (const file of files(src)) {
   const lines = readFileSync(file, "utf8").split("\n");
   lines.forEach((line, i) => {
-    const code = line.replace(/\/\/.*$/, "").replace(/^\s*\*.*$/, "");
+    // Comments may name anything: `/* … */` on one line, `//` to the end, a block comment's `*` lines.
+    const code = line
+      .replace(/\/\*.*?\*\//g, "")
+      .replace(/\/\/.*$/, "")
+      .replace(/^\s*\*.*$/, "");
     for (const [pattern, why] of rules) {
       if (pattern.test(code)) problems.push(`${relative(root, file)}:${i + 1}: ${why}: ${line.trim()}`);
     }

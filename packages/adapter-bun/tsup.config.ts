@@ -5,6 +5,5 @@ export default defineConfig({
   format: ["esm", "cjs"],
   dts: true,
   target: "es2022",
-  sourcemap: true,
   external: ["@sockkit/core"],
 });

@@ -1,7 +1,7 @@
 // `bun --preload @sockkit/adapter-node/register` (and `--conditions=workerd --preload …/register-workerd`)
 // with unmodified Workers code.
 import { inject } from "vitest";
-import { loaderConformance } from "../../suites/loader-conformance.js";
+import { loaderConformance } from "../../node-suites/loader-conformance.js";
 
 loaderConformance({
   runtime: "bun",

@@ -2,7 +2,7 @@
 // npm:…/register-workerd`) with unmodified Workers code.
 import { fileURLToPath } from "node:url";
 import { inject } from "vitest";
-import { loaderConformance } from "../../suites/loader-conformance.js";
+import { loaderConformance } from "../../node-suites/loader-conformance.js";
 
 // Deno has no flag for workerd's unhandled-rejection policy; a preload sets it.
 const warnOnUnhandledRejections = fileURLToPath(

@@ -108,6 +108,8 @@ describe("package metadata (what npm shows and what a user's lawyer asks for)", 
 
   it("lists every package folder as published (none private)", () => {
     expect(published.map((p) => p.manifest.name).sort()).toEqual([
+      "@sockkit/adapter-bun",
+      "@sockkit/adapter-deno",
       "@sockkit/adapter-node",
       "@sockkit/adapter-workers",
       "@sockkit/cli",

@@ -86,8 +86,8 @@ describe("the public API", () => {
   });
 
   it("gives every exported name one meaning: no name is exported by two entry points", () => {
-    // Except on purpose: each adapter's connect is its runtime's drop-in, under the one name.
-    const interchangeable = new Set(["connect"]);
+    // Except on purpose: each adapter's connect (and createConnect) is its runtime's drop-in, under the one name.
+    const interchangeable = new Set(["connect", "createConnect"]);
     const owners = new Map<string, string[]>();
     for (const [spec, list] of names) {
       for (const name of list) if (!interchangeable.has(name)) owners.set(name, [...(owners.get(name) ?? []), spec]);

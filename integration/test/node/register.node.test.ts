@@ -1,6 +1,6 @@
 // `node --import @sockkit/adapter-node/register` (and `/register-workerd`) with unmodified Workers code.
 import { inject } from "vitest";
-import { loaderConformance } from "../../suites/loader-conformance.js";
+import { loaderConformance } from "../../node-suites/loader-conformance.js";
 
 loaderConformance({
   runtime: "node",

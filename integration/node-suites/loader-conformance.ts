@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import type { SocketTestEnv } from "../harness/node/servers.js";
 import type { RedisTestEnv } from "../harness/node/redis-setup.js";
-import type { RuntimeName } from "./runtimes.js";
+import type { RuntimeName } from "../suites/runtimes.js";
 
 export type Loader = "register" | "register-workerd";
 
