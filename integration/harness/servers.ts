@@ -295,6 +295,7 @@ const STALL_MS = 3000;
 /** Reads what arrives and never answers; drops the connection after STALL_MS. */
 function stall(socket: net.Socket): void {
   socket.resume();
+  socket.once("end", () => socket.end()); // the client gave up
   const timer = setTimeout(() => socket.destroy(), STALL_MS);
   socket.once("close", () => clearTimeout(timer));
 }

@@ -37,5 +37,5 @@ describe("@sockkit/adapter-workers", () => {
   });
 });
 
-// The wrapped connect must still behave exactly like the runtime's.
-socketConformance({ runtime: "workerd", connect, env });
+// The wrapped connect must still behave exactly like the runtime's (its connect errors carry sockkit's codes).
+socketConformance({ runtime: "workerd", connect, env, tls: { connectErrors: "sockkit" } });

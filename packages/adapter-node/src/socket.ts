@@ -70,13 +70,16 @@ export class NodeSocket implements SocketLike {
   #secure = false;
   // Set when TCP ended before TLS did (no close_notify): the end is then workerd's "Network connection lost.".
   #lost: Error | undefined;
-  // What reads reject with once the bytes queued before it are read (see #connectionLost).
-  #readError: Error | undefined;
+  // The peer's end as Node saw it, until a read reaches it (see #peerEnded).
+  #peerEnd: PeerEnd | undefined;
+  // pull() ran and nothing was queued since: a read is waiting on an empty queue.
+  #readWaiting = false;
   // What the next failing write rejects with instead of the stream's own error (once).
   #writeError: Error | undefined;
   // After startTls(), until the handshake is done: writes wait for it, as in workerd (where a write
   // resolves only once the handshake has succeeded, and rejects if it fails).
   #handshake: Deferred<void> | undefined;
+  #writeAwaitsHandshake = false;
   #opened = deferred<SocketInfo>();
   #closed = deferred<void>();
   #rc!: ReadableByteStreamController;
@@ -120,7 +123,8 @@ export class NodeSocket implements SocketLike {
           this.#rc = controller;
         },
         pull: () => {
-          if (this.#readError) return this.#rc.error(this.#readError);
+          if (this.#peerEnd) return this.#deliverPeerEnd();
+          this.#readWaiting = true;
           if (this.#raw && !this.#readDone && this.#raw.isPaused()) this.#raw.resume();
           // Left pending while bytes flow: a stream whose pull is under way only notes further
           // demand, where a settled pull would cost a call, a promise and its reaction per read
@@ -298,6 +302,7 @@ export class NodeSocket implements SocketLike {
   /** Queues bytes the stream may transfer (nothing else holds their memory). */
   #enqueue(chunk: Uint8Array<ArrayBuffer>): void {
     if (this.#readDone) return;
+    this.#readWaiting = false;
     this.#rc.enqueue(chunk);
     // desiredSize is minus the queued bytes; pull() resumes once a reader waits on an empty queue.
     if (-(this.#rc.desiredSize ?? 0) >= READABLE_QUEUE_LIMIT) {
@@ -308,13 +313,43 @@ export class NodeSocket implements SocketLike {
   }
 
   #handleEnd(): void {
-    if (this.#readDone) return;
-    if (this.#lost) return this.#connectionLost(this.#lost);
+    const lost = this.#lost;
+    if (lost) {
+      // The next write reports the loss (workerd's would resolve, the bytes lost; see the README).
+      this.#writeError = lost;
+      this.#raw?.destroy();
+    }
+    this.#peerEnded(lost ? { error: lost, gone: true } : { gone: false });
+  }
+
+  /**
+   * The peer ended, reset the connection, or (TLS) closed it without a close_notify. workerd reads
+   * only when asked, so its reader meets the end, and `closed` settles, no earlier than a read that
+   * finds nothing before it; Node has read ahead, so the end waits here for such a read.
+   */
+  #peerEnded(end: PeerEnd): void {
+    if (this.#readDone || this.#peerEnd) return;
+    this.#peerEnd = end;
+    if (this.#readWaiting) this.#deliverPeerEnd();
+    else {
+      // Ends a pull() under way; a read that came meanwhile calls pull() again, which delivers.
+      this.#endPull?.();
+      this.#endPull = undefined;
+    }
+  }
+
+  #deliverPeerEnd(): void {
+    const end = this.#peerEnd!;
+    this.#peerEnd = undefined;
     this.#readDone = true;
-    closeReadable(this.#rc);
+    this.#endPull?.();
+    this.#endPull = undefined;
+    if (end.error) this.#rc.error(end.error);
+    else closeReadable(this.#rc);
+    if (end.gone) this.#teardown();
     // workerd: without allowHalfOpen the write side is flushed and closed on
     // the peer's EOF, after which `closed` resolves.
-    if (!this.#plan.allowHalfOpen) void this.#finishAfterPeerEnd();
+    else if (!this.#plan.allowHalfOpen) void this.#finishAfterPeerEnd();
   }
 
   async #finishAfterPeerEnd(): Promise<void> {
@@ -325,39 +360,23 @@ export class NodeSocket implements SocketLike {
   }
 
   /**
-   * TCP ended or was reset under TLS without a close_notify. workerd: the bytes before it are read,
-   * then reads reject with "Network connection lost.", the next write too (later ones with a
-   * TypeError), and `closed` resolves, with or without allowHalfOpen.
-   */
-  #connectionLost(error: Error): void {
-    if (this.#settled) return;
-    if (!this.#readDone) {
-      this.#readDone = true;
-      if (this.#rc.desiredSize === 0) this.#rc.error(error);
-      else {
-        // Bytes are still queued: pull() errors the stream once a read finds the queue empty.
-        this.#readError = error;
-        this.#endPull?.();
-        this.#endPull = undefined;
-      }
-    }
-    this.#writeError = error;
-    this.#teardown();
-  }
-
-  /**
    * The handshake after startTls() failed; `opened` has resolved already. workerd: a write in flight
    * rejects with an internal error, reads end (done), later writes reject with a TypeError, and
    * `closed` resolves: nothing else tells the caller the certificate was refused.
    */
   #handshakeFailed(cause: Error): void {
-    this.#handshake?.reject(handshakeFailedAfterStartTls(this.#plan.display, cause));
+    const handshake = this.#handshake;
     this.#handshake = undefined;
+    // Which write sees what, as in workerd: one waiting for the handshake gets the internal error;
+    // with none, the next write gets "Network connection lost.", unless a read met the end first.
+    if (this.#writeAwaitsHandshake || this.#readWaiting) {
+      this.#shutWritable(new TypeError("This WritableStream has been closed."));
+    } else this.#writeError = connectionLost(this.#plan.display, cause, "ETLS");
+    handshake?.reject(handshakeFailedAfterStartTls(this.#plan.display, cause));
     if (!this.#readDone) {
       this.#readDone = true;
       closeReadable(this.#rc);
     }
-    this.#shutWritable(new TypeError("This WritableStream has been closed."));
     this.#teardown();
   }
 
@@ -367,18 +386,20 @@ export class NodeSocket implements SocketLike {
       return;
     }
     if (this.#tcp && !this.#secure) return this.#handshakeFailed(error);
-    // Under TLS workerd reports a reset as a lost connection, as it does an end without close_notify.
-    if (this.#tcp && isReset(error)) return this.#connectionLost(connectionLost(this.#plan.display, error));
-    // On plain TCP workerd reports a peer reset as a plain end of stream; other failures error the streams.
     if (isReset(error)) {
-      if (!this.#readDone) {
-        this.#readDone = true;
-        closeReadable(this.#rc);
+      if (this.#tcp) {
+        // Under TLS workerd reports a reset as a lost connection, as it does an end without close_notify.
+        const lost = connectionLost(this.#plan.display, error);
+        this.#writeError = lost;
+        this.#peerEnded({ error: lost, gone: true });
+      } else {
+        // On plain TCP, as a plain end of stream.
+        this.#shutWritable(new TypeError("The socket was reset by the peer."));
+        this.#peerEnded({ gone: true });
       }
-      this.#shutWritable(new TypeError("The socket was reset by the peer."));
-      this.#teardown();
       return;
     }
+    // Other failures error the streams.
     if (!this.#readDone) {
       this.#readDone = true;
       this.#rc.error(error);
@@ -388,15 +409,14 @@ export class NodeSocket implements SocketLike {
   }
 
   #handleClose(): void {
+    // A peer end not read yet settles the rest once a read reaches it (#deliverPeerEnd).
+    if (this.#peerEnd) return;
     // The connection is gone (both sides done or destroyed). Without
     // allowHalfOpen, or once close() ran, that settles `closed`. With
     // allowHalfOpen workerd keeps `closed` pending until close().
-    if (!this.#readDone) {
-      this.#readDone = true;
-      closeReadable(this.#rc);
-    }
     this.#shutWritable(new TypeError("This WritableStream has been closed."));
-    if (!this.#plan.allowHalfOpen) this.#teardown();
+    if (!this.#readDone) this.#peerEnded({ gone: !this.#plan.allowHalfOpen });
+    else if (!this.#plan.allowHalfOpen) this.#teardown();
   }
 
   // ---- writing ---------------------------------------------------------
@@ -465,11 +485,16 @@ export class NodeSocket implements SocketLike {
       if (error instanceof TypeError || isSockkitError(error, "EDESTINATION_DENIED")) throw error;
       throw connectionLost(this.#plan.display, error, failureCode(error));
     }
-    try {
-      await this.#handshake?.promise;
-    } catch (error) {
-      this.#writeFailed();
-      throw error;
+    if (this.#handshake) {
+      this.#writeAwaitsHandshake = true;
+      try {
+        await this.#handshake.promise;
+      } catch (error) {
+        this.#writeFailed();
+        throw error;
+      } finally {
+        this.#writeAwaitsHandshake = false;
+      }
     }
     return this.#write(chunk);
   }
@@ -550,6 +575,7 @@ export class NodeSocket implements SocketLike {
     if (!handshaking) await this.#flush();
     const cancelRead = !this.#readDone;
     this.#readDone = true;
+    this.#peerEnd = undefined; // close() cancels the readable: an end not read yet is not delivered
     this.#shutWritable(new TypeError("This WritableStream has been closed."));
     if (!handshaking) await this.#endRaw();
     this.#teardown();
@@ -633,6 +659,14 @@ export class NodeSocket implements SocketLike {
 }
 
 function noop(): void {}
+
+/** The peer's end as Node saw it, waiting for a read (see NodeSocket#peerEnded). */
+interface PeerEnd {
+  /** What reads reject with; none: they end (done). */
+  error?: Error;
+  /** The connection is gone (a reset, a lost TLS connection): `closed` resolves at the end, allowHalfOpen or not. */
+  gone: boolean;
+}
 
 /**
  * The socket's readable. As in workerd, once close() has cancelled it, reads reject but
