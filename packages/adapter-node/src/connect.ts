@@ -18,7 +18,8 @@ import {
   type TextAwareConnect,
 } from "@sockkit/core";
 import { edgeRefusal } from "./edge-rules.js";
-import { NodeSocket, type SocketPlan } from "./socket.js";
+import type { SocketPlan } from "./plan.js";
+import { NodeSocket } from "./socket.js";
 import { nodeDecodeUtf8 } from "./text.js";
 import { connectFailed } from "./workerd-errors.js";
 

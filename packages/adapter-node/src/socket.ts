@@ -1,8 +1,11 @@
 import net from "node:net";
 import tls from "node:tls";
 import { isSockkitError, type SecureTransport, type SocketInfo, type SocketLike, type TlsOptions } from "@sockkit/core";
+import { fixedLookup, localAddress, tlsIdentity } from "./addresses.js";
 import { deferred, type Deferred } from "./deferred.js";
+import type { SocketPlan } from "./plan.js";
 import { ReadBuffer } from "./read-buffer.js";
+import { closeReadable, ownedView, SocketReadable } from "./readable.js";
 import { secureOver } from "./tls-transport.js";
 import {
   closedBeforeOpen,
@@ -13,31 +16,6 @@ import {
   isReset,
   toConnectError,
 } from "./workerd-errors.js";
-
-/** Everything a socket needs to (re)connect; built once per `connect()` call. */
-export interface SocketPlan {
-  /** Hostname as given, brackets stripped: used for SNI and certificate checks. */
-  hostname: string;
-  port: number;
-  /** `host:port` as the caller gave it: workerd's `remoteAddress`. */
-  display: string;
-  secureTransport: SecureTransport;
-  allowHalfOpen: boolean;
-  writableHighWaterMark: number;
-  /** Node TLS settings from `createConnect({ tls })`. */
-  tls: tls.ConnectionOptions;
-  /**
-   * Resolves to what to dial: a host (a name Node resolves itself, or an
-   * address), or the checked addresses of `hostname`, which are then the
-   * only ones Node may try. Rejects with the reason the destination is refused.
-   */
-  resolveTarget: () => Promise<string | readonly string[]>;
-  /**
-   * How long close() waits for a connection or TLS handshake still under way, as workerd's close()
-   * does (without a bound); 0: close() gives up on it at once. From `edgeRules`.
-   */
-  closeWaitMs: number;
-}
 
 // Bytes the readable side queues before the Node socket stops reading from the
 // kernel: large enough to keep loopback busy, small enough that a slow reader
@@ -666,79 +644,4 @@ interface PeerEnd {
   error?: Error;
   /** The connection is gone (a reset, a lost TLS connection): `closed` resolves at the end, allowHalfOpen or not. */
   gone: boolean;
-}
-
-/**
- * The socket's readable. As in workerd, once close() has cancelled it, reads reject but
- * `cancel()` (on the stream or a reader from getReader()) resolves; a standard errored stream
- * would reject both, and clients that cancel after closing (redis-on-workers does) would meet an
- * error. A reader built with `new ReadableStreamDefaultReader(readable)` is not covered.
- */
-class SocketReadable extends ReadableStream<Uint8Array> {
-  /** The error close() ended the stream with. */
-  closeError: TypeError | undefined;
-
-  constructor(source: UnderlyingByteSource, strategy: { highWaterMark?: number }) {
-    super(source as UnderlyingSource<Uint8Array>, strategy); // the byte-source overload is typed for ReadableStream<Uint8Array<ArrayBuffer>>
-  }
-
-  override cancel(reason?: unknown): Promise<void> {
-    return this.#unlessClosed(super.cancel(reason));
-  }
-
-  override getReader(options?: { mode?: "byob" }): never {
-    const reader = super.getReader(options as { mode: "byob" });
-    const cancel = reader.cancel.bind(reader);
-    reader.cancel = (reason?: unknown) => this.#unlessClosed(cancel(reason));
-    return reader as never;
-  }
-
-  #unlessClosed(cancelled: Promise<void>): Promise<void> {
-    return cancelled.catch((error: unknown) => {
-      if (error === undefined || error !== this.closeError) throw error;
-    });
-  }
-}
-
-function closeReadable(rc: ReadableByteStreamController): void {
-  try {
-    rc.close();
-    // A pending BYOB read must be answered with zero bytes after close().
-    rc.byobRequest?.respond(0);
-  } catch {
-    // already closed or errored
-  }
-}
-
-/**
- * A plain Uint8Array the stream may transfer. Node hands out some chunks as
- * views into a shared pool; transferring those would detach other data.
- */
-function ownedView(chunk: Buffer): Uint8Array<ArrayBuffer> {
-  const { buffer } = chunk;
-  if (buffer instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength) {
-    // The stream transfers the buffer and hands the reader a plain Uint8Array over it.
-    return chunk as Uint8Array<ArrayBuffer>;
-  }
-  return new Uint8Array(chunk);
-}
-
-/** A `dns.lookup`-shaped function that answers every query with `addresses`. */
-function fixedLookup(addresses: readonly string[]): net.LookupFunction {
-  const entries = addresses.map((address) => ({ address, family: net.isIPv6(address) ? 6 : 4 }));
-  return ((_hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-    if (options?.all) callback(null, entries);
-    else callback(null, entries[0]!.address, entries[0]!.family);
-  }) as unknown as net.LookupFunction;
-}
-
-/** TLS's name for the peer: SNI (an IP literal too, as workerd sends) and the certificate check. */
-function tlsIdentity(hostname: string): tls.ConnectionOptions {
-  return { host: hostname, servername: hostname };
-}
-
-function localAddress(raw: net.Socket): string | undefined {
-  const { localAddress: address, localPort: port } = raw;
-  if (!address || port === undefined) return undefined;
-  return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
 }

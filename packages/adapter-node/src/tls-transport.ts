@@ -43,7 +43,14 @@ class TcpFeed extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#tcp.write(chunk, callback);
+    let early = false;
+    const more = this.#tcp.write(chunk, (error) => {
+      if (!early) callback(error);
+    });
+    if (more) {
+      early = true;
+      callback();
+    }
   }
 
   override _final(callback: (error?: Error | null) => void): void {
