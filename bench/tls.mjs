@@ -1,7 +1,8 @@
 // `node --expose-gc bench/tls.mjs`: what TLS costs in @sockkit/adapter-node. The emulation runs TLS
 // over a TCP socket it reads itself, through Node's JS stream glue (so it sees a TCP end without a
 // TLS close_notify, as workerd does); this measures that glue alone ("tls.connect over a Duplex")
-// and the whole emulation against plain tls.connect, alternated, median of RUNS, peer in a child.
+// and the whole emulation (by default, and with uncleanTlsClose: "end", Node's own TLS socket) against
+// plain tls.connect, alternated, median of RUNS, peer in a child.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
@@ -104,8 +105,9 @@ if (process.argv[2] === "--serve") {
       socket.on("error", reject);
     });
 
-  const connect = createConnect({ tls: { ca } });
-  const streamDownload = async () => {
+  const lost = createConnect({ tls: { ca } });
+  const end = createConnect({ tls: { ca }, uncleanTlsClose: "end" });
+  const streamDownload = async (connect) => {
     const socket = connect({ hostname: "localhost", port: ports.download }, { secureTransport: "on" });
     const reader = socket.readable.getReader();
     let n = 0;
@@ -118,7 +120,7 @@ if (process.argv[2] === "--serve") {
     await socket.close();
     return n;
   };
-  const streamPingPong = async () => {
+  const streamPingPong = async (connect) => {
     const socket = connect({ hostname: "localhost", port: ports.echo }, { secureTransport: "on" });
     const writer = socket.writable.getWriter();
     const reader = socket.readable.getReader();
@@ -139,7 +141,11 @@ if (process.argv[2] === "--serve") {
   const contenders = {
     "tls.connect (native)": { download: () => rawDownload(false), pingpong: () => rawPingPong(false) },
     "tls.connect over a Duplex": { download: () => rawDownload(true), pingpong: () => rawPingPong(true) },
-    "@sockkit/adapter-node": { download: streamDownload, pingpong: streamPingPong },
+    "@sockkit/adapter-node": { download: () => streamDownload(lost), pingpong: () => streamPingPong(lost) },
+    '@sockkit/adapter-node, uncleanTlsClose: "end"': {
+      download: () => streamDownload(end),
+      pingpong: () => streamPingPong(end),
+    },
   };
   const time = async (fn) => {
     collectGarbage();

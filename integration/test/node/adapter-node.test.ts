@@ -197,6 +197,58 @@ describe("createConnect({ edgeRules }) and a TLS handshake that never completes"
   });
 });
 
+describe('createConnect({ uncleanTlsClose: "end" }): Node\'s own TLS socket', () => {
+  const fast = createConnect({ tls: { ca: env.caCert }, uncleanTlsClose: "end" });
+
+  it("a close without close_notify ends the reader as Node reports it (done), where the default rejects", async () => {
+    const reads = async (connectVia: typeof fast) => {
+      const socket = connectVia({ hostname: "localhost", port: env.tlsDrop }, { secureTransport: "on" });
+      const reader = socket.readable.getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      const next = await reader.read().then(
+        (result) => result,
+        (error: Error) => error.message,
+      );
+      await socket.close();
+      return { first, next };
+    };
+    expect(await reads(fast)).toEqual({ first: "data", next: { done: true, value: undefined } });
+    expect(await reads(createConnect({ tls: { ca: env.caCert } }))).toEqual({
+      first: "data",
+      next: "Network connection lost.",
+    });
+  });
+
+  it("still verifies, sends SNI and upgrades as the default does; a reset is still a lost connection", async () => {
+    const socket = fast({ hostname: "127.0.0.1", port: env.tls }, { secureTransport: "on" });
+    expect((await socket.opened).localAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+    const token = `fast ${Math.random()}`;
+    const writer = socket.writable.getWriter();
+    await writer.write(new TextEncoder().encode(token));
+    const reader = socket.readable.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe(token);
+    expect((await controlCommand(connect, env.control)).sni[token]).toBe("127.0.0.1");
+    await socket.close();
+
+    const reset = fast({ hostname: "localhost", port: env.tlsReset }, { secureTransport: "on" });
+    const resetReader = reset.readable.getReader();
+    await resetReader.read();
+    expect(isSockkitError(await failure(resetReader.read()), "ECLOSED")).toBe(true);
+    await reset.close();
+
+    const untrusted = createConnect({ uncleanTlsClose: "end" })(
+      { hostname: "localhost", port: env.tls },
+      { secureTransport: "on" },
+    );
+    expect(isSockkitError(await failure(untrusted.opened), "ETLS")).toBe(true);
+    await untrusted.close();
+  });
+
+  it("refuses other values", () => {
+    expect(() => createConnect({ uncleanTlsClose: "error" as never })).toThrow(TypeError);
+  });
+});
+
 describe("SNI with an IP literal", () => {
   const dialByIp = async (script: string) => {
     const { stderr } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {

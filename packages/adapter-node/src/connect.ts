@@ -62,6 +62,16 @@ export interface NodeConnectOptions {
    * @default every address `dns.lookup` returns, in the resolver's order
    */
   resolve?: (hostname: string) => Promise<readonly string[]>;
+  /**
+   * What a TLS server that closes the TCP connection without a TLS close_notify (many do) looks like.
+   * `"lost"`: as in workerd, the data is read, then reads reject with "Network connection lost.";
+   * TLS then runs through Node's JS stream glue, which costs about 60 % more CPU instructions per
+   * small TLS round trip than Node's own TLS (bulk transfers about the same; bench/RESULTS.md).
+   * `"end"`: Node's own TLS socket, faster; such a close then ends the reader like a clean end, as
+   * Node reports it (a listed difference from workerd). Plain TCP is not affected either way.
+   * @default "lost"
+   */
+  uncleanTlsClose?: "lost" | "end";
 }
 
 /** The parts of `edgeRules`; `edgeRules: true` is `{}`. */
@@ -117,6 +127,10 @@ function connectWithChecks(
     resolve: settings.resolve ?? lookupAll,
   };
   const closeWaitMs = edge?.closeWaitMs ?? 0;
+  const uncleanTlsClose = settings.uncleanTlsClose ?? "lost";
+  if (uncleanTlsClose !== "lost" && uncleanTlsClose !== "end") {
+    throw new TypeError(`uncleanTlsClose must be "lost" or "end", got ${String(uncleanTlsClose)}`);
+  }
 
   const connect: NodeConnect = function connect(address: string | SocketAddress, options?: SocketOptions): SocketLike {
     const { hostname, port, display, unreachable } = parseSocketAddress(address);
@@ -133,6 +147,7 @@ function connectWithChecks(
           ? Promise.reject(connectFailed(display, unreachable))
           : resolveTarget(hostname, port, display, checks),
       closeWaitMs,
+      uncleanTlsClose,
     };
     return new NodeSocket(plan);
   };

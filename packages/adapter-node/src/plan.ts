@@ -24,4 +24,6 @@ export interface SocketPlan {
    * does (without a bound); 0: close() gives up on it at once. From `edgeRules`.
    */
   closeWaitMs: number;
+  /** What a TLS peer that closes TCP without a close_notify looks like: see NodeConnectOptions.uncleanTlsClose. */
+  uncleanTlsClose: "lost" | "end";
 }

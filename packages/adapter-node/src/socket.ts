@@ -223,10 +223,12 @@ export class NodeSocket implements SocketLike {
     tcp.on("error", this.#onRawError);
     let raw: tls.TLSSocket;
     try {
-      raw = secureOver(tcp, { ...this.#plan.tls, ...tlsIdentity(this.#plan.hostname) }, () => {
+      const onUncleanEnd = () => {
         const cause = new Error("the peer closed the TCP connection without a TLS close_notify");
         this.#lost = connectionLost(this.#plan.display, cause);
-      });
+      };
+      const options = { ...this.#plan.tls, ...tlsIdentity(this.#plan.hostname) };
+      raw = secureOver(tcp, options, this.#plan.uncleanTlsClose === "lost" ? onUncleanEnd : undefined);
     } catch (error) {
       this.#fail(error); // e.g. TLS options Node rejects synchronously
       return;

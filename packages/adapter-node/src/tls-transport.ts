@@ -3,13 +3,19 @@ import { Duplex } from "node:stream";
 import tls from "node:tls";
 
 /**
- * TLS over a TCP socket this adapter reads itself. Node's TLS reports a TLS close_notify and a bare
- * TCP end the same way ('end'); workerd tells them apart (a server that just closes the connection
- * makes its reads reject with "Network connection lost."), so the emulation must see the TCP end on
- * its own: the TCP bytes reach TLS through a Duplex, and `onUncleanEnd` runs when TCP ends before
- * TLS has. The price is Node's JS stream glue between TLS and TCP (bench/RESULTS.md has the numbers).
+ * TLS over `tcp`. Node's TLS reports a TLS close_notify and a bare TCP end the same way ('end');
+ * workerd tells them apart (a server that just closes the connection makes its reads reject with
+ * "Network connection lost."). With `onUncleanEnd` the adapter reads the TCP socket itself, so it
+ * sees the TCP end: the bytes reach TLS through a Duplex, and `onUncleanEnd` runs when TCP ends
+ * before TLS has. The price is Node's JS stream glue between TLS and TCP (bench/RESULTS.md has the
+ * numbers). Without it, Node's TLS takes the TCP socket over as usual.
  */
-export function secureOver(tcp: net.Socket, options: tls.ConnectionOptions, onUncleanEnd: () => void): tls.TLSSocket {
+export function secureOver(
+  tcp: net.Socket,
+  options: tls.ConnectionOptions,
+  onUncleanEnd: (() => void) | undefined,
+): tls.TLSSocket {
+  if (!onUncleanEnd) return connectTls({ ...options, socket: tcp });
   const feed = new TcpFeed(tcp);
   let secure: tls.TLSSocket | undefined;
   // Registered before TLS's own listener, so it runs first: every byte before the TCP end has been
