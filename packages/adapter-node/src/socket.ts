@@ -42,7 +42,7 @@ export class NodeSocket implements SocketLike {
   #readable: SocketReadable;
   #plan: SocketPlan;
   #raw: net.Socket | undefined;
-  // The TCP socket under a TLS one (`#raw`), which the adapter reads itself (see tls-transport.ts).
+  // TLS only: the TCP socket under `#raw` (read by the adapter itself unless uncleanTlsClose is "end").
   #tcp: net.Socket | undefined;
   // TLS only: the handshake has completed.
   #secure = false;
