@@ -9,6 +9,7 @@ import { controlCommand } from "../harness/shared/control-client.js";
 import { rejection, settledWithin } from "../harness/shared/promises.js";
 import type { ControlStats, SocketTestEnv } from "../harness/node/servers.js";
 import type { ConnectTraits, RuntimeName } from "./runtimes.js";
+import { tlsConformance, type TlsFlags } from "./socket-tls-conformance.js";
 
 export interface ConformanceOptions {
   runtime: RuntimeName;
@@ -16,6 +17,8 @@ export interface ConformanceOptions {
   traits: ConnectTraits;
   connect: Connect;
   env: SocketTestEnv;
+  /** Where this runtime's TLS differs from workerd's on purpose (see socket-tls-conformance.ts). */
+  tls?: TlsFlags;
 }
 
 const enc = new TextEncoder();
@@ -37,15 +40,15 @@ async function readText(readable: ReadableStream<Uint8Array>, limit = Infinity):
   return text;
 }
 
-export function socketConformance({ runtime, traits, connect, env }: ConformanceOptions): void {
+export function socketConformance({ runtime, traits, connect, env, tls }: ConformanceOptions): void {
   const open: SocketLike[] = [];
   const host = "127.0.0.1";
   const at = (port: number) => ({ hostname: host, port });
-  const dial: Connect = (address, options) => {
-    const socket = connect(address, options);
+  const track = (socket: SocketLike) => {
     open.push(socket);
     return socket;
   };
+  const dial: Connect = (address, options) => track(connect(address, options));
 
   const controlStats = (command?: string) => controlCommand(connect, env.control, command);
 
@@ -469,86 +472,13 @@ export function socketConformance({ runtime, traits, connect, env }: Conformance
       });
     });
 
-    describe("TLS", () => {
-      it("secureTransport 'on' verifies the test CA's certificate by name and by IP", async () => {
-        for (const hostname of ["localhost", host]) {
-          const socket = dial({ hostname, port: env.tls }, { secureTransport: "on" });
-          await socket.opened;
-          expect(socket.secureTransport).toBe("on");
-          const writer = socket.writable.getWriter();
-          await writer.write(bytes(`tls ${hostname}`));
-          await writer.close();
-          expect(await readText(socket.readable)).toBe(`tls ${hostname}`);
-        }
-      });
-
-      it("fails when the certificate does not name the host", async () => {
-        const socket = dial({ hostname: "localhost", port: env.tlsWrongHost }, { secureTransport: "on" });
-        expect(await rejection(firstExchange(socket))).toBeInstanceOf(Error);
-      });
-
-      it("fails when the certificate is not from a trusted CA", async () => {
-        const socket = dial({ hostname: "localhost", port: env.tlsUntrusted }, { secureTransport: "on" });
-        expect(await rejection(firstExchange(socket))).toBeInstanceOf(Error);
-      });
-    });
-
-    describe("startTls()", () => {
-      it("upgrades a starttls socket: old closed resolves, upgraded is true, SNI is the original hostname", async () => {
-        const plain = dial({ hostname: "localhost", port: env.starttls }, { secureTransport: "starttls" });
-        const writer = plain.writable.getWriter();
-        await writer.write(bytes("STARTTLS\n"));
-        const reader = plain.readable.getReader();
-        const { value } = await reader.read();
-        expect(dec.decode(value)).toBe("GO\n");
-        reader.releaseLock();
-        writer.releaseLock();
-        const secure = plain.startTls();
-        open.push(secure);
-        expect(secure.secureTransport).toBe("on");
-        // workerd sets `upgraded` once the old socket has flushed and handed over.
-        await plain.closed;
-        expect(plain.upgraded).toBe(true);
-        await secure.opened;
-        const w = secure.writable.getWriter();
-        const token = `over tls ${Math.random()}`;
-        await w.write(bytes(token));
-        await w.close();
-        expect(await readText(secure.readable)).toBe(token);
-        expect((await controlStats()).sni[token]).toBe("localhost");
-      });
-
-      it("throws a TypeError on a socket not opened with starttls, and on a second call", async () => {
-        const off = dial(at(env.echo));
-        expect(() => off.startTls()).toThrow(TypeError);
-        const tlsSocket = dial({ hostname: "localhost", port: env.tls }, { secureTransport: "on" });
-        expect(() => tlsSocket.startTls()).toThrow(TypeError);
-        const starttls = dial({ hostname: "localhost", port: env.starttls }, { secureTransport: "starttls" });
-        open.push(starttls.startTls());
-        expect(() => starttls.startTls()).toThrow(/startTls can only be called once/);
-      });
-
-      // Not in workerd, on purpose: see ConnectTraits.startTlsRefusesLockedStreams.
-      if (traits.startTlsRefusesLockedStreams) {
-        it("refuses to upgrade while the readable or the writable is locked", () => {
-          const socket = dial({ hostname: "localhost", port: env.starttls }, { secureTransport: "starttls" });
-          const reader = socket.readable.getReader();
-          expect(() => socket.startTls()).toThrow(TypeError);
-          reader.releaseLock();
-          const writer = socket.writable.getWriter();
-          expect(() => socket.startTls()).toThrow(TypeError);
-          writer.releaseLock();
-        });
-      }
+    tlsConformance({
+      connect,
+      env,
+      dial,
+      track,
+      controlStats,
+      flags: { startTlsThrowsWhenLocked: traits.startTlsRefusesLockedStreams, ...tls },
     });
   });
-}
-
-/** Opens, writes and reads once: a TLS failure may surface at any of the three. */
-async function firstExchange(socket: SocketLike): Promise<void> {
-  await socket.opened;
-  const writer = socket.writable.getWriter();
-  await writer.write(bytes("hi"));
-  const { done } = await socket.readable.getReader().read();
-  if (done) throw new Error("connection ended without a reply");
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import net from "node:net";
+import { Duplex } from "node:stream";
 import tls from "node:tls";
 import { ensureTestCerts, type TestCerts } from "./certs.js";
 import { startFaultProxy, type FaultProxy } from "./fault-proxy.js";
@@ -39,7 +40,37 @@ export interface SocketTestEnv {
   tlsWrongHost: number;
   /** TLS echo with a self-signed certificate no one trusts. */
   tlsUntrusted: number;
-  /** Plain text until "STARTTLS\n", answers "GO\n", then TLS echo. */
+  /** TLS echo that speaks TLS 1.2 at most. */
+  tls12: number;
+  /** TLS echo that speaks TLS 1.3 only. */
+  tls13: number;
+  /** TLS echo that selects the first ALPN protocol the client offers (the other TLS servers ignore ALPN). */
+  tlsAlpn: number;
+  /** TLS server that ends the connection (close_notify, then FIN) as soon as the handshake is done. */
+  tlsCloseAfterHandshake: number;
+  /**
+   * TLS server that sends "data" once the handshake is done and then drops the TCP connection
+   * (FIN) without a TLS close_notify, as many servers do.
+   */
+  tlsDrop: number;
+  /**
+   * TLS server that sends "data" once the handshake is done and then resets the TCP connection.
+   */
+  tlsReset: number;
+  /**
+   * Accepts and reads, never answers: a TLS handshake against it does not complete. It drops the
+   * connection after `stallMs`, so a runtime that waits for the handshake forever is not left waiting.
+   */
+  tlsStall: number;
+  /** How long the stalling servers (`tlsStall`, "STARTTLS stall") keep a connection before dropping it. */
+  stallMs: number;
+  /**
+   * Plain text until a line "STARTTLS [mode]\n", answers "GO\n", then: TLS echo with the test CA's
+   * localhost certificate (no mode), the wrong.example one ("wrong"), the untrusted one
+   * ("untrusted"); or never answers the handshake ("stall", dropped after `stallMs`). "quiet" upgrades like no mode without
+   * answering "GO\n" first, so a client may send its ClientHello right behind the line. Any other
+   * line is refused.
+   */
   starttls: number;
   /** Answers one line command ("stats", or "drain" to make the sink read) with JSON, see {@link ControlStats}. */
   control: number;
@@ -72,6 +103,13 @@ export interface ControlStats {
   bigSent: Record<string, number>;
   /** The SNI name each TLS connection sent, keyed by the first bytes the client sent over it (as text). */
   sni: Record<string, string>;
+  /** The TLS version each connection negotiated (`"TLSv1.3"`), keyed like `sni`. */
+  tlsProtocol: Record<string, string>;
+  /**
+   * For the ALPN server: the protocol it selected, which is the first one the client offered, or
+   * `false` when the client offered none; keyed like `sni`.
+   */
+  alpn: Record<string, string | false>;
   /** What the sink has read since it was drained: bytes, and how many were "Z" (0x5a). */
   sinkReceived: { bytes: number; z: number };
 }
@@ -94,6 +132,8 @@ export async function startSocketServers(options: { bigSize?: number } = {}): Pr
     halfCloseReceived: [],
     bigSent: {},
     sni: {},
+    tlsProtocol: {},
+    alpn: {},
     sinkReceived: { bytes: 0, z: 0 },
   };
   const servers: net.Server[] = [];
@@ -136,14 +176,21 @@ export async function startSocketServers(options: { bigSize?: number } = {}): Pr
       host,
     );
 
-  const secure = (name: string, cert: string, key: string) =>
+  const secure = (
+    name: string,
+    cert: string,
+    key: string,
+    handler: (socket: tls.TLSSocket) => void = echo,
+    options: tls.TlsOptions = {},
+  ) =>
     listen(
-      tls.createServer({ cert, key, allowHalfOpen: true }, (socket) => {
+      tls.createServer({ cert, key, allowHalfOpen: true, ...options }, (socket) => {
         track(name, socket);
         recordSni(socket, stats);
-        echo(socket);
+        handler(socket);
       }),
     );
+  const { localhostCert: cert, localhostKey: key } = certs;
 
   const refused = await portNobodyListensOn();
 
@@ -197,7 +244,22 @@ export async function startSocketServers(options: { bigSize?: number } = {}): Pr
       socket.once("close", () => clearTimeout(timer));
       socket.on("end", () => socket.end());
     }),
-    tls: await secure("tls", certs.localhostCert, certs.localhostKey),
+    tls: await secure("tls", cert, key),
+    tls12: await secure("tls12", cert, key, echo, { maxVersion: "TLSv1.2" }),
+    tls13: await secure("tls13", cert, key, echo, { minVersion: "TLSv1.3" }),
+    tlsAlpn: await secure("tlsAlpn", cert, key, echo, { ALPNCallback: ({ protocols }) => protocols[0] }),
+    tlsCloseAfterHandshake: await secure("tlsCloseAfterHandshake", cert, key, (socket) => socket.end()),
+    // destroy() closes the TCP connection without TLS's shutdown (no close_notify alert); the FIN
+    // goes out once "data" has (the client sent nothing after the handshake, so no RST).
+    tlsDrop: await secure("tlsDrop", cert, key, (socket) => socket.write("data", () => socket.destroy())),
+    tlsReset: await plain("tlsReset", (socket) => {
+      const secure = new tls.TLSSocket(socket, { isServer: true, cert, key });
+      secure.on("error", () => {});
+      // A reset of the TCP connection under TLS: the server's TLS socket cannot reset, its TCP socket can.
+      secure.once("secure", () => secure.write("data", () => setTimeout(() => socket.resetAndDestroy(), 20)));
+    }),
+    tlsStall: await plain("tlsStall", stall),
+    stallMs: STALL_MS,
     tlsWrongHost: await secure("tlsWrongHost", certs.wrongCert, certs.wrongKey),
     tlsUntrusted: await secure("tlsUntrusted", certs.untrustedCert, certs.untrustedKey),
     starttls: await plain("starttls", (socket) => startTlsServer(socket, certs, stats)),
@@ -235,6 +297,16 @@ export async function startSocketServers(options: { bigSize?: number } = {}): Pr
   };
 }
 
+const STALL_MS = 3000;
+
+/** Reads what arrives and never answers; drops the connection after STALL_MS. */
+function stall(socket: net.Socket): void {
+  socket.resume();
+  socket.once("end", () => socket.end()); // the client gave up
+  const timer = setTimeout(() => socket.destroy(), STALL_MS);
+  socket.once("close", () => clearTimeout(timer));
+}
+
 function echo(socket: net.Socket): void {
   socket.pipe(socket);
 }
@@ -242,7 +314,10 @@ function echo(socket: net.Socket): void {
 /** Keys the connection's SNI name by the first chunk it carries (tests send a unique token first). */
 function recordSni(socket: tls.TLSSocket, stats: ControlStats): void {
   socket.once("data", (chunk: Buffer) => {
-    stats.sni[chunk.toString()] = typeof socket.servername === "string" ? socket.servername : "";
+    const token = chunk.toString();
+    stats.sni[token] = typeof socket.servername === "string" ? socket.servername : "";
+    stats.tlsProtocol[token] = socket.getProtocol() ?? "";
+    stats.alpn[token] = socket.alpnProtocol ?? false;
   });
 }
 
@@ -279,32 +354,69 @@ function sendBig(socket: net.Socket, size: number, stats: ControlStats): void {
   pump();
 }
 
+const STARTTLS_MODES = ["", " wrong", " untrusted", " stall", " quiet"];
+
 function startTlsServer(socket: net.Socket, certs: TestCerts, stats: ControlStats): void {
-  let text = "";
+  let received = Buffer.alloc(0);
   // A client that leaves before its command: end our side too (the server allows half-open connections).
   const onEnd = () => socket.end();
   socket.once("end", onEnd);
   const onData = (chunk: Buffer) => {
-    text += chunk.toString();
-    if (!text.includes("\n")) return;
+    received = Buffer.concat([received, chunk]);
+    const end = received.indexOf(0x0a);
+    if (end === -1) return;
     socket.off("data", onData);
     socket.off("end", onEnd);
-    if (text !== "STARTTLS\n") return void socket.end("ERR expected STARTTLS\n");
-    socket.write("GO\n", () => {
-      const secure = new tls.TLSSocket(socket, {
+    const line = received.subarray(0, end).toString("latin1");
+    // Only "quiet" may have TLS bytes right behind the line: the others wait for "GO\n" first.
+    const rest = received.subarray(end + 1);
+    const mode = line.slice("STARTTLS".length);
+    if (!line.startsWith("STARTTLS") || !STARTTLS_MODES.includes(mode) || (rest.length > 0 && mode !== " quiet")) {
+      return void socket.end("ERR expected STARTTLS [wrong|untrusted|stall|quiet]\n");
+    }
+    const upgrade = () => {
+      if (mode === " stall") return stall(socket); // reads the ClientHello, never answers
+      const [cert, key] =
+        mode === " wrong"
+          ? [certs.wrongCert, certs.wrongKey]
+          : mode === " untrusted"
+            ? [certs.untrustedCert, certs.untrustedKey]
+            : [certs.localhostCert, certs.localhostKey];
+      const secure = new tls.TLSSocket(rest.length > 0 ? prepend(rest, socket) : socket, {
         isServer: true,
-        cert: certs.localhostCert,
-        key: certs.localhostKey,
-        SNICallback: (_servername, cb) => {
-          cb(null, tls.createSecureContext({ cert: certs.localhostCert, key: certs.localhostKey }));
-        },
+        cert,
+        key,
+        // Without an SNICallback a server-side TLSSocket does not record the client's SNI name.
+        SNICallback: (_servername, cb) => cb(null, tls.createSecureContext({ cert, key })),
       });
       secure.on("error", () => {});
       recordSni(secure, stats);
       secure.pipe(secure);
-    });
+    };
+    if (mode === " quiet") upgrade();
+    else socket.write("GO\n", upgrade);
   };
   socket.on("data", onData);
+}
+
+/** `socket` as a duplex whose readable side starts with `head` (bytes already read from it). */
+function prepend(head: Buffer, socket: net.Socket): Duplex {
+  const duplex = new Duplex({
+    read: () => socket.resume(),
+    write: (chunk: Buffer, _encoding, callback) => socket.write(chunk, callback),
+    final: (callback) => socket.end(callback),
+    destroy: (error, callback) => {
+      socket.destroy();
+      callback(error);
+    },
+  });
+  duplex.push(head);
+  socket.on("data", (chunk: Buffer) => {
+    if (!duplex.push(chunk)) socket.pause();
+  });
+  socket.on("end", () => duplex.push(null));
+  socket.once("close", () => duplex.destroy());
+  return duplex;
 }
 
 /**

@@ -9,6 +9,7 @@ import { connect, createConnect } from "@sockkit/adapter-node";
 import { isSockkitError } from "@sockkit/core";
 import { controlCommand } from "../../harness/shared/control-client.js";
 import { utf8DecoderConformance } from "../../suites/utf8-decoder-conformance.js";
+import { settledWithin } from "../../harness/shared/promises.js";
 
 const env = inject("sockets");
 
@@ -75,18 +76,194 @@ describe("errors carry sockkit codes", () => {
     expect((error.cause as NodeJS.ErrnoException).code).toBe("ECONNREFUSED");
   });
 
-  it("a certificate for another name rejects with ETLS", async () => {
+  it("a certificate for another name rejects with ETLS, in workerd's words with OpenSSL's reason after them and Node's error as cause", async () => {
     const tls = createConnect({ tls: { ca: env.caCert } });
     const error = await failure(
       tls({ hostname: "localhost", port: env.tlsWrongHost }, { secureTransport: "on" }).opened,
     );
     expect(isSockkitError(error, "ETLS")).toBe(true);
-    expect(error.message).toMatch(/localhost/);
+    expect(error.name).toBe("Error");
+    expect(String(error)).toMatch(
+      new RegExp(
+        `^Error: proxy request failed, cannot connect to the specified address \\(localhost:${env.tlsWrongHost}: TLS handshake failed: .*wrong\\.example`,
+      ),
+    );
+    expect((error.cause as NodeJS.ErrnoException).code).toBe("ERR_TLS_CERT_ALTNAME_INVALID");
+  });
+
+  it("a server that does not speak TLS rejects with ETLS and OpenSSL's short reason, not its whole error line", async () => {
+    const tls = createConnect({ tls: { ca: env.caCert } });
+    const error = await failure(tls({ hostname: "127.0.0.1", port: env.echo }, { secureTransport: "on" }).opened);
+    expect(isSockkitError(error, "ETLS")).toBe(true);
+    expect(error.message).toMatch(/TLS handshake failed: [a-z ]+\)$/);
+    expect(error.message).not.toMatch(/ssl\/statem|SSL routines/);
+  });
+
+  it('a write waiting on a TLS connection that fails rejects with workerd\'s "Network connection lost.", code ETLS, the connect error as cause', async () => {
+    const tls = createConnect({ tls: { ca: env.caCert } });
+    const socket = tls({ hostname: "localhost", port: env.tlsUntrusted }, { secureTransport: "on" });
+    const written = await failure(socket.writable.getWriter().write(new Uint8Array([1])));
+    expect(isSockkitError(written, "ETLS")).toBe(true);
+    expect(written.message).toBe("Network connection lost.");
+    expect(written.cause).toBe(await failure(socket.opened));
+    await socket.close();
+  });
+
+  it("a certificate refused after startTls() rejects the waiting write with ETLS (workerd's internal error), OpenSSL's reason in cause", async () => {
+    const tls = createConnect({ tls: { ca: env.caCert } });
+    const plain = tls({ hostname: "localhost", port: env.starttls }, { secureTransport: "starttls" });
+    const writer = plain.writable.getWriter();
+    await writer.write(new TextEncoder().encode("STARTTLS untrusted\n"));
+    const reader = plain.readable.getReader();
+    await reader.read();
+    reader.releaseLock();
+    writer.releaseLock();
+    const secure = plain.startTls();
+    const written = await failure(secure.writable.getWriter().write(new Uint8Array([1])));
+    expect(isSockkitError(written, "ETLS")).toBe(true);
+    expect(written.message).toMatch(
+      /^internal error; reference = ETLS \(localhost:\d+: TLS handshake failed: self-signed certificate[;)]/,
+    );
+    expect((written.cause as NodeJS.ErrnoException).code).toBe("DEPTH_ZERO_SELF_SIGNED_CERT");
+    await secure.close();
+  });
+
+  it("a TLS connection lost without close_notify rejects reads with ECLOSED", async () => {
+    const tls = createConnect({ tls: { ca: env.caCert } });
+    const socket = tls({ hostname: "localhost", port: env.tlsDrop }, { secureTransport: "on" });
+    const reader = socket.readable.getReader();
+    await reader.read();
+    const lost = await failure(reader.read());
+    expect(isSockkitError(lost, "ECLOSED")).toBe(true);
+    expect(lost.message).toBe("Network connection lost.");
+    await socket.close();
+  });
+
+  it("@sockkit/adapter-workers over the emulation (register-workerd) keeps ETLS and ECONNECT", async () => {
+    const script = `
+      import { connect } from "@sockkit/adapter-workers";
+      import { isSockkitError } from "@sockkit/core";
+      const tls = connect({ hostname: "localhost", port: ${env.tls} }, { secureTransport: "on" });
+      const tlsError = await tls.opened.catch((e) => e);
+      const refused = await connect({ hostname: "127.0.0.1", port: ${env.refused} }).opened.catch((e) => e);
+      console.log(JSON.stringify({
+        tls: isSockkitError(tlsError, "ETLS"),
+        words: tlsError.message.startsWith("proxy request failed"),
+        refused: isSockkitError(refused, "ECONNECT"),
+      }));`;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "@sockkit/adapter-node/register-workerd", "--input-type=module", "-e", script],
+      { timeout: 15_000 },
+    );
+    // The default connect does not trust the test CA: the handshake fails.
+    expect(JSON.parse(stdout)).toEqual({ tls: true, words: true, refused: true });
   });
 
   it("an untrusted certificate rejects with ETLS, and the default connect does not trust the test CA", async () => {
     const error = await failure(connect({ hostname: "localhost", port: env.tls }, { secureTransport: "on" }).opened);
     expect(isSockkitError(error, "ETLS")).toBe(true);
+  });
+});
+
+describe("createConnect({ edgeRules }) and a TLS handshake that never completes", () => {
+  it("close() waits for the handshake, as workerd's does, up to closeWaitMs; then it gives up as without edgeRules", async () => {
+    const edge = createConnect({ tls: { ca: env.caCert }, edgeRules: { refuseDestinations: false, closeWaitMs: 700 } });
+    const socket = edge({ hostname: "localhost", port: env.tlsStall }, { secureTransport: "on" });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const t0 = Date.now();
+    const closing = socket.close();
+    expect(await settledWithin(closing, 400)).toBe("pending");
+    expect(await settledWithin(closing, 2000)).toBeUndefined();
+    // Well before the server drops the connection (stallMs): the bound ended the wait.
+    expect(Date.now() - t0).toBeLessThan(env.stallMs - 500);
+    const error = await failure(socket.opened);
+    expect(isSockkitError(error, "ECONNECT")).toBe(true);
+    expect(error.message).toBe("socket closed before the connection was established");
+  });
+
+  it("edgeRules: true refuses destinations and waits 10 s by default; bad values are refused", () => {
+    expect(() => createConnect({ edgeRules: { closeWaitMs: -1 } })).toThrow(TypeError);
+    expect(() => createConnect({ edgeRules: { closeWaitMs: Number.NaN } })).toThrow(TypeError);
+    expect(() => createConnect({ edgeRules: "yes" as never })).toThrow(TypeError);
+  });
+});
+
+describe('createConnect({ uncleanTlsClose: "end" }): Node\'s own TLS socket', () => {
+  const fast = createConnect({ tls: { ca: env.caCert }, uncleanTlsClose: "end" });
+
+  it("a close without close_notify ends the reader as Node reports it (done), where the default rejects", async () => {
+    const reads = async (connectVia: typeof fast) => {
+      const socket = connectVia({ hostname: "localhost", port: env.tlsDrop }, { secureTransport: "on" });
+      const reader = socket.readable.getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      const next = await reader.read().then(
+        (result) => result,
+        (error: Error) => error.message,
+      );
+      await socket.close();
+      return { first, next };
+    };
+    expect(await reads(fast)).toEqual({ first: "data", next: { done: true, value: undefined } });
+    expect(await reads(createConnect({ tls: { ca: env.caCert } }))).toEqual({
+      first: "data",
+      next: "Network connection lost.",
+    });
+  });
+
+  it("still verifies, sends SNI and upgrades as the default does; a reset is still a lost connection", async () => {
+    const socket = fast({ hostname: "127.0.0.1", port: env.tls }, { secureTransport: "on" });
+    expect((await socket.opened).localAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+    const token = `fast ${Math.random()}`;
+    const writer = socket.writable.getWriter();
+    await writer.write(new TextEncoder().encode(token));
+    const reader = socket.readable.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe(token);
+    expect((await controlCommand(connect, env.control)).sni[token]).toBe("127.0.0.1");
+    await socket.close();
+
+    const reset = fast({ hostname: "localhost", port: env.tlsReset }, { secureTransport: "on" });
+    const resetReader = reset.readable.getReader();
+    await resetReader.read();
+    expect(isSockkitError(await failure(resetReader.read()), "ECLOSED")).toBe(true);
+    await reset.close();
+
+    const untrusted = createConnect({ uncleanTlsClose: "end" })(
+      { hostname: "localhost", port: env.tls },
+      { secureTransport: "on" },
+    );
+    expect(isSockkitError(await failure(untrusted.opened), "ETLS")).toBe(true);
+    await untrusted.close();
+  });
+
+  it("refuses other values", () => {
+    expect(() => createConnect({ uncleanTlsClose: "error" as never })).toThrow(TypeError);
+  });
+});
+
+describe("SNI with an IP literal", () => {
+  const dialByIp = async (script: string) => {
+    const { stderr } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
+      timeout: 15_000,
+    });
+    return stderr;
+  };
+
+  it("is sent without Node's DEP0123 warning (Node warns for a plain tls.connect, the control)", async () => {
+    const viaEmulation = await dialByIp(`
+      import { createConnect } from "@sockkit/adapter-node";
+      const connect = createConnect({ tls: { ca: ${JSON.stringify(env.caCert)} } });
+      const s = connect({ hostname: "127.0.0.1", port: ${env.tls} }, { secureTransport: "on" });
+      await s.opened;
+      await s.close();
+      process.emitWarning("still heard", { code: "SOCKKIT_CONTROL" });`);
+    expect(viaEmulation).toMatch(/SOCKKIT_CONTROL/);
+    expect(viaEmulation).not.toMatch(/DEP0123/);
+    const direct = await dialByIp(`
+      import tls from "node:tls";
+      const s = tls.connect({ host: "127.0.0.1", port: ${env.tls}, servername: "127.0.0.1", ca: ${JSON.stringify(env.caCert)} });
+      s.once("secureConnect", () => s.destroy());`);
+    expect(direct).toMatch(/DEP0123/);
   });
 });
 

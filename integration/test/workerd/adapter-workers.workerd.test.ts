@@ -33,5 +33,5 @@ describe("@sockkit/adapter-workers", () => {
   });
 });
 
-// The wrapped connect must still behave exactly like the runtime's.
-socketConformance({ runtime: "workerd", traits: WORKERD_TRAITS, connect, env });
+// The wrapped connect must still behave exactly like the runtime's (its connect errors carry sockkit's codes).
+socketConformance({ runtime: "workerd", traits: WORKERD_TRAITS, connect, env, tls: { connectErrors: "sockkit" } });

@@ -3,7 +3,6 @@ import { lookup } from "node:dns/promises";
 import net from "node:net";
 import tls from "node:tls";
 import {
-  ConnectError,
   DestinationDeniedError,
   type Connect,
   type DestinationPolicy,
@@ -24,8 +23,10 @@ import {
   type TraceableConnect,
 } from "@sockkit/core/adapter";
 import { edgeRefusal } from "./edge-rules.js";
-import { CONNECT_FAILED, NodeSocket, type SocketPlan } from "./socket.js";
+import type { SocketPlan } from "./plan.js";
+import { NodeSocket } from "./socket.js";
 import { nodeDecodeUtf8 } from "./text.js";
+import { connectFailed } from "./workerd-errors.js";
 
 /** What this adapter's `connect` is: `cloudflare:sockets`' signature plus two optional capabilities core's clients look for. */
 export type NodeConnect = PolicyAwareConnect & TextAwareConnect & TraceableConnect;
@@ -41,13 +42,14 @@ export interface NodeConnectOptions {
    */
   tls?: Omit<tls.ConnectionOptions, "host" | "port" | "socket" | "servername">;
   /**
-   * Refuse what Cloudflare's edge refuses (port 25; loopback, private,
-   * link-local and other non-public addresses, checked after DNS), so a local
-   * run fails where production would. Refusals reject `opened` with
-   * `code: "EDESTINATION_DENIED"`.
-   * @default false (local development usually talks to 127.0.0.1)
+   * Behave as Cloudflare's edge does where local development would rather not: refuse what the edge
+   * refuses (port 25; loopback, private, link-local and other non-public addresses, checked after
+   * DNS; refusals reject `opened` with `code: "EDESTINATION_DENIED"`), and let `close()` wait for a
+   * connection or TLS handshake still under way, as workerd's does. `true` turns on both with their
+   * defaults; an object chooses (see {@link EdgeRules}).
+   * @default false (local development usually talks to 127.0.0.1, and tests should not hang)
    */
-  edgeRules?: boolean;
+  edgeRules?: boolean | EdgeRules;
   /**
    * A destination policy (`createDestinationPolicy` / `createAllowlist` from
    * `@sockkit/core`) applied before any I/O. A name that `publicOnly` must
@@ -65,7 +67,38 @@ export interface NodeConnectOptions {
    * @default every address `dns.lookup` returns, in the resolver's order
    */
   resolve?: (hostname: string) => Promise<readonly string[]>;
+  /**
+   * What a TLS server that closes the TCP connection without a TLS close_notify (many do) looks like.
+   * `"lost"`: as in workerd, the data is read, then reads reject with "Network connection lost.";
+   * TLS then runs through Node's JS stream glue, which costs about 60 % more CPU instructions per
+   * small TLS round trip than Node's own TLS (bulk transfers about the same; bench/RESULTS.md).
+   * `"end"`: Node's own TLS socket, faster; such a close then ends the reader like a clean end, as
+   * Node reports it (a listed difference from workerd). Plain TCP is not affected either way.
+   * @default "lost"
+   */
+  uncleanTlsClose?: "lost" | "end";
 }
+
+/** The parts of `edgeRules`; `edgeRules: true` is `{}`. */
+export interface EdgeRules {
+  /**
+   * Refuse port 25 and non-public addresses, as the edge does (local workerd refuses port 25 only).
+   * @default true
+   */
+  refuseDestinations?: boolean;
+  /**
+   * How long `close()` waits for a connection or TLS handshake still under way before it gives up as
+   * without `edgeRules` (rejecting `opened` with `ECONNECT`). workerd's `close()` waits for it without
+   * a bound: for a server that never answers the TLS handshake, `close()`, `opened` and `closed` all
+   * stay pending (past 40 s in local workerd), so code that awaits `close()` there hangs. A bound keeps
+   * tests from hanging while still showing the wait; 0 turns the wait off.
+   * @default 10000
+   */
+  closeWaitMs?: number;
+}
+
+/** Default {@link EdgeRules.closeWaitMs}. */
+const EDGE_CLOSE_WAIT_MS = 10_000;
 
 /** Writable high-water mark when `highWaterMark` is not given: workerd's `writer.desiredSize` starts at 1. */
 const DEFAULT_WRITABLE_HIGH_WATER_MARK = 1;
@@ -92,11 +125,17 @@ function connectWithChecks(
       );
     }
   }
+  const edge = parseEdgeRules(settings.edgeRules);
   const checks: TargetChecks = {
-    edgeRules: settings.edgeRules === true,
+    edgeRules: edge?.refuseDestinations ?? false,
     policies,
     resolve: settings.resolve ?? lookupAll,
   };
+  const closeWaitMs = edge?.closeWaitMs ?? 0;
+  const uncleanTlsClose = settings.uncleanTlsClose ?? "lost";
+  if (uncleanTlsClose !== "lost" && uncleanTlsClose !== "end") {
+    throw new TypeError(`uncleanTlsClose must be "lost" or "end", got ${String(uncleanTlsClose)}`);
+  }
 
   const connect: NodeConnect = function connect(address: string | SocketAddress, options?: SocketOptions): SocketLike {
     const { hostname, port, display, unreachable } = parseSocketAddress(address);
@@ -110,8 +149,10 @@ function connectWithChecks(
       tls: tlsOptions,
       resolveTarget: () =>
         unreachable
-          ? Promise.reject(new ConnectError(display, `${CONNECT_FAILED} (${unreachable})`))
+          ? Promise.reject(connectFailed(display, unreachable))
           : resolveTarget(hostname, port, display, checks),
+      closeWaitMs,
+      uncleanTlsClose,
     };
     return new NodeSocket(plan);
   };
@@ -144,8 +185,8 @@ async function resolveTarget(
 ): Promise<string | readonly string[]> {
   // Node would read an empty host as localhost and reject port 0 with a
   // synchronous RangeError; workerd rejects `opened` for both.
-  if (hostname === "") throw new ConnectError(display, `${CONNECT_FAILED} (empty hostname)`);
-  if (port === 0) throw new ConnectError(display, `${CONNECT_FAILED} (port 0)`);
+  if (hostname === "") throw connectFailed(display, "empty hostname");
+  if (port === 0) throw connectFailed(display, "port 0");
   const { edgeRules, policies } = checks;
   let target = hostname;
   let policyResolves = false;
@@ -174,25 +215,25 @@ async function resolveTarget(
   const found = await checks.resolve(hostname).then(
     (list) => [...list],
     (cause: unknown) => {
-      throw new ConnectError(display, `${CONNECT_FAILED} (${String((cause as Error)?.message ?? cause)})`, { cause });
+      throw connectFailed(display, String((cause as Error)?.message ?? cause), cause);
     },
   );
   for (const policy of policies) {
     const decision = policy.checkResolved(hostname, port, found);
     if (!decision.allowed) throw new DestinationDeniedError(display, decision.reason);
   }
-  if (found.length === 0) throw new ConnectError(display, `${CONNECT_FAILED} (${hostname} resolved to no address)`);
+  if (found.length === 0) throw connectFailed(display, `${hostname} resolved to no address`);
   const addresses = found.map((address) => {
     // The canonical form of what was checked (::ffff:10.0.0.1 is 10.0.0.1); a
     // resolver answer that is not an address at all is refused.
     try {
       return canonicalizeHost(address);
     } catch {
-      throw new ConnectError(display, `${CONNECT_FAILED} (${hostname} resolved to something that is not an address)`);
+      throw connectFailed(display, `${hostname} resolved to something that is not an address`);
     }
   });
   if (addresses.some((a) => a.kind === "name"))
-    throw new ConnectError(display, `${CONNECT_FAILED} (${hostname} resolved to something that is not an address)`);
+    throw connectFailed(display, `${hostname} resolved to something that is not an address`);
   if (edgeRules) {
     for (const { host } of addresses) {
       const refused = edgeRefusal.address(display, host);
@@ -204,6 +245,19 @@ async function resolveTarget(
 
 async function lookupAll(hostname: string): Promise<string[]> {
   return (await lookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
+}
+
+function parseEdgeRules(value: NodeConnectOptions["edgeRules"]): Required<EdgeRules> | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return { refuseDestinations: true, closeWaitMs: EDGE_CLOSE_WAIT_MS };
+  if (typeof value !== "object" || value === null) {
+    throw new TypeError(`edgeRules must be a boolean or an object, got ${String(value)}`);
+  }
+  const closeWaitMs = value.closeWaitMs ?? EDGE_CLOSE_WAIT_MS;
+  if (typeof closeWaitMs !== "number" || Number.isNaN(closeWaitMs) || closeWaitMs < 0) {
+    throw new TypeError(`edgeRules.closeWaitMs must be a non-negative number, got ${String(closeWaitMs)}`);
+  }
+  return { refuseDestinations: value.refuseDestinations !== false, closeWaitMs };
 }
 
 function parseSecureTransport(value: unknown): SecureTransport {

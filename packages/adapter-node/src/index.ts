@@ -1,2 +1,2 @@
 export { connect, createConnect } from "./connect.js";
-export type { NodeConnect, NodeConnectOptions } from "./connect.js";
+export type { EdgeRules, NodeConnect, NodeConnectOptions } from "./connect.js";

@@ -1,38 +1,22 @@
 import net from "node:net";
 import tls from "node:tls";
-import {
-  ConnectError,
-  TlsError,
-  isSockkitError,
-  type SecureTransport,
-  type SocketInfo,
-  type SocketLike,
-  type TlsOptions,
-} from "@sockkit/core";
+import { isSockkitError, type SecureTransport, type SocketInfo, type SocketLike, type TlsOptions } from "@sockkit/core";
+import { fixedLookup, localAddress, tlsIdentity } from "./addresses.js";
 import { deferred, type Deferred } from "./deferred.js";
+import type { SocketPlan } from "./plan.js";
+import { ReadBuffer } from "./read-buffer.js";
+import { closeReadable, ownedView, SocketReadable } from "./readable.js";
+import { secureOver } from "./tls-transport.js";
+import {
+  closedBeforeOpen,
+  closedWriteError,
+  connectionLost,
+  failureCode,
+  handshakeFailedAfterStartTls,
+  isReset,
+  toConnectError,
+} from "./workerd-errors.js";
 
-/** Everything a socket needs to (re)connect; built once per `connect()` call. */
-export interface SocketPlan {
-  /** Hostname as given, brackets stripped: used for SNI and certificate checks. */
-  hostname: string;
-  port: number;
-  /** `host:port` as the caller gave it: workerd's `remoteAddress`. */
-  display: string;
-  secureTransport: SecureTransport;
-  allowHalfOpen: boolean;
-  writableHighWaterMark: number;
-  /** Node TLS settings from `createConnect({ tls })`. */
-  tls: tls.ConnectionOptions;
-  /**
-   * Resolves to what to dial: a host (a name Node resolves itself, or an
-   * address), or the checked addresses of `hostname`, which are then the
-   * only ones Node may try. Rejects with the reason the destination is refused.
-   */
-  resolveTarget: () => Promise<string | readonly string[]>;
-}
-
-// workerd's own wording, so code that matches on it behaves the same on Node.
-export const CONNECT_FAILED = "proxy request failed, cannot connect to the specified address";
 // Bytes the readable side queues before the Node socket stops reading from the
 // kernel: large enough to keep loopback busy, small enough that a slow reader
 // leaves the rest of the peer's output in the kernel and the peer blocked.
@@ -42,20 +26,6 @@ export const CONNECT_FAILED = "proxy request failed, cannot connect to the speci
 // 16-byte round trip fell by about 3 µs of 55 on Node 20 without them); and
 // pull() stays pending while bytes flow (see there) for the one per read left.
 const READABLE_QUEUE_LIMIT = 256 * 1024;
-// Plain TCP reads go into a buffer the adapter sizes (Node's `onread`) instead of
-// Node's fixed 64 KiB per read: a bulk transfer grows it and crosses the web stream
-// in fewer chunks (client CPU per downloaded MiB fell from about 1.6x raw net's to
-// par with it); a partial read is copied out and the buffer shrunk to fit such reads.
-// Growth stops at 256 KiB: in six alternated runs of 256 MiB downloads it beat 1 MiB
-// in five and tied once (0.86-1.29x raw net against 0.86-1.11x); fresh buffers that large
-// probably miss the CPU caches (not measured).
-const MIN_READ_BUFFER = 16 * 1024;
-const MAX_READ_BUFFER = 256 * 1024;
-// Partial reads up to this size are copied with slice(): V8 keeps a result of up to 64
-// bytes on the JS heap (for a 16-byte reply about 2,000 fewer instructions per read than
-// an ArrayBuffer of its own). Larger ones skip slice()'s zero-fill, which perf showed on
-// bulk reads; 4 KiB between the two is a judgement, not a measured crossover.
-const SMALL_COPY = 4096;
 
 /**
  * A `SocketLike` over a Node `net.Socket` (or `tls.TLSSocket`) that follows
@@ -72,6 +42,22 @@ export class NodeSocket implements SocketLike {
   #readable: SocketReadable;
   #plan: SocketPlan;
   #raw: net.Socket | undefined;
+  // TLS only: the TCP socket under `#raw` (read by the adapter itself unless uncleanTlsClose is "end").
+  #tcp: net.Socket | undefined;
+  // TLS only: the handshake has completed.
+  #secure = false;
+  // Set when TCP ended before TLS did (no close_notify): the end is then workerd's "Network connection lost.".
+  #lost: Error | undefined;
+  // The peer's end as Node saw it, until a read reaches it (see #peerEnded).
+  #peerEnd: PeerEnd | undefined;
+  // pull() ran and nothing was queued since: a read is waiting on an empty queue.
+  #readWaiting = false;
+  // What the next failing write rejects with instead of the stream's own error (once).
+  #writeError: Error | undefined;
+  // After startTls(), until the handshake is done: writes wait for it, as in workerd (where a write
+  // resolves only once the handshake has succeeded, and rejects if it fails).
+  #handshake: Deferred<void> | undefined;
+  #writeAwaitsHandshake = false;
   #opened = deferred<SocketInfo>();
   #closed = deferred<void>();
   #rc!: ReadableByteStreamController;
@@ -115,6 +101,8 @@ export class NodeSocket implements SocketLike {
           this.#rc = controller;
         },
         pull: () => {
+          if (this.#peerEnd) return this.#deliverPeerEnd();
+          this.#readWaiting = true;
           if (this.#raw && !this.#readDone && this.#raw.isPaused()) this.#raw.resume();
           // Left pending while bytes flow: a stream whose pull is under way only notes further
           // demand, where a settled pull would cost a call, a promise and its reaction per read
@@ -208,55 +196,67 @@ export class NodeSocket implements SocketLike {
       typeof target === "string"
         ? { host: target, port: plan.port, allowHalfOpen: true, noDelay: true }
         : { host: plan.hostname, port: plan.port, allowHalfOpen: true, noDelay: true, lookup: fixedLookup(target) };
-    let raw: net.Socket;
-    try {
-      raw =
-        plan.secureTransport === "on"
-          ? tls.connect({ ...plan.tls, ...tlsIdentity(plan.hostname), ...base })
-          : net.connect(
-              plan.secureTransport === "off"
-                ? { ...base, onread: new ReadBuffer((chunk) => this.#enqueue(chunk)).onread }
-                : base,
-            );
-    } catch (error) {
-      this.#fail(error); // e.g. TLS options Node rejects synchronously
+    if (plan.secureTransport === "on") {
+      this.#secureOver(net.connect(base), false);
       return;
     }
-    this.#attach(raw, plan.secureTransport === "on" ? "secureConnect" : "connect");
+    const onread = plan.secureTransport === "off" ? new ReadBuffer((chunk) => this.#enqueue(chunk)).onread : undefined;
+    this.#attach(net.connect(onread ? { ...base, onread } : base), false);
   }
 
   /** Runs the TLS handshake over the plain socket the old socket hands over. */
   #upgrade(rawPromise: Promise<net.Socket>): void {
     rawPromise.then(
       (plain) => {
-        if (this.#settled) {
-          plain.destroy();
-          return;
-        }
-        let raw: net.Socket;
-        try {
-          raw = tls.connect({ ...this.#plan.tls, socket: plain, ...tlsIdentity(this.#plan.hostname) });
-        } catch (error) {
-          plain.destroy();
-          this.#fail(error);
-          return;
-        }
-        this.#attach(raw, "secureConnect");
+        if (this.#settled) plain.destroy();
+        // As in workerd, the upgraded socket's `opened` does not wait for the handshake (see #handshakeFailed).
+        else this.#secureOver(plain, true);
       },
       (error) => this.#fail(error),
     );
   }
 
-  #attach(raw: net.Socket, readyEvent: "connect" | "secureConnect"): void {
+  /** Starts TLS over `tcp`; `opened` resolves now (`openNow`), or once the handshake is done. */
+  #secureOver(tcp: net.Socket, openNow: boolean): void {
+    this.#tcp = tcp;
+    // Errors TLS would see second hand (the connection refused, a reset) reach the socket first hand.
+    tcp.on("error", this.#onRawError);
+    let raw: tls.TLSSocket;
+    try {
+      const onUncleanEnd = () => {
+        const cause = new Error("the peer closed the TCP connection without a TLS close_notify");
+        this.#lost = connectionLost(this.#plan.display, cause);
+      };
+      const options = { ...this.#plan.tls, ...tlsIdentity(this.#plan.hostname) };
+      raw = secureOver(tcp, options, this.#plan.uncleanTlsClose === "lost" ? onUncleanEnd : undefined);
+    } catch (error) {
+      this.#fail(error); // e.g. TLS options Node rejects synchronously
+      return;
+    }
+    if (openNow) {
+      this.#handshake = deferred<void>();
+      this.#handshake.promise.catch(noop);
+    }
+    raw.once("secureConnect", () => {
+      this.#secure = true;
+      this.#handshake?.resolve();
+      this.#handshake = undefined;
+    });
+    this.#attach(raw, openNow);
+  }
+
+  #attach(raw: net.Socket, openNow: boolean): void {
     this.#raw = raw;
     raw.on("error", this.#onRawError);
-    raw.once(readyEvent, () => {
+    const ready = () => {
       if (this.#settled) return;
       raw.on("data", this.#onRawData);
       raw.on("end", this.#onRawEnd);
       raw.on("close", this.#onRawClose);
-      this.#opened.resolve({ remoteAddress: this.#plan.display, localAddress: localAddress(raw) });
-    });
+      this.#opened.resolve({ remoteAddress: this.#plan.display, localAddress: localAddress(this.#tcp ?? raw) });
+    };
+    if (openNow) ready();
+    else raw.once(raw instanceof tls.TLSSocket ? "secureConnect" : "connect", ready);
   }
 
   /** Connection never opened: reject both promises and error both streams, as workerd does. */
@@ -266,6 +266,7 @@ export class NodeSocket implements SocketLike {
     const error = toConnectError(this.#plan.display, cause);
     this.#readDone = this.#writeDone = true;
     this.#raw?.destroy();
+    this.#tcp?.destroy();
     this.#opened.reject(error);
     this.#closed.reject(error);
     closeReadable(this.#rc); // workerd cancels the readable: reads end with done
@@ -281,6 +282,7 @@ export class NodeSocket implements SocketLike {
   /** Queues bytes the stream may transfer (nothing else holds their memory). */
   #enqueue(chunk: Uint8Array<ArrayBuffer>): void {
     if (this.#readDone) return;
+    this.#readWaiting = false;
     this.#rc.enqueue(chunk);
     // desiredSize is minus the queued bytes; pull() resumes once a reader waits on an empty queue.
     if (-(this.#rc.desiredSize ?? 0) >= READABLE_QUEUE_LIMIT) {
@@ -291,12 +293,43 @@ export class NodeSocket implements SocketLike {
   }
 
   #handleEnd(): void {
-    if (this.#readDone) return;
+    const lost = this.#lost;
+    if (lost) {
+      // The next write reports the loss (workerd's would resolve, the bytes lost; see the README).
+      this.#writeError = lost;
+      this.#raw?.destroy();
+    }
+    this.#peerEnded(lost ? { error: lost, gone: true } : { gone: false });
+  }
+
+  /**
+   * The peer ended, reset the connection, or (TLS) closed it without a close_notify. workerd reads
+   * only when asked, so its reader meets the end, and `closed` settles, no earlier than a read that
+   * finds nothing before it; Node has read ahead, so the end waits here for such a read.
+   */
+  #peerEnded(end: PeerEnd): void {
+    if (this.#readDone || this.#peerEnd) return;
+    this.#peerEnd = end;
+    if (this.#readWaiting) this.#deliverPeerEnd();
+    else {
+      // Ends a pull() under way; a read that came meanwhile calls pull() again, which delivers.
+      this.#endPull?.();
+      this.#endPull = undefined;
+    }
+  }
+
+  #deliverPeerEnd(): void {
+    const end = this.#peerEnd!;
+    this.#peerEnd = undefined;
     this.#readDone = true;
-    closeReadable(this.#rc);
+    this.#endPull?.();
+    this.#endPull = undefined;
+    if (end.error) this.#rc.error(end.error);
+    else closeReadable(this.#rc);
+    if (end.gone) this.#teardown();
     // workerd: without allowHalfOpen the write side is flushed and closed on
     // the peer's EOF, after which `closed` resolves.
-    if (!this.#plan.allowHalfOpen) void this.#finishAfterPeerEnd();
+    else if (!this.#plan.allowHalfOpen) void this.#finishAfterPeerEnd();
   }
 
   async #finishAfterPeerEnd(): Promise<void> {
@@ -306,21 +339,47 @@ export class NodeSocket implements SocketLike {
     this.#teardown();
   }
 
+  /**
+   * The handshake after startTls() failed; `opened` has resolved already. workerd: a write in flight
+   * rejects with an internal error, reads end (done), later writes reject with a TypeError, and
+   * `closed` resolves: nothing else tells the caller the certificate was refused.
+   */
+  #handshakeFailed(cause: Error): void {
+    const handshake = this.#handshake;
+    this.#handshake = undefined;
+    // Which write sees what, as in workerd: one waiting for the handshake gets the internal error;
+    // with none, the next write gets "Network connection lost.", unless a read met the end first.
+    if (this.#writeAwaitsHandshake || this.#readWaiting) {
+      this.#shutWritable(new TypeError("This WritableStream has been closed."));
+    } else this.#writeError = connectionLost(this.#plan.display, cause, "ETLS");
+    handshake?.reject(handshakeFailedAfterStartTls(this.#plan.display, cause));
+    if (!this.#readDone) {
+      this.#readDone = true;
+      closeReadable(this.#rc);
+    }
+    this.#teardown();
+  }
+
   #handleError(error: Error): void {
     if (!this.#opened.settled) {
       this.#fail(error);
       return;
     }
-    // workerd reports a peer reset as a plain end of stream; other failures error the streams.
+    if (this.#tcp && !this.#secure) return this.#handshakeFailed(error);
     if (isReset(error)) {
-      if (!this.#readDone) {
-        this.#readDone = true;
-        closeReadable(this.#rc);
+      if (this.#tcp) {
+        // Under TLS workerd reports a reset as a lost connection, as it does an end without close_notify.
+        const lost = connectionLost(this.#plan.display, error);
+        this.#writeError = lost;
+        this.#peerEnded({ error: lost, gone: true });
+      } else {
+        // On plain TCP, as a plain end of stream.
+        this.#shutWritable(new TypeError("The socket was reset by the peer."));
+        this.#peerEnded({ gone: true });
       }
-      this.#shutWritable(new TypeError("The socket was reset by the peer."));
-      this.#teardown();
       return;
     }
+    // Other failures error the streams.
     if (!this.#readDone) {
       this.#readDone = true;
       this.#rc.error(error);
@@ -330,15 +389,14 @@ export class NodeSocket implements SocketLike {
   }
 
   #handleClose(): void {
+    // A peer end not read yet settles the rest once a read reaches it (#deliverPeerEnd).
+    if (this.#peerEnd) return;
     // The connection is gone (both sides done or destroyed). Without
     // allowHalfOpen, or once close() ran, that settles `closed`. With
     // allowHalfOpen workerd keeps `closed` pending until close().
-    if (!this.#readDone) {
-      this.#readDone = true;
-      closeReadable(this.#rc);
-    }
     this.#shutWritable(new TypeError("This WritableStream has been closed."));
-    if (!this.#plan.allowHalfOpen) this.#teardown();
+    if (!this.#readDone) this.#peerEnded({ gone: !this.#plan.allowHalfOpen });
+    else if (!this.#plan.allowHalfOpen) this.#teardown();
   }
 
   // ---- writing ---------------------------------------------------------
@@ -353,11 +411,16 @@ export class NodeSocket implements SocketLike {
       );
     }
     const raw = this.#raw;
-    if (!this.#opened.settled || !raw) return this.#writeWhenOpen(chunk);
+    if (!this.#opened.settled || !raw || this.#handshake) return this.#writeWhenReady(chunk);
     const size = chunk.byteLength;
     if (this.#writeDone || raw.destroyed) {
       this.#writeFailed();
-      throw new TypeError("This WritableStream has been closed.");
+      const error = this.#writeError;
+      if (error === undefined) throw new TypeError("This WritableStream has been closed.");
+      // Reported once, by this write; the stream's own error (for later writes) is the TypeError.
+      this.#writeError = undefined;
+      this.#wc.error(new TypeError("This WritableStream has been closed."));
+      throw error;
     }
     const bytes =
       chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -381,7 +444,9 @@ export class NodeSocket implements SocketLike {
         signal.removeEventListener("abort", onAbort);
         if (error) {
           this.#writeFailed();
-          reject(closedWriteError(error));
+          const reported = this.#writeError ?? closedWriteError(error);
+          this.#writeError = undefined;
+          reject(reported);
         } else {
           this.#wroteBytes(size);
           resolve();
@@ -390,12 +455,26 @@ export class NodeSocket implements SocketLike {
     });
   }
 
-  async #writeWhenOpen(chunk: ArrayBufferView): Promise<void> {
+  /** A write before the connection (or the handshake after startTls()) is ready: it waits for it. */
+  async #writeWhenReady(chunk: ArrayBufferView): Promise<void> {
     try {
       await this.opened;
     } catch (error) {
       this.#writeFailed();
-      throw error;
+      // workerd: a write waiting on a connection that fails rejects with "Network connection lost.".
+      if (error instanceof TypeError || isSockkitError(error, "EDESTINATION_DENIED")) throw error;
+      throw connectionLost(this.#plan.display, error, failureCode(error));
+    }
+    if (this.#handshake) {
+      this.#writeAwaitsHandshake = true;
+      try {
+        await this.#handshake.promise;
+      } catch (error) {
+        this.#writeFailed();
+        throw error;
+      } finally {
+        this.#writeAwaitsHandshake = false;
+      }
     }
     return this.#write(chunk);
   }
@@ -461,17 +540,24 @@ export class NodeSocket implements SocketLike {
   // ---- closing ---------------------------------------------------------
 
   async #close(): Promise<void> {
+    // workerd's close() waits for a connection or TLS handshake under way, without a bound (past 40 s
+    // for a stalled handshake); edgeRules waits too, up to closeWaitMs.
+    if (!this.#opened.settled && this.#plan.closeWaitMs > 0) await this.#openedWithin(this.#plan.closeWaitMs);
     if (!this.#opened.settled) {
-      // Unlike workerd (which can take ~20 s here), a socket still connecting closes at once.
-      this.#fail(new ConnectError(this.#plan.display, "socket closed before the connection was established"));
+      // By default (and past that bound) a socket still connecting closes at once.
+      this.#fail(closedBeforeOpen(this.#plan.display));
       this.#closed.promise.catch(noop);
       return;
     }
-    await this.#flush();
+    // A handshake after startTls() still under way (opened resolved already): nothing can be flushed
+    // through it, so the connection is dropped, as workerd's close() does at once here.
+    const handshaking = this.#tcp !== undefined && !this.#secure;
+    if (!handshaking) await this.#flush();
     const cancelRead = !this.#readDone;
     this.#readDone = true;
+    this.#peerEnd = undefined; // close() cancels the readable: an end not read yet is not delivered
     this.#shutWritable(new TypeError("This WritableStream has been closed."));
-    await this.#endRaw();
+    if (!handshaking) await this.#endRaw();
     this.#teardown();
     await this.#closed.promise.catch(noop);
     // A pending read rejects only after `closed` and close() have resolved, as in workerd: code
@@ -482,6 +568,19 @@ export class NodeSocket implements SocketLike {
       const error = new TypeError("The socket has been closed.");
       this.#readable.closeError = error;
       setImmediate(() => this.#rc.error(error));
+    }
+  }
+
+  /** Resolves once `opened` has settled, or after `ms`. */
+  async #openedWithin(ms: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    });
+    try {
+      await Promise.race([this.opened.then(noop, noop), late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -497,6 +596,12 @@ export class NodeSocket implements SocketLike {
       // Late errors from a destroyed socket are not the caller's concern any more.
       raw.on("error", noop);
       raw.off("error", this.#onRawError);
+    }
+    const tcp = this.#tcp;
+    if (tcp) {
+      tcp.destroy();
+      tcp.on("error", noop);
+      tcp.off("error", this.#onRawError);
     }
     if (error === undefined) this.#closed.resolve();
     else this.#closed.reject(error);
@@ -514,8 +619,17 @@ export class NodeSocket implements SocketLike {
     raw.off("error", this.#onRawError);
     raw.pause();
     this.#readDone = true;
-    this.#rc.error(new TypeError("The socket was upgraded by startTls(); use the new socket."));
-    this.#shutWritable(new TypeError("The socket was upgraded by startTls(); use the new socket."));
+    if (!this.readable.locked && !this.writable.locked) {
+      // As in workerd, the old socket's streams stay locked from now on: getReader() and getWriter() throw.
+      this.readable.getReader();
+      this.writable.getWriter();
+      this.#writeDone = true;
+    } else {
+      // Locked again since startTls() (workerd's upgrade fails here, see the README): end them instead.
+      const error = new TypeError("The socket was upgraded by startTls(); use the new socket.");
+      this.#rc.error(error);
+      this.#shutWritable(error);
+    }
     this.#raw = undefined;
     this.#settled = true;
     this.#upgraded = true; // as in workerd: true once the old socket has handed over
@@ -526,148 +640,10 @@ export class NodeSocket implements SocketLike {
 
 function noop(): void {}
 
-/**
- * The socket's readable. As in workerd, once close() has cancelled it, reads reject but
- * `cancel()` (on the stream or a reader from getReader()) resolves; a standard errored stream
- * would reject both, and clients that cancel after closing (redis-on-workers does) would meet an
- * error. A reader built with `new ReadableStreamDefaultReader(readable)` is not covered.
- */
-class SocketReadable extends ReadableStream<Uint8Array> {
-  /** The error close() ended the stream with. */
-  closeError: TypeError | undefined;
-
-  constructor(source: UnderlyingByteSource, strategy: { highWaterMark?: number }) {
-    super(source as UnderlyingSource<Uint8Array>, strategy); // the byte-source overload is typed for ReadableStream<Uint8Array<ArrayBuffer>>
-  }
-
-  override cancel(reason?: unknown): Promise<void> {
-    return this.#unlessClosed(super.cancel(reason));
-  }
-
-  override getReader(options?: { mode?: "byob" }): never {
-    const reader = super.getReader(options as { mode: "byob" });
-    const cancel = reader.cancel.bind(reader);
-    reader.cancel = (reason?: unknown) => this.#unlessClosed(cancel(reason));
-    return reader as never;
-  }
-
-  #unlessClosed(cancelled: Promise<void>): Promise<void> {
-    return cancelled.catch((error: unknown) => {
-      if (error === undefined || error !== this.closeError) throw error;
-    });
-  }
-}
-
-/**
- * The buffer Node reads plain TCP into (`net.connect({ onread })`), sized to
- * the traffic. Node reads into whatever buffer `onread.buffer()` returns next,
- * so a buffer handed to the stream is replaced before that.
- */
-class ReadBuffer {
-  #buf = uninitialized(MIN_READ_BUFFER);
-  readonly onread: net.OnReadOpts;
-
-  constructor(deliver: (chunk: Uint8Array<ArrayBuffer>) => void) {
-    this.onread = {
-      buffer: () => this.#buf,
-      callback: (n: number, buf: Uint8Array<ArrayBuffer>): boolean => {
-        const size = buf.length;
-        if (n === size) {
-          // Full: the stream takes this memory as it is (a chunk's buffer is exactly
-          // its bytes), and more is probably waiting, so the next read gets more room.
-          deliver(buf);
-          this.#buf = uninitialized(Math.min(size * 2, MAX_READ_BUFFER));
-        } else {
-          // The kernel had less: copy the bytes out, and keep a buffer no larger than
-          // such a read needs, so a connection that goes quiet holds little.
-          deliver(n <= SMALL_COPY ? buf.slice(0, n) : copyOut(buf, n));
-          let fit = MIN_READ_BUFFER;
-          while (fit < n) fit *= 2;
-          if (fit < size) this.#buf = uninitialized(fit);
-        }
-        return true; // pausing goes through socket.pause(), as for the 'data' path
-      },
-    };
-  }
-}
-
-/** The first `n` bytes of `buf` in memory of their own, without zero-filling it first as slice() does. */
-function copyOut(buf: Uint8Array, n: number): Uint8Array<ArrayBuffer> {
-  const out = uninitialized(n);
-  out.set(buf.subarray(0, n));
-  return out;
-}
-
-/**
- * A read buffer Node fills before anyone sees it: a full read hands over bytes
- * the kernel wrote, a partial one is copied out, so skipping the zero-fill is
- * safe (zeroing each new read buffer was a seventh of a download's CPU samples).
- */
-function uninitialized(size: number): Uint8Array<ArrayBuffer> {
-  // A plain view, not the Buffer: Buffer#slice() would share memory instead of copying.
-  return new Uint8Array(Buffer.allocUnsafeSlow(size).buffer as ArrayBuffer, 0, size);
-}
-
-function closeReadable(rc: ReadableByteStreamController): void {
-  try {
-    rc.close();
-    // A pending BYOB read must be answered with zero bytes after close().
-    rc.byobRequest?.respond(0);
-  } catch {
-    // already closed or errored
-  }
-}
-
-/**
- * A plain Uint8Array the stream may transfer. Node hands out some chunks as
- * views into a shared pool; transferring those would detach other data.
- */
-function ownedView(chunk: Buffer): Uint8Array<ArrayBuffer> {
-  const { buffer } = chunk;
-  if (buffer instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength) {
-    // The stream transfers the buffer and hands the reader a plain Uint8Array over it.
-    return chunk as Uint8Array<ArrayBuffer>;
-  }
-  return new Uint8Array(chunk);
-}
-
-/** A `dns.lookup`-shaped function that answers every query with `addresses`. */
-function fixedLookup(addresses: readonly string[]): net.LookupFunction {
-  const entries = addresses.map((address) => ({ address, family: net.isIPv6(address) ? 6 : 4 }));
-  return ((_hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-    if (options?.all) callback(null, entries);
-    else callback(null, entries[0]!.address, entries[0]!.family);
-  }) as unknown as net.LookupFunction;
-}
-
-function tlsIdentity(hostname: string): tls.ConnectionOptions {
-  // SNI must not carry an IP literal (RFC 6066); the certificate check still uses `host`.
-  return net.isIP(hostname) ? { host: hostname } : { host: hostname, servername: hostname };
-}
-
-function localAddress(raw: net.Socket): string | undefined {
-  const { localAddress: address, localPort: port } = raw;
-  if (!address || port === undefined) return undefined;
-  return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
-const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
-function isReset(error: Error): boolean {
-  return RESET_CODES.has((error as NodeJS.ErrnoException).code ?? "");
-}
-
-function closedWriteError(error: Error): Error {
-  return isReset(error) ? new TypeError("The socket was reset by the peer.", { cause: error }) : error;
-}
-
-const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_|ERR_OSSL_)/;
-
-function toConnectError(display: string, cause: unknown): Error {
-  if (isSockkitError(cause) || cause instanceof TypeError) return cause as Error;
-  const code = String((cause as { code?: unknown } | null)?.code ?? "");
-  const detail = cause instanceof Error ? cause.message : String(cause);
-  if (TLS_CODE.test(code) || /\b(SSL|TLS|certificate)\b/i.test(detail)) {
-    return new TlsError(`TLS connection to ${display} failed: ${detail}`, { cause });
-  }
-  return new ConnectError(display, `${CONNECT_FAILED} (${display}: ${detail})`, { cause });
+/** The peer's end as Node saw it, waiting for a read (see NodeSocket#peerEnded). */
+interface PeerEnd {
+  /** What reads reject with; none: they end (done). */
+  error?: Error;
+  /** The connection is gone (a reset, a lost TLS connection): `closed` resolves at the end, allowHalfOpen or not. */
+  gone: boolean;
 }

@@ -1,11 +1,23 @@
-import { ConnectError, type SocketAddress, type SocketInfo, type SocketLike, type TlsOptions } from "@sockkit/core";
+import {
+  ConnectError,
+  isSockkitError,
+  type SocketAddress,
+  type SocketInfo,
+  type SocketLike,
+  type TlsOptions,
+} from "@sockkit/core";
 
 // workerd's wording when a connection cannot be made (refused, unreachable,
 // unknown host, blocked destination, failed TLS handshake: it does not say which).
 const PROXY_FAILED = /^proxy request failed/;
 
-/** Maps a runtime error to sockkit's codes; anything else passes through. */
+/**
+ * Maps a runtime error to sockkit's codes; anything else passes through. An error that has a
+ * sockkit code already (Node's emulation under register-workerd words its errors as workerd's, with
+ * `ETLS` or `ECONNECT`) keeps it.
+ */
 export function mapWorkersError(error: unknown, address: string): unknown {
+  if (isSockkitError(error)) return error;
   if (error instanceof Error && !(error instanceof TypeError) && PROXY_FAILED.test(error.message)) {
     return new ConnectError(address, error.message, { cause: error });
   }
