@@ -6,9 +6,10 @@ import { createRequire } from "node:module";
 import net from "node:net";
 import { parseArgs } from "node:util";
 import { createConnect } from "@sockkit/adapter-node";
-import { connectWithTimeout, isSockkitError, type DestinationRule } from "@sockkit/core";
+import { isSockkitError, type DestinationRule } from "@sockkit/core";
 import { createMqttClient, type QoS } from "@sockkit/core/mqtt";
 import { createRedisClient } from "@sockkit/core/redis";
+import { probe as probeTarget, replyToJson, type ProbeKind } from "@sockkit/gateway";
 import { serveGateway } from "./serve.js";
 import { HELP, isCommandName, usageOf, type CommandName } from "./usage.js";
 
@@ -156,44 +157,40 @@ async function probe(args: string[]): Promise<number> {
   } catch {
     throw new UsageError(`"${raw}" is not a URL (expected redis://, mqtt:// or tcp://host:port)`);
   }
-  const connect = createConnect();
-  const started = Date.now();
-  const tls = url.protocol === "rediss:" || url.protocol === "mqtts:";
-  const hostname = url.hostname;
-  if (url.protocol === "redis:" || url.protocol === "rediss:") {
-    const client = createRedisClient({ connect, url: raw, connectTimeoutMs: timeoutMs, commandTimeoutMs: timeoutMs });
-    try {
-      const reply = await client.ping();
-      console.log(`ok ${reply} in ${Date.now() - started} ms (RESP${client.protocol})`);
-    } finally {
-      client.destroy();
-    }
-    return 0;
-  }
-  if (url.protocol === "mqtt:" || url.protocol === "mqtts:") {
-    const client = createMqttClient({ connect, url: raw, connectTimeoutMs: timeoutMs, keepalive: 0 });
-    try {
-      await client.connect();
-      console.log(`ok CONNACK in ${Date.now() - started} ms`);
-    } finally {
-      await client.end({ timeoutMs: 1000 });
-    }
-    return 0;
-  }
-  if (url.protocol === "tcp:") {
-    if (url.port === "") throw new UsageError("a tcp:// URL needs a port");
-    const socket = await connectWithTimeout(
-      connect,
-      { hostname, port: Number(url.port) },
-      tls ? { secureTransport: "on" } : undefined,
-      { timeoutMs },
-    );
-    console.log(`ok connected in ${Date.now() - started} ms`);
-    await socket.close();
-    return 0;
-  }
-  throw new UsageError(`unsupported scheme "${url.protocol}" (use redis://, rediss://, mqtt://, mqtts:// or tcp://)`);
+  const kind = SCHEMES[url.protocol];
+  if (kind === undefined)
+    throw new UsageError(`unsupported scheme "${url.protocol}" (use redis://, rediss://, mqtt://, mqtts:// or tcp://)`);
+  if (kind === "tcp" && url.port === "") throw new UsageError("a tcp:// URL needs a port");
+  const decode = (s: string) => (s === "" ? undefined : decodeURIComponent(s));
+  const username = decode(url.username);
+  const password = decode(url.password);
+  const result = await probeTarget(
+    kind,
+    createConnect(),
+    {
+      hostname: url.hostname,
+      port: url.port === "" ? DEFAULT_PORTS[url.protocol]! : Number(url.port),
+      tls: url.protocol === "rediss:" || url.protocol === "mqtts:",
+      ...(username !== undefined ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
+    },
+    { connectTimeoutMs: timeoutMs, operationTimeoutMs: timeoutMs },
+  );
+  const { latencyMs, detail } = result;
+  if (kind === "redis") console.log(`ok ${String(detail.reply)} in ${latencyMs} ms (RESP${String(detail.protocol)})`);
+  else if (kind === "mqtt") console.log(`ok CONNACK in ${latencyMs} ms`);
+  else console.log(`ok connected in ${latencyMs} ms`);
+  return 0;
 }
+
+const SCHEMES: Record<string, ProbeKind> = {
+  "redis:": "redis",
+  "rediss:": "redis",
+  "mqtt:": "mqtt",
+  "mqtts:": "mqtt",
+  "tcp:": "tcp",
+};
+const DEFAULT_PORTS: Record<string, number> = { "redis:": 6379, "rediss:": 6379, "mqtt:": 1883, "mqtts:": 8883 };
 
 async function redis(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -208,19 +205,7 @@ async function redis(args: string[]): Promise<number> {
   const client = createRedisClient({ connect: createConnect(), url: values.url });
   try {
     const reply = await client.send(...positionals);
-    console.log(
-      typeof reply === "string"
-        ? reply
-        : JSON.stringify(reply, (_k, v) =>
-            typeof v === "bigint"
-              ? v.toString()
-              : v instanceof Map
-                ? Object.fromEntries(v)
-                : v instanceof Set
-                  ? [...v]
-                  : v,
-          ),
-    );
+    console.log(typeof reply === "string" ? reply : JSON.stringify(replyToJson(reply)));
   } finally {
     await client.close();
   }

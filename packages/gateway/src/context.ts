@@ -1,0 +1,32 @@
+import type { Connect, DestinationPolicy } from "@sockkit/core";
+import type { GatewayOptions, ResolvedLimits } from "./options.js";
+import type { Slots } from "./slots.js";
+
+/** What every route shares: built once by createGateway. */
+export interface GatewayContext {
+  readonly options: GatewayOptions;
+  readonly limits: ResolvedLimits;
+  readonly policy: DestinationPolicy;
+  /** The runtime's connect behind the destination policy. */
+  readonly connect: Connect;
+  readonly slots: Slots;
+}
+
+/** One request as a route sees it. */
+export interface Call {
+  readonly request: Request;
+  readonly url: URL;
+  /** Who the client is, for the concurrency cap. */
+  readonly client: string;
+  readonly context: GatewayContext;
+}
+
+/** One entry of the route table. */
+export interface Route {
+  readonly method: "GET" | "POST";
+  /** The exact path. */
+  readonly path: string;
+  /** Served without a token (the page, /health). @default false */
+  readonly public?: boolean;
+  handle(call: Call): Promise<Response>;
+}
