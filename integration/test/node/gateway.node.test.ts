@@ -2,6 +2,7 @@ import { afterAll, expect, inject } from "vitest";
 import { createConnect } from "@sockkit/adapter-node";
 import { loadSpecChecker } from "../../harness/node/openapi.js";
 import { gatewayConformance } from "../../suites/gateway-conformance.js";
+import { gatewayPolicyConformance } from "../../suites/gateway-policy-conformance.js";
 
 // Every response of the suite is checked against packages/gateway/openapi.yaml.
 const spec = await loadSpecChecker();
@@ -13,6 +14,14 @@ gatewayConformance({
   runtime: "node",
   connect: createConnect(),
   sockets: inject("sockets"),
+  redis: inject("redis"),
+  mqtt: inject("mqtt"),
+  observe: spec.check,
+});
+
+gatewayPolicyConformance({
+  runtime: "node",
+  connect: createConnect(),
   redis: inject("redis"),
   mqtt: inject("mqtt"),
   observe: spec.check,

@@ -1,6 +1,7 @@
 import { connect } from "cloudflare:sockets";
 import { inject } from "vitest";
 import { gatewayConformance } from "../../suites/gateway-conformance.js";
+import { gatewayPolicyConformance } from "../../suites/gateway-policy-conformance.js";
 
 gatewayConformance({
   runtime: "workerd",
@@ -9,3 +10,5 @@ gatewayConformance({
   redis: inject("redis"),
   mqtt: inject("mqtt"),
 });
+
+gatewayPolicyConformance({ runtime: "workerd", connect, redis: inject("redis"), mqtt: inject("mqtt") });

@@ -2,6 +2,7 @@
 // `sockkit`: the gateway on Node, and one-shot probes and commands.
 // Exit codes: 0 done, 1 the operation failed (upstream, policy, timeout), 2 bad usage.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import { parseArgs } from "node:util";
@@ -9,7 +10,14 @@ import { createConnect } from "@sockkit/adapter-node";
 import { isSockkitError, type DestinationRule } from "@sockkit/core";
 import { createMqttClient, type QoS } from "@sockkit/core/mqtt";
 import { createRedisClient } from "@sockkit/core/redis";
-import { probe as probeTarget, replyToJson, type ProbeKind } from "@sockkit/gateway";
+import {
+  createGateway,
+  probe as probeTarget,
+  replyToJson,
+  type AccessPolicy,
+  type ProbeKind,
+  type TokenGrant,
+} from "@sockkit/gateway";
 import { serveGateway } from "./serve.js";
 import { HELP, isCommandName, usageOf, type CommandName } from "./usage.js";
 
@@ -78,6 +86,11 @@ async function gateway(args: string[]): Promise<number> {
       host: { type: "string", default: "127.0.0.1" },
       allow: { type: "string", multiple: true, default: [] },
       token: { type: "string" },
+      tokens: { type: "string" },
+      "redis-commands": { type: "string" },
+      "read-only": { type: "boolean", default: false },
+      "mqtt-publish": { type: "string", multiple: true },
+      "mqtt-subscribe": { type: "string", multiple: true },
       demo: { type: "boolean", default: false },
       ...HELP_OPTION,
     },
@@ -88,6 +101,28 @@ async function gateway(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port must be a port number, got "${values.port}"`);
   const allow: DestinationRule[] = values.allow.map(parseAllow);
+  if (values["read-only"] && values["redis-commands"] !== undefined)
+    throw new UsageError("--read-only and --redis-commands both set the command rules: give one");
+  const access: AccessPolicy = {
+    ...(values["read-only"] ? { redisCommands: "read-only" } : {}),
+    ...(values["redis-commands"] !== undefined ? { redisCommands: values["redis-commands"] } : {}),
+    ...(values["mqtt-publish"] ? { mqttPublish: values["mqtt-publish"] } : {}),
+    ...(values["mqtt-subscribe"] ? { mqttSubscribe: values["mqtt-subscribe"] } : {}),
+  };
+  const tokens = values.tokens === undefined ? undefined : readTokens(values.tokens);
+  // Checked before anything starts: a bad rule, filter or token is a usage error, not a half-started demo.
+  try {
+    createGateway({
+      connect: () => {
+        throw new Error("never called");
+      },
+      access,
+      ...(values.token ? { token: values.token } : {}),
+      ...(tokens ? { tokens } : {}),
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   const stops: Array<() => Promise<void>> = [];
   let brokerPort: number | undefined;
   let redisPort: number | undefined;
@@ -107,10 +142,17 @@ async function gateway(args: string[]): Promise<number> {
     port,
     hostname: values.host,
     allow,
+    access,
     ...(values.token ? { token: values.token } : {}),
+    ...(tokens ? { tokens } : {}),
   });
   stops.unshift(running.close);
-  const auth = values.token ? ` -H 'authorization: Bearer ${values.token}'` : "";
+  // A token from --tokens stays in its file: the lines show where it goes.
+  const auth = values.token
+    ? ` -H 'authorization: Bearer ${values.token}'`
+    : tokens
+      ? ` -H "authorization: Bearer $TOKEN"`
+      : "";
   console.log(`sockkit gateway on ${running.url} (open it in a browser for the probe page)`);
   if (values.demo) {
     console.log(`\nTry:`);
@@ -122,6 +164,9 @@ async function gateway(args: string[]): Promise<number> {
       console.log(`  curl -s${auth} '${running.url}/probe/redis?host=127.0.0.1&port=${redisPort}'`);
       console.log(
         `  curl -s${auth} -H 'content-type: application/json' -d '{"host":"127.0.0.1","port":${redisPort},"command":["INCR","demo:hits"]}' ${running.url}/redis`,
+      );
+      console.log(
+        `  curl -s${auth} -H 'content-type: application/json' -d '{"host":"127.0.0.1","port":${redisPort},"command":["FLUSHALL"]}' ${running.url}/redis   # refused by the command policy: 403`,
       );
     } else {
       console.log(`  (redis-server is not installed, so the Redis examples are left out)`);
@@ -281,6 +326,25 @@ async function mqtt(args: string[]): Promise<number> {
   } finally {
     await client.end({ timeoutMs: 2000 });
   }
+}
+
+/** The --tokens file: a JSON array of { token, name?, redisCommands?, mqttPublish?, mqttSubscribe? }. */
+function readTokens(path: string): TokenGrant[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new UsageError(`--tokens ${path}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--tokens ${path} is not JSON`);
+  }
+  if (!Array.isArray(parsed) || parsed.some((entry) => typeof entry !== "object" || entry === null))
+    throw new UsageError(`--tokens ${path} must hold a JSON array of objects ({ "token": "...", "name": "..." })`);
+  return parsed as TokenGrant[];
 }
 
 function parseAllow(text: string): DestinationRule {

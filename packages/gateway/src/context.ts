@@ -1,5 +1,6 @@
 import type { Connect, DestinationPolicy } from "@sockkit/core";
 import type { GatewayOptions, ResolvedLimits } from "./options.js";
+import type { Access, Grant } from "./policy/access.js";
 import type { Slots } from "./slots.js";
 
 /** What every route shares: built once by createGateway. */
@@ -10,6 +11,7 @@ export interface GatewayContext {
   /** The runtime's connect behind the destination policy. */
   readonly connect: Connect;
   readonly slots: Slots;
+  readonly access: Access;
 }
 
 /** One request as a route sees it. */
@@ -18,6 +20,8 @@ export interface Call {
   readonly url: URL;
   /** Who the client is, for the concurrency cap. */
   readonly client: string;
+  /** What the caller's token (or the gateway, without tokens) allows. */
+  readonly grant: Grant;
   readonly context: GatewayContext;
 }
 

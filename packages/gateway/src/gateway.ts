@@ -1,6 +1,9 @@
 import { createDestinationPolicy, guardConnect } from "@sockkit/core";
 import type { GatewayContext, Route } from "./context.js";
 import { HttpError, errorResponse } from "./http.js";
+import { createAccess, type Grant } from "./policy/access.js";
+import { createCommandPolicy } from "./policy/commands.js";
+import { createTopicPolicy } from "./policy/topics.js";
 import { resolveLimits, type Gateway, type GatewayOptions } from "./options.js";
 import { ROUTES } from "./routes/index.js";
 import { Slots } from "./slots.js";
@@ -25,6 +28,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     policy,
     connect: guardConnect(options.connect, policy, options.guard),
     slots: new Slots(limits.maxConcurrentPerClient),
+    access: createAccess(options),
   };
   const byPath = new Map<string, Route[]>();
   for (const route of ROUTES) byPath.set(route.path, [...(byPath.get(route.path) ?? []), route]);
@@ -39,15 +43,12 @@ export function createGateway(options: GatewayOptions): Gateway {
   const dispatch = async (request: Request, url: URL, client: string): Promise<Response> => {
     const candidates = byPath.get(url.pathname);
     const route = candidates?.find((r) => r.method === request.method);
-    if (
-      !route?.public &&
-      options.token !== undefined &&
-      !bearerMatches(request.headers.get("authorization"), options.token)
-    )
+    const grant = context.access.authenticate(request.headers.get("authorization"));
+    if (!route?.public && grant === undefined)
       throw new HttpError(401, "EUNAUTHORIZED", "a valid Authorization: Bearer token is required");
     if (!candidates) throw new HttpError(404, "ENOTFOUND", `no route ${request.method} ${url.pathname}`);
     if (!route) throw new HttpError(405, "EMETHOD", `use ${candidates.map((r) => r.method).join(" or ")}`);
-    return route.handle({ request, url, client, context });
+    return route.handle({ request, url, client, grant: grant ?? PUBLIC, context });
   };
 
   return {
@@ -67,10 +68,10 @@ export function createGateway(options: GatewayOptions): Gateway {
   };
 }
 
-function bearerMatches(header: string | null, token: string): boolean {
-  const given = /^Bearer (.+)$/.exec(header ?? "")?.[1] ?? "";
-  // Compare in constant time for equal lengths.
-  let diff = given.length ^ token.length;
-  for (let i = 0; i < token.length; i++) diff |= token.charCodeAt(i) ^ (given.charCodeAt(i) || 0);
-  return diff === 0;
-}
+/** The public routes' caller when it sent no valid token: it may do nothing upstream. */
+const PUBLIC: Grant = {
+  name: "public",
+  commands: createCommandPolicy("-@all"),
+  publish: createTopicPolicy([]),
+  subscribe: createTopicPolicy([]),
+};

@@ -1,4 +1,5 @@
 import type { Connect, DestinationPolicy, DestinationRule, GuardOptions } from "@sockkit/core";
+import type { AccessPolicy, TokenGrant } from "./policy/access.js";
 
 /** Limits, each with its default. */
 export interface GatewayLimits {
@@ -34,8 +35,24 @@ export interface GatewayOptions {
   /** Passed to `guardConnect` (e.g. `unresolvedNames: "allow"` with the runtime's bare connect on Workers). */
   guard?: GuardOptions;
   limits?: GatewayLimits;
-  /** Require `Authorization: Bearer <token>` on every API route. @default no auth */
+  /**
+   * Require `Authorization: Bearer <token>` on every API route; the caller gets `access`.
+   * @default no token (unless `tokens` names some)
+   */
   token?: string;
+  /**
+   * Several bearer tokens, each with its own command rules and topic filters (what one leaves out
+   * comes from `access`). With `token`, `tokens` or both, every API route needs one of them.
+   * @default []
+   */
+  tokens?: readonly TokenGrant[];
+  /**
+   * What callers may do: Redis command rules (default: no `@admin`, `@dangerous` or `@scripting`
+   * commands) and MQTT topic filters (default: every topic). Applies to `token`, to callers when no
+   * token is configured, and to what a `tokens` entry leaves out.
+   * @default {}
+   */
+  access?: AccessPolicy;
   /** Send CORS headers for this origin (`"*"` for any). @default none */
   corsOrigin?: string;
 }

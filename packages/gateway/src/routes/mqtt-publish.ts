@@ -1,6 +1,6 @@
-import { createMqttClient, type QoS } from "@sockkit/core/mqtt";
+import { createMqttClient, topicNameProblem, type QoS } from "@sockkit/core/mqtt";
 import type { Route } from "../context.js";
-import { badRequest, json, readJson } from "../http.js";
+import { HttpError, badRequest, json, readJson } from "../http.js";
 import { fromBase64 } from "../reply-json.js";
 import { at, destination } from "../target.js";
 import { withTimeout } from "../timeout.js";
@@ -9,12 +9,22 @@ import { withTimeout } from "../timeout.js";
 export const mqttPublishRoute: Route = {
   method: "POST",
   path: "/mqtt/publish",
-  async handle({ request, client, context }) {
+  async handle({ request, client, grant, context }) {
     const { limits } = context;
     const body = await readJson(request, limits.maxBodyBytes);
     const target = destination(body, "mqtt");
     const topic = body.topic;
     if (typeof topic !== "string" || topic === "") throw badRequest("topic", "topic must be a non-empty string");
+    const problem = topicNameProblem(topic);
+    if (problem) throw badRequest("topic", problem);
+    if (!grant.publish.allowsTopic(topic))
+      throw new HttpError(
+        403,
+        "ETOPIC_DENIED",
+        `publishing to ${JSON.stringify(topic)} is outside the topic filters this caller may publish within`,
+        undefined,
+        "mqttPublish",
+      );
     const qos = body.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw badRequest("qos", "qos must be 0, 1 or 2");
     if (body.retain !== undefined && typeof body.retain !== "boolean")

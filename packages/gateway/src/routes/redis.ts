@@ -1,7 +1,8 @@
 import { TooLargeError } from "@sockkit/core";
 import { createRedisClient } from "@sockkit/core/redis";
 import type { Route } from "../context.js";
-import { badRequest, json, readJson } from "../http.js";
+import { HttpError, badRequest, json, readJson } from "../http.js";
+import { commandLabel } from "../policy/commands.js";
 import { replyToJson } from "../reply-json.js";
 import { at, destination, requireAllowlisted } from "../target.js";
 
@@ -9,7 +10,7 @@ import { at, destination, requireAllowlisted } from "../target.js";
 export const redisRoute: Route = {
   method: "POST",
   path: "/redis",
-  async handle({ request, client, context }) {
+  async handle({ request, client, grant, context }) {
     const { limits } = context;
     const body = await readJson(request, limits.maxBodyBytes);
     const target = destination(body, "redis");
@@ -21,6 +22,15 @@ export const redisRoute: Route = {
     ) {
       throw badRequest("command", 'command must be a non-empty array of strings and numbers, e.g. ["GET", "key"]');
     }
+    const decision = grant.commands.check(command as Array<string | number>);
+    if (!decision.allowed)
+      throw new HttpError(
+        403,
+        "ECOMMAND_DENIED",
+        `${commandLabel(decision.command)} is refused by the gateway's command policy (${decision.reason})`,
+        undefined,
+        decision.reason,
+      );
     requireAllowlisted(context.policy, target, "POST /redis");
     return json(
       await context.slots.with(client, async () => {
