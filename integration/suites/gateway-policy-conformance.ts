@@ -71,6 +71,7 @@ export function gatewayPolicyConformance({ runtime, connect, redis, mqtt, observ
       },
     ],
     limits: { operationTimeoutMs: 2000 },
+    log: false,
   });
   const post = async (path: string, token: string, body: unknown) => {
     const request = new Request(`http://gateway.test${path}`, {

@@ -3,6 +3,7 @@ import { createConnect } from "@sockkit/adapter-node";
 import { loadSpecChecker } from "../../harness/node/openapi.js";
 import { gatewayConformance } from "../../suites/gateway-conformance.js";
 import { gatewayPolicyConformance } from "../../suites/gateway-policy-conformance.js";
+import { gatewayTelemetryConformance } from "../../suites/gateway-telemetry-conformance.js";
 
 // Every response of the suite is checked against packages/gateway/openapi.yaml.
 const spec = await loadSpecChecker();
@@ -22,6 +23,15 @@ gatewayConformance({
 gatewayPolicyConformance({
   runtime: "node",
   connect: createConnect(),
+  redis: inject("redis"),
+  mqtt: inject("mqtt"),
+  observe: spec.check,
+});
+
+gatewayTelemetryConformance({
+  runtime: "node",
+  connect: createConnect(),
+  sockets: inject("sockets"),
   redis: inject("redis"),
   mqtt: inject("mqtt"),
   observe: spec.check,

@@ -2,6 +2,7 @@ import { connect } from "cloudflare:sockets";
 import { inject } from "vitest";
 import { gatewayConformance } from "../../suites/gateway-conformance.js";
 import { gatewayPolicyConformance } from "../../suites/gateway-policy-conformance.js";
+import { gatewayTelemetryConformance } from "../../suites/gateway-telemetry-conformance.js";
 
 gatewayConformance({
   runtime: "workerd",
@@ -12,3 +13,11 @@ gatewayConformance({
 });
 
 gatewayPolicyConformance({ runtime: "workerd", connect, redis: inject("redis"), mqtt: inject("mqtt") });
+
+gatewayTelemetryConformance({
+  runtime: "workerd",
+  connect,
+  sockets: inject("sockets"),
+  redis: inject("redis"),
+  mqtt: inject("mqtt"),
+});

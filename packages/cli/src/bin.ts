@@ -91,6 +91,7 @@ async function gateway(args: string[]): Promise<number> {
       "read-only": { type: "boolean", default: false },
       "mqtt-publish": { type: "string", multiple: true },
       "mqtt-subscribe": { type: "string", multiple: true },
+      quiet: { type: "boolean", default: false },
       demo: { type: "boolean", default: false },
       ...HELP_OPTION,
     },
@@ -143,6 +144,7 @@ async function gateway(args: string[]): Promise<number> {
     hostname: values.host,
     allow,
     access,
+    ...(values.quiet ? { log: false as const } : {}),
     ...(values.token ? { token: values.token } : {}),
     ...(tokens ? { tokens } : {}),
   });

@@ -8,10 +8,12 @@ const EXIT_CODES = "Exit codes: 0 done, 1 the operation failed (upstream, policy
 export const COMMAND_USAGE: Record<CommandName, string> = {
   gateway: `Usage: sockkit gateway [--port 8787] [--host 127.0.0.1] [--allow HOST:PORTS]... [--token TOKEN]
                        [--tokens FILE] [--redis-commands RULES | --read-only]
-                       [--mqtt-publish FILTER]... [--mqtt-subscribe FILTER]... [--demo]
+                       [--mqtt-publish FILTER]... [--mqtt-subscribe FILTER]... [--quiet] [--demo]
 
 Serve the gateway (probes, POST /redis, POST /mqtt/publish, POST /tcp, a probe page) on Node.
-Runs until SIGINT or SIGTERM, then lets requests in progress finish and exits 0.
+Runs until SIGINT or SIGTERM, then lets requests in progress finish and exits 0. Writes one JSON
+line per request on stdout (request id, route, status, caller, upstream, duration; never a token,
+a Redis argument or a payload). GET /metrics serves Prometheus metrics, behind the token.
 
 Options:
   --port N            port to listen on; 0 picks a free one (default 8787)
@@ -33,6 +35,7 @@ Options:
                       (default: #, every topic not starting with $)
   --mqtt-subscribe FILTER
                       a topic filter GET /mqtt/subscribe may subscribe within; repeatable (default: #)
+  --quiet             no request log lines
   --demo              also start an MQTT broker (Aedes) and, if installed, redis-server on free
                       ports, allow both, and print curl lines to try
   -h, --help          show this text

@@ -1,6 +1,8 @@
 import type { Connect, DestinationPolicy } from "@sockkit/core";
 import type { GatewayOptions, ResolvedLimits } from "./options.js";
 import type { Access, Grant } from "./policy/access.js";
+import type { Protocol } from "./target.js";
+import type { GatewayMetrics } from "./telemetry/gateway-metrics.js";
 import type { Slots } from "./slots.js";
 
 /** What every route shares: built once by createGateway. */
@@ -8,8 +10,9 @@ export interface GatewayContext {
   readonly options: GatewayOptions;
   readonly limits: ResolvedLimits;
   readonly policy: DestinationPolicy;
-  /** The runtime's connect behind the destination policy. */
-  readonly connect: Connect;
+  /** The runtime's connect behind the destination policy, counting open connections per protocol. */
+  readonly connects: Readonly<Record<Protocol, Connect>>;
+  readonly metrics: GatewayMetrics;
   readonly slots: Slots;
   readonly access: Access;
 }
@@ -23,6 +26,20 @@ export interface Call {
   /** What the caller's token (or the gateway, without tokens) allows. */
   readonly grant: Grant;
   readonly context: GatewayContext;
+  /** What the request log line and the tracing event say about it, filled in as it goes. */
+  readonly record: CallRecord;
+}
+
+/** What a route learns that the log line, the metrics and the tracing event report. */
+export interface CallRecord {
+  /** The route template, or "unmatched". */
+  route: string;
+  /** The name of the token that matched. */
+  caller?: string;
+  /** `redis://host:port`, once the route knows its destination. */
+  upstream?: string;
+  /** The Redis command's name, when Redis's table knows it. */
+  command?: string;
 }
 
 /** One entry of the route table. */

@@ -12,3 +12,4 @@ export {
   REDIS_READ_ONLY_RULES,
 } from "./policy/commands.js";
 export type { CommandDecision, CommandPolicy, RedisCommandRules } from "./policy/commands.js";
+export type { RequestLogEntry, RequestLogger } from "./telemetry/request-log.js";

@@ -1,5 +1,6 @@
 import type { Connect, DestinationPolicy, DestinationRule, GuardOptions } from "@sockkit/core";
 import type { AccessPolicy, TokenGrant } from "./policy/access.js";
+import type { RequestLogger } from "./telemetry/request-log.js";
 
 /** Limits, each with its default. */
 export interface GatewayLimits {
@@ -55,6 +56,12 @@ export interface GatewayOptions {
   access?: AccessPolicy;
   /** Send CORS headers for this origin (`"*"` for any). @default none */
   corsOrigin?: string;
+  /**
+   * Receives one entry per request (request id, route, status, caller, upstream, duration; never a
+   * token, a Redis argument, a password or a payload); `false` for none.
+   * @default one JSON line per request through `console.log`
+   */
+  log?: RequestLogger;
 }
 
 /** Per-request information the host adds: who the client is, for the concurrency cap. */

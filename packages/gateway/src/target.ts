@@ -27,6 +27,11 @@ export function destination(source: Record<string, unknown>, protocol: Protocol)
   return { host, port, tls };
 }
 
+/** `protocol://host:port`, as logs and traces name an upstream. */
+export function describeTarget(protocol: Protocol, target: Target): string {
+  return `${protocol}${target.tls ? "s" : ""}://${at(target).hostname}:${target.port}`;
+}
+
 /** The address `connect` takes: an IPv6 literal in brackets. */
 export function at(target: Target): { hostname: string; port: number } {
   return {

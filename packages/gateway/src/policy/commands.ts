@@ -44,9 +44,14 @@ const EXEMPT = new Set(table.exempt);
 const CONTAINERS = new Set(Object.keys(COMMANDS).flatMap((name) => (name.includes("|") ? [name.split("|")[0]!] : [])));
 
 /** What the policy says about one command. */
-export type CommandDecision =
-  | { allowed: true; command: string }
-  | { allowed: false; command: string; /** The rule that refused it, or "no rule allows it". */ reason: string };
+export type CommandDecision = (
+  { allowed: true } | { allowed: false; /** The rule that refused it, or "no rule allows it". */ reason: string }
+) & {
+  /** `name` or `name|subcommand`, lower case. */
+  command: string;
+  /** Whether Redis's command table knows it (only then is its name logged). */
+  known: boolean;
+};
 
 export interface CommandPolicy {
   /** The rules, expanded from a preset's name. */
@@ -92,7 +97,8 @@ export function createCommandPolicy(rules: RedisCommandRules = "default"): Comma
   });
   const decisions = new Map<string, CommandDecision>();
   const decide = (command: string): CommandDecision => {
-    if (EXEMPT.has(command)) return { allowed: true, command };
+    const known = Object.hasOwn(COMMANDS, command);
+    if (EXEMPT.has(command)) return { allowed: true, command, known };
     const parent = command.split("|")[0]!;
     const categories = COMMANDS[command];
     let decided: Rule | undefined;
@@ -105,8 +111,8 @@ export function createCommandPolicy(rules: RedisCommandRules = "default"): Comma
       if (matches) decided = rule;
     }
     return decided?.allow
-      ? { allowed: true, command }
-      : { allowed: false, command, reason: decided?.text ?? "no rule allows it" };
+      ? { allowed: true, command, known }
+      : { allowed: false, command, known, reason: decided?.text ?? "no rule allows it" };
   };
   return {
     rules: Object.freeze([...list]),
@@ -118,7 +124,7 @@ export function createCommandPolicy(rules: RedisCommandRules = "default"): Comma
       if (decision === undefined) {
         decision = decide(command);
         // Remember known commands only, so a caller cannot grow the cache with made-up names.
-        if (Object.hasOwn(COMMANDS, command)) decisions.set(command, decision);
+        if (decision.known) decisions.set(command, decision);
       }
       return decision;
     },

@@ -1,6 +1,7 @@
 // The route table: one module per route. createGateway dispatches on method and exact path.
 import type { Route } from "../context.js";
 import { healthRoute } from "./health.js";
+import { metricsRoute } from "./metrics.js";
 import { mqttPublishRoute } from "./mqtt-publish.js";
 import { pageRoute } from "./page.js";
 import { probeRoutes } from "./probe.js";
@@ -14,4 +15,5 @@ export const ROUTES: readonly Route[] = [
   redisRoute,
   mqttPublishRoute,
   tcpRoute,
+  metricsRoute,
 ];

@@ -1,21 +1,27 @@
 import { pipeToSocket, TooLargeError, toResponse } from "@sockkit/core";
 import type { Route } from "../context.js";
 import { openSocket } from "../probe.js";
-import { at, destination, requireAllowlisted } from "../target.js";
+import { at, describeTarget, destination, requireAllowlisted } from "../target.js";
+import { upstream } from "../upstream.js";
 
 /** POST /tcp: streams the body to a named destination and its bytes back, within limits. */
 export const tcpRoute: Route = {
   method: "POST",
   path: "/tcp",
-  async handle({ request, url, client, context }) {
+  async handle(call) {
+    const { request, url, client, context } = call;
     const { limits } = context;
     const target = destination(Object.fromEntries(url.searchParams), "tcp");
+    call.record.upstream = describeTarget("tcp", target);
     requireAllowlisted(context.policy, target, "POST /tcp");
     // The slot is held for the whole relay, not just until the response starts.
     const release = context.slots.take(client);
     let socket;
     try {
-      socket = await openSocket(context.connect, at(target), target.tls, limits.connectTimeoutMs);
+      // The latency is the connect's; the relay's length is the caller's.
+      socket = await upstream(call, "tcp", target, () =>
+        openSocket(context.connects.tcp, at(target), target.tls, limits.connectTimeoutMs),
+      );
     } catch (error) {
       release();
       throw error;
