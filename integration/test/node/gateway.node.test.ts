@@ -2,6 +2,7 @@ import { afterAll, expect, inject } from "vitest";
 import { createConnect } from "@sockkit/adapter-node";
 import { loadSpecChecker } from "../../harness/node/openapi.js";
 import { gatewayConformance } from "../../suites/gateway-conformance.js";
+import { gatewayConsoleConformance } from "../../suites/gateway-console-conformance.js";
 import { gatewayPolicyConformance } from "../../suites/gateway-policy-conformance.js";
 import { gatewayTelemetryConformance } from "../../suites/gateway-telemetry-conformance.js";
 
@@ -29,6 +30,15 @@ gatewayPolicyConformance({
 });
 
 gatewayTelemetryConformance({
+  runtime: "node",
+  connect: createConnect(),
+  sockets: inject("sockets"),
+  redis: inject("redis"),
+  mqtt: inject("mqtt"),
+  observe: spec.check,
+});
+
+gatewayConsoleConformance({
   runtime: "node",
   connect: createConnect(),
   sockets: inject("sockets"),

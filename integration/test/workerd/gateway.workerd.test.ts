@@ -1,6 +1,7 @@
 import { connect } from "cloudflare:sockets";
 import { inject } from "vitest";
 import { gatewayConformance } from "../../suites/gateway-conformance.js";
+import { gatewayConsoleConformance } from "../../suites/gateway-console-conformance.js";
 import { gatewayPolicyConformance } from "../../suites/gateway-policy-conformance.js";
 import { gatewayTelemetryConformance } from "../../suites/gateway-telemetry-conformance.js";
 
@@ -15,6 +16,14 @@ gatewayConformance({
 gatewayPolicyConformance({ runtime: "workerd", connect, redis: inject("redis"), mqtt: inject("mqtt") });
 
 gatewayTelemetryConformance({
+  runtime: "workerd",
+  connect,
+  sockets: inject("sockets"),
+  redis: inject("redis"),
+  mqtt: inject("mqtt"),
+});
+
+gatewayConsoleConformance({
   runtime: "workerd",
   connect,
   sockets: inject("sockets"),

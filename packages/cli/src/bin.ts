@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import net from "node:net";
 import { parseArgs } from "node:util";
 import { createConnect } from "@sockkit/adapter-node";
-import { isSockkitError, type DestinationRule } from "@sockkit/core";
+import { isSockkitError } from "@sockkit/core";
 import { createMqttClient, type QoS } from "@sockkit/core/mqtt";
 import { createRedisClient } from "@sockkit/core/redis";
 import {
@@ -15,6 +15,7 @@ import {
   probe as probeTarget,
   replyToJson,
   type AccessPolicy,
+  type AllowEntry,
   type ProbeKind,
   type TokenGrant,
 } from "@sockkit/gateway";
@@ -101,7 +102,7 @@ async function gateway(args: string[]): Promise<number> {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port must be a port number, got "${values.port}"`);
-  const allow: DestinationRule[] = values.allow.map(parseAllow);
+  const allow: AllowEntry[] = values.allow.map(parseAllow);
   if (values["read-only"] && values["redis-commands"] !== undefined)
     throw new UsageError("--read-only and --redis-commands both set the command rules: give one");
   const access: AccessPolicy = {
@@ -131,12 +132,12 @@ async function gateway(args: string[]): Promise<number> {
     const broker = await startAedes();
     stops.push(broker.close);
     brokerPort = broker.port;
-    allow.push({ host: "127.0.0.1", ports: broker.port });
+    allow.push({ host: "127.0.0.1", ports: broker.port, protocol: "mqtt", name: "demo MQTT broker (Aedes)" });
     const redisServer = await startRedisServer();
     if (redisServer) {
       stops.push(redisServer.close);
       redisPort = redisServer.port;
-      allow.push({ host: "127.0.0.1", ports: redisServer.port });
+      allow.push({ host: "127.0.0.1", ports: redisServer.port, protocol: "redis", name: "demo Redis" });
     }
   }
   const running = await serveGateway({
@@ -349,11 +350,15 @@ function readTokens(path: string): TokenGrant[] {
   return parsed as TokenGrant[];
 }
 
-function parseAllow(text: string): DestinationRule {
-  const match = /^(\[[^\]]+\]|[^:]+):([\d,-]+)$/.exec(text);
-  if (!match) throw new UsageError(`--allow "${text}" is not HOST:PORTS (e.g. 127.0.0.1:6379 or [::1]:1883,8883)`);
-  const host = match[1]!.replace(/^\[|\]$/g, "");
-  return { host, ports: match[2]!.split(",") };
+function parseAllow(text: string): AllowEntry {
+  const match = /^(?:(redis|mqtt|tcp):\/\/)?(\[[^\]]+\]|[^:]+):([\d,-]+)$/.exec(text);
+  if (!match)
+    throw new UsageError(
+      `--allow "${text}" is not [PROTOCOL://]HOST:PORTS (e.g. 127.0.0.1:6379, redis://10.0.0.5:6379 or [::1]:1883,8883)`,
+    );
+  const host = match[2]!.replace(/^\[|\]$/g, "");
+  const protocol = match[1] as AllowEntry["protocol"];
+  return { host, ports: match[3]!.split(","), ...(protocol ? { protocol } : {}) };
 }
 
 async function startAedes(): Promise<{ port: number; close(): Promise<void> }> {

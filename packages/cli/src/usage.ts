@@ -18,8 +18,10 @@ a Redis argument or a payload). GET /metrics serves Prometheus metrics, behind t
 Options:
   --port N            port to listen on; 0 picks a free one (default 8787)
   --host HOST         address to listen on (default 127.0.0.1)
-  --allow HOST:PORTS  a destination the gateway may reach, private ones included; repeatable.
-                      e.g. 127.0.0.1:6379, [::1]:1883, 10.0.0.0/8:6379,6380, db.internal:7000-7005
+  --allow [PROTOCOL://]HOST:PORTS
+                      a destination the gateway may reach, private ones included; repeatable.
+                      e.g. 127.0.0.1:6379, [::1]:1883, 10.0.0.0/8:6379,6380, db.internal:7000-7005;
+                      redis://, mqtt:// or tcp:// says what it is for the page (else guessed by port)
   --token TOKEN       require "Authorization: Bearer TOKEN" on every request
   --tokens FILE       several tokens, each with its own rights: a JSON array of
                       { "token", "name", "redisCommands", "mqttPublish", "mqttSubscribe" }

@@ -1,4 +1,5 @@
 import type { Connect, DestinationPolicy } from "@sockkit/core";
+import type { ListedDestination } from "./allow.js";
 import type { GatewayOptions, ResolvedLimits } from "./options.js";
 import type { Access, Grant } from "./policy/access.js";
 import type { Protocol } from "./target.js";
@@ -15,6 +16,9 @@ export interface GatewayContext {
   readonly metrics: GatewayMetrics;
   readonly slots: Slots;
   readonly access: Access;
+  /** The allow list as GET /destinations shows it (empty with a policy of the operator's own). */
+  readonly destinations: readonly ListedDestination[];
+  readonly publicPorts: ReadonlyArray<number | string>;
 }
 
 /** One request as a route sees it. */

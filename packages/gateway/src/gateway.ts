@@ -1,5 +1,6 @@
 import { createDestinationPolicy, guardConnect, isSockkitError } from "@sockkit/core";
 import type { Call, CallRecord, GatewayContext, Route } from "./context.js";
+import { readAllow } from "./allow.js";
 import { HttpError, errorResponse } from "./http.js";
 import { resolveLimits, type Gateway, type GatewayOptions } from "./options.js";
 import { createAccess, type Grant } from "./policy/access.js";
@@ -17,13 +18,9 @@ import { consoleLogger, requestIdOf, type RequestLogEntry } from "./telemetry/re
 export function createGateway(options: GatewayOptions): Gateway {
   if (typeof options?.connect !== "function") throw new TypeError("createGateway() needs a connect function");
   const limits = resolveLimits(options.limits);
-  const policy =
-    options.policy ??
-    createDestinationPolicy({
-      publicOnly: true,
-      allow: options.allow ?? [],
-      publicPorts: [...(options.publicPorts ?? [6379, 1883, 8883])],
-    });
+  const allow = readAllow(options.allow ?? []);
+  const publicPorts = [...(options.publicPorts ?? [6379, 1883, 8883])];
+  const policy = options.policy ?? createDestinationPolicy({ publicOnly: true, allow: allow.rules, publicPorts });
   const guarded = guardConnect(options.connect, policy, options.guard);
   const metrics = new GatewayMetrics();
   const context: GatewayContext = {
@@ -38,6 +35,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     metrics,
     slots: new Slots(limits.maxConcurrentPerClient),
     access: createAccess(options),
+    destinations: options.policy ? [] : allow.listed,
+    publicPorts: options.policy ? [] : publicPorts,
   };
   const log = options.log === undefined ? consoleLogger : options.log;
   const byPath = new Map<string, Route[]>();

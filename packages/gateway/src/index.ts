@@ -13,3 +13,4 @@ export {
 } from "./policy/commands.js";
 export type { CommandDecision, CommandPolicy, RedisCommandRules } from "./policy/commands.js";
 export type { RequestLogEntry, RequestLogger } from "./telemetry/request-log.js";
+export type { AllowEntry, ListedDestination } from "./allow.js";

@@ -1,4 +1,5 @@
-import type { Connect, DestinationPolicy, DestinationRule, GuardOptions } from "@sockkit/core";
+import type { Connect, DestinationPolicy, GuardOptions } from "@sockkit/core";
+import type { AllowEntry } from "./allow.js";
 import type { AccessPolicy, TokenGrant } from "./policy/access.js";
 import type { RequestLogger } from "./telemetry/request-log.js";
 
@@ -16,6 +17,10 @@ export interface GatewayLimits {
   maxConcurrentPerClient?: number;
   /** The longest a `POST /tcp` relay may last, in milliseconds; then the upstream is closed. @default 30000 */
   relayTimeoutMs?: number;
+  /** The longest a `GET /mqtt/subscribe` stream may last, in milliseconds (a caller may ask for less). @default 60000 */
+  subscribeMaxMs?: number;
+  /** The most messages one `GET /mqtt/subscribe` stream relays (a caller may ask for fewer). @default 1000 */
+  subscribeMaxMessages?: number;
 }
 
 /** Options for {@link createGateway}. */
@@ -25,10 +30,11 @@ export interface GatewayOptions {
   /**
    * Destinations named by the operator (exact hosts, addresses, CIDRs, with ports).
    * They are the only ones `POST /redis` and `POST /tcp` reach, and they may be
-   * private. Everything else must be public and on `publicPorts`.
+   * private. Everything else must be public and on `publicPorts`. `protocol` and `name` say what
+   * each is for the page and `GET /destinations`.
    * @default []
    */
-  allow?: ReadonlyArray<string | DestinationRule>;
+  allow?: ReadonlyArray<string | AllowEntry>;
   /** Ports public destinations may use (probes and MQTT publish). @default [6379, 1883, 8883] */
   publicPorts?: ReadonlyArray<number | string>;
   /** A policy of your own instead of `allow`/`publicPorts`. */
@@ -84,5 +90,7 @@ export function resolveLimits(limits: GatewayLimits = {}): ResolvedLimits {
     maxResponseBytes: limits.maxResponseBytes ?? 1024 * 1024,
     maxConcurrentPerClient: limits.maxConcurrentPerClient ?? 4,
     relayTimeoutMs: limits.relayTimeoutMs ?? 30_000,
+    subscribeMaxMs: limits.subscribeMaxMs ?? 60_000,
+    subscribeMaxMessages: limits.subscribeMaxMessages ?? 1000,
   };
 }

@@ -1,7 +1,9 @@
 // The route table: one module per route. createGateway dispatches on method and exact path.
 import type { Route } from "../context.js";
 import { healthRoute } from "./health.js";
+import { destinationsRoute } from "./destinations.js";
 import { metricsRoute } from "./metrics.js";
+import { mqttSubscribeRoute } from "./mqtt-subscribe.js";
 import { mqttPublishRoute } from "./mqtt-publish.js";
 import { pageRoute } from "./page.js";
 import { probeRoutes } from "./probe.js";
@@ -16,4 +18,6 @@ export const ROUTES: readonly Route[] = [
   mqttPublishRoute,
   tcpRoute,
   metricsRoute,
+  destinationsRoute,
+  mqttSubscribeRoute,
 ];
