@@ -2,8 +2,15 @@
 // protocol clients, a gateway). Applications use the root: `@sockkit/core`.
 export { describeAddress, parseSocketAddress } from "./address.js";
 export type { ParsedAddress } from "./address.js";
-export { forwardCapabilities, utf8Decoder, withDestinationPolicy } from "./capabilities.js";
-export type { CapableConnect, PolicyAwareConnect, TextAwareConnect } from "./capabilities.js";
+export { diagnosticsChannel, forwardCapabilities, utf8Decoder, withDestinationPolicy } from "./capabilities.js";
+export type {
+  CapableConnect,
+  DiagnosticsChannelLike,
+  PolicyAwareConnect,
+  TextAwareConnect,
+  TracedConnect,
+  TracingChannelLike,
+} from "./capabilities.js";
 export { deniedSocket } from "./destination/guard.js";
 export { canonicalizeHost } from "./destination/host.js";
 export type { CanonicalHost } from "./destination/host.js";

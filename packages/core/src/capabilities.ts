@@ -20,6 +20,29 @@ export const withDestinationPolicy: unique symbol = Symbol.for("sockkit.withDest
  */
 export const utf8Decoder: unique symbol = Symbol.for("sockkit.utf8Decoder") as never;
 
+/**
+ * Optional capability of a `Connect`: the runtime's `node:diagnostics_channel` (or anything with
+ * its `tracingChannel()`), through which sockkit publishes TracingChannel events
+ * (`sockkit:gateway:request`). A host that has one sets it; without it nothing is published.
+ */
+export const diagnosticsChannel: unique symbol = Symbol.for("sockkit.diagnosticsChannel") as never;
+
+/** What sockkit uses of a `node:diagnostics_channel` TracingChannel. */
+export interface TracingChannelLike<C extends object = object> {
+  /** False when nobody listens: the traced code then runs without building any event. */
+  readonly hasSubscribers?: boolean;
+  readonly error: { publish(message: unknown): void };
+  tracePromise<T>(fn: () => Promise<T>, context?: C): Promise<T>;
+}
+
+/** What sockkit uses of `node:diagnostics_channel`. */
+export interface DiagnosticsChannelLike {
+  tracingChannel<C extends object = object>(name: string): TracingChannelLike<C>;
+}
+
+/** A `Connect` that may carry the {@link diagnosticsChannel} capability. */
+export type TracedConnect = Connect & { [diagnosticsChannel]?: DiagnosticsChannelLike };
+
 /** A `Connect` that may carry the {@link withDestinationPolicy} capability. */
 export type PolicyAwareConnect = Connect & { [withDestinationPolicy]?: (policy: DestinationPolicy) => Connect };
 
@@ -27,12 +50,13 @@ export type PolicyAwareConnect = Connect & { [withDestinationPolicy]?: (policy: 
 export type TextAwareConnect = Connect & { [utf8Decoder]?: DecodeUtf8 };
 
 /** A `Connect` that may carry any of sockkit's capabilities. */
-export type CapableConnect = PolicyAwareConnect & TextAwareConnect;
+export type CapableConnect = PolicyAwareConnect & TextAwareConnect & TracedConnect;
 
 /**
  * Passes `inner`'s capabilities on to `wrapper`, a `Connect` that calls `inner`, and returns `wrapper`.
  *
  * - `utf8Decoder` always: a wrapper that passes bytes through unchanged reads them as `inner` does.
+ * - `diagnosticsChannel` always: a wrapper is traced where `inner` is.
  * - `withDestinationPolicy` only when `rewrap` is given: a function that wraps any connect the way
  *   `wrapper` wraps `inner`. The policy-checking connect `inner` returns is then wrapped in turn (and
  *   carries the capabilities too), so a logging or metrics wrapper keeps name resolution under
@@ -51,6 +75,8 @@ export function forwardCapabilities<T extends Connect>(
   const target = wrapper as T & CapableConnect;
   const decoder = source[utf8Decoder];
   if (typeof decoder === "function") target[utf8Decoder] = decoder;
+  const channels = source[diagnosticsChannel];
+  if (channels !== undefined) target[diagnosticsChannel] = channels;
   const policyAware = source[withDestinationPolicy];
   if (rewrap !== undefined && typeof policyAware === "function") {
     target[withDestinationPolicy] = (policy) => {
