@@ -1,5 +1,6 @@
 // The gateway served on Node over HTTP (load and shutdown), and the sockkit CLI's commands and exit codes.
 import { execFile, spawn } from "node:child_process";
+import diagnostics from "node:diagnostics_channel";
 import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -63,6 +64,38 @@ describe("the gateway served on Node (@hono/node-server)", () => {
     } finally {
       await gateway.close();
     }
+  });
+});
+
+describe("the gateway served on Node publishes sockkit:gateway:request", () => {
+  it("through Node's diagnostics_channel, which serveGateway gives the gateway's connect", async () => {
+    const gateway = await serveGateway({
+      port: 0,
+      log: false,
+      allow: [{ host: "127.0.0.1", ports: redis.shared.port }],
+    });
+    const ended: Array<Record<string, unknown>> = [];
+    const noop = () => {};
+    const handlers = {
+      start: noop,
+      end: noop,
+      asyncStart: noop,
+      error: noop,
+      asyncEnd: (message: unknown) => void ended.push({ ...(message as object) }),
+    };
+    const channel = diagnostics.tracingChannel("sockkit:gateway:request");
+    channel.subscribe(handlers);
+    try {
+      const response = await fetch(`${gateway.url}/probe/redis?host=127.0.0.1&port=${redis.shared.port}`, {
+        headers: { "x-request-id": "served-1" },
+      });
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+    } finally {
+      channel.unsubscribe(handlers);
+      await gateway.close();
+    }
+    expect(ended).toEqual([expect.objectContaining({ requestId: "served-1", route: "/probe/redis", status: 200 })]);
   });
 });
 

@@ -1,3 +1,4 @@
+import diagnostics from "node:diagnostics_channel";
 import { afterAll, expect, inject } from "vitest";
 import { createConnect } from "@sockkit/adapter-node";
 import { loadSpecChecker } from "../../harness/node/openapi.js";
@@ -5,6 +6,7 @@ import { gatewayConformance } from "../../suites/gateway-conformance.js";
 import { gatewayConsoleConformance } from "../../suites/gateway-console-conformance.js";
 import { gatewayPolicyConformance } from "../../suites/gateway-policy-conformance.js";
 import { gatewayTelemetryConformance } from "../../suites/gateway-telemetry-conformance.js";
+import { gatewayTracingConformance } from "../../suites/gateway-tracing-conformance.js";
 
 // Every response of the suite is checked against packages/gateway/openapi.yaml.
 const spec = await loadSpecChecker();
@@ -45,4 +47,12 @@ gatewayConsoleConformance({
   redis: inject("redis"),
   mqtt: inject("mqtt"),
   observe: spec.check,
+});
+
+gatewayTracingConformance({
+  runtime: "node",
+  connect: createConnect(),
+  diagnostics,
+  sockets: inject("sockets"),
+  redis: inject("redis"),
 });

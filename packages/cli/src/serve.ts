@@ -1,7 +1,9 @@
 // The gateway on Node: the same fetch handler the Worker runs, served by
 // @hono/node-server (a maintained fetch-to-Node bridge), over adapter-node.
 import { serve as serveFetch, type ServerType } from "@hono/node-server";
+import diagnostics from "node:diagnostics_channel";
 import { createConnect } from "@sockkit/adapter-node";
+import { diagnosticsChannel, type TracedConnect } from "@sockkit/core/adapter";
 import { createGateway, type GatewayOptions } from "@sockkit/gateway";
 import type { AddressInfo } from "node:net";
 
@@ -21,7 +23,11 @@ export interface RunningGateway {
 /** Serves the gateway; resolves once it listens. */
 export async function serveGateway(options: ServeOptions = {}): Promise<RunningGateway> {
   const { port = 8787, hostname = "127.0.0.1", ...gatewayOptions } = options;
-  const gateway = createGateway({ ...gatewayOptions, connect: createConnect() });
+  const connect: TracedConnect = createConnect();
+  // The gateway publishes sockkit:gateway:request through the connect's diagnostics_channel; adapter-node's
+  // connect does not carry one yet, so the Node host gives it Node's.
+  connect[diagnosticsChannel] ??= diagnostics;
+  const gateway = createGateway({ ...gatewayOptions, connect });
   let server!: ServerType;
   await new Promise<void>((resolve, reject) => {
     server = serveFetch(

@@ -34,10 +34,20 @@ export interface Call {
   readonly record: CallRecord;
 }
 
-/** What a route learns that the log line, the metrics and the tracing event report. */
+/**
+ * What a route learns that the log line, the metrics and the tracing event report. It is the
+ * context object of the `sockkit:gateway:request` TracingChannel: filled in as the request goes.
+ */
 export interface CallRecord {
+  /** The request's x-request-id (its own, or one the gateway made). */
+  requestId: string;
+  method: string;
   /** The route template, or "unmatched". */
   route: string;
+  /** The response's status, once known (set before asyncEnd). */
+  status?: number;
+  /** What failed, for a 5xx (set before the error event). */
+  error?: unknown;
   /** The name of the token that matched. */
   caller?: string;
   /** `redis://host:port`, once the route knows its destination. */

@@ -1,8 +1,9 @@
 import { createDestinationPolicy, guardConnect, isSockkitError } from "@sockkit/core";
+import { diagnosticsChannel, type TracedConnect } from "@sockkit/core/adapter";
 import type { Call, CallRecord, GatewayContext, Route } from "./context.js";
 import { readAllow } from "./allow.js";
 import { HttpError, errorResponse } from "./http.js";
-import { resolveLimits, type Gateway, type GatewayOptions } from "./options.js";
+import { resolveLimits, type Gateway, type GatewayOptions, type RequestInfo } from "./options.js";
 import { createAccess, type Grant } from "./policy/access.js";
 import { createCommandPolicy } from "./policy/commands.js";
 import { createTopicPolicy } from "./policy/topics.js";
@@ -64,56 +65,74 @@ export function createGateway(options: GatewayOptions): Gateway {
     return route.handle(call);
   };
 
+  // sockkit:gateway:request, when the host's connect carries node:diagnostics_channel (see TracedConnect).
+  const tracing = (options.connect as TracedConnect)[diagnosticsChannel]?.tracingChannel<CallRecord>(
+    "sockkit:gateway:request",
+  );
+
+  const serve = async (request: Request, info: RequestInfo | undefined, record: CallRecord): Promise<Response> => {
+    const started = Date.now();
+    const { requestId } = record;
+    const url = new URL(request.url);
+    const client = info?.clientAddress ?? request.headers.get("cf-connecting-ip") ?? "unknown";
+    let response: Response;
+    let failure: { code: string; reason?: string } | undefined;
+    if (request.method === "OPTIONS" && options.corsOrigin) {
+      record.route = byPath.has(url.pathname) ? url.pathname : "unmatched";
+      response = new Response(null, { status: 204, headers: cors });
+    } else {
+      try {
+        response = await dispatch(request, url, client, record);
+      } catch (error) {
+        response = errorResponse(error);
+        failure = failureOf(error);
+        // A 5xx is the gateway's or an upstream's failure: tracers hear of it as an error.
+        if (tracing && response.status >= 500) {
+          record.error = error;
+          tracing.error.publish(record);
+        }
+      }
+    }
+    record.status = response.status;
+    for (const [name, value] of Object.entries(cors)) response.headers.set(name, value);
+    response.headers.set("x-request-id", requestId);
+    const method = ["GET", "POST", "OPTIONS", "HEAD"].includes(request.method) ? request.method : "other";
+    metrics.requests.inc({ route: record.route, method, status: String(response.status) });
+    const denial = failure && GatewayMetrics.denialReason(failure.code);
+    if (denial) metrics.denials.inc({ reason: denial });
+    if (log) {
+      const entry: RequestLogEntry = {
+        time: new Date(started).toISOString(),
+        level: response.status >= 500 ? "error" : response.status >= 400 ? "warn" : "info",
+        msg: "request",
+        requestId,
+        method: request.method,
+        route: record.route,
+        status: response.status,
+        durationMs: Date.now() - started,
+        ...(record.caller !== undefined ? { caller: record.caller } : {}),
+        client,
+        ...(record.upstream !== undefined ? { upstream: record.upstream } : {}),
+        ...(record.command !== undefined ? { command: record.command } : {}),
+        ...(failure ? { error: failure.code } : {}),
+        ...(failure?.reason !== undefined && denial !== "destination" ? { reason: failure.reason } : {}),
+      };
+      try {
+        log(entry);
+      } catch {
+        // A failing logger must not fail the request it reports.
+      }
+    }
+    return response;
+  };
+
   return {
-    async fetch(request, info) {
-      const started = Date.now();
-      const requestId = requestIdOf(request);
-      const url = new URL(request.url);
-      const client = info?.clientAddress ?? request.headers.get("cf-connecting-ip") ?? "unknown";
-      const record: CallRecord = { route: "unmatched" };
-      let response: Response;
-      let failure: { code: string; reason?: string } | undefined;
-      if (request.method === "OPTIONS" && options.corsOrigin) {
-        record.route = byPath.has(url.pathname) ? url.pathname : "unmatched";
-        response = new Response(null, { status: 204, headers: cors });
-      } else {
-        try {
-          response = await dispatch(request, url, client, record);
-        } catch (error) {
-          response = errorResponse(error);
-          failure = failureOf(error);
-        }
-      }
-      for (const [name, value] of Object.entries(cors)) response.headers.set(name, value);
-      response.headers.set("x-request-id", requestId);
-      const method = ["GET", "POST", "OPTIONS", "HEAD"].includes(request.method) ? request.method : "other";
-      metrics.requests.inc({ route: record.route, method, status: String(response.status) });
-      const denial = failure && GatewayMetrics.denialReason(failure.code);
-      if (denial) metrics.denials.inc({ reason: denial });
-      if (log) {
-        const entry: RequestLogEntry = {
-          time: new Date(started).toISOString(),
-          level: response.status >= 500 ? "error" : response.status >= 400 ? "warn" : "info",
-          msg: "request",
-          requestId,
-          method: request.method,
-          route: record.route,
-          status: response.status,
-          durationMs: Date.now() - started,
-          ...(record.caller !== undefined ? { caller: record.caller } : {}),
-          client,
-          ...(record.upstream !== undefined ? { upstream: record.upstream } : {}),
-          ...(record.command !== undefined ? { command: record.command } : {}),
-          ...(failure ? { error: failure.code } : {}),
-          ...(failure?.reason !== undefined && denial !== "destination" ? { reason: failure.reason } : {}),
-        };
-        try {
-          log(entry);
-        } catch {
-          // A failing logger must not fail the request it reports.
-        }
-      }
-      return response;
+    fetch(request, info) {
+      const record: CallRecord = { requestId: requestIdOf(request), method: request.method, route: "unmatched" };
+      // With nobody subscribed, no event is built.
+      if (tracing && tracing.hasSubscribers !== false)
+        return tracing.tracePromise(() => serve(request, info, record), record);
+      return serve(request, info, record);
     },
   };
 }
