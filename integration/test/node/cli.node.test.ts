@@ -1,6 +1,7 @@
 // The gateway served on Node over HTTP (load and shutdown), and the sockkit CLI's commands and exit codes.
 import { execFile, spawn } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
+import diagnostics from "node:diagnostics_channel";
+import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -37,6 +38,7 @@ describe("the gateway served on Node (@hono/node-server)", () => {
   it("serves 1,000 probes at concurrency 50 without an error, then shuts down cleanly", async () => {
     const gateway = await serveGateway({
       port: 0,
+      log: false,
       allow: [{ host: "127.0.0.1", ports: redis.shared.port }],
       limits: { maxConcurrentPerClient: 64 },
     });
@@ -62,6 +64,38 @@ describe("the gateway served on Node (@hono/node-server)", () => {
     } finally {
       await gateway.close();
     }
+  });
+});
+
+describe("the gateway served on Node publishes sockkit:gateway:request", () => {
+  it("through Node's diagnostics_channel, which serveGateway gives the gateway's connect", async () => {
+    const gateway = await serveGateway({
+      port: 0,
+      log: false,
+      allow: [{ host: "127.0.0.1", ports: redis.shared.port }],
+    });
+    const ended: Array<Record<string, unknown>> = [];
+    const noop = () => {};
+    const handlers = {
+      start: noop,
+      end: noop,
+      asyncStart: noop,
+      error: noop,
+      asyncEnd: (message: unknown) => void ended.push({ ...(message as object) }),
+    };
+    const channel = diagnostics.tracingChannel("sockkit:gateway:request");
+    channel.subscribe(handlers);
+    try {
+      const response = await fetch(`${gateway.url}/probe/redis?host=127.0.0.1&port=${redis.shared.port}`, {
+        headers: { "x-request-id": "served-1" },
+      });
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+    } finally {
+      channel.unsubscribe(handlers);
+      await gateway.close();
+    }
+    expect(ended).toEqual([expect.objectContaining({ requestId: "served-1", route: "/probe/redis", status: 200 })]);
   });
 });
 
@@ -203,6 +237,96 @@ describe("the sockkit executable in the repository (npx sockkit after npm ci && 
   });
 });
 
+describe("sockkit gateway's rights: --tokens, --read-only, --redis-commands, --mqtt-publish", () => {
+  it("serves each token with its own rights, and refuses bad rules, filters and files as usage errors", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sockkit-tokens-"));
+    const file = join(dir, "tokens.json");
+    writeFileSync(
+      file,
+      JSON.stringify([
+        { token: "reader-secret", name: "reader" },
+        { token: "ops-secret", name: "ops", redisCommands: "+@all -@dangerous +config|get", mqttPublish: ["ops/#"] },
+      ]),
+    );
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        "gateway",
+        "--port",
+        String(port),
+        "--allow",
+        `127.0.0.1:${redis.shared.port},${mqtt.mosquitto}`,
+        "--tokens",
+        file,
+        "--read-only",
+        "--mqtt-publish",
+        "public/#",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let output = "";
+    child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const call = async (token: string, path: string, body: unknown) => {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      return [response.status, ((await response.json()) as { error?: { reason?: string } }).error?.reason] as const;
+    };
+    const redisAs = (token: string, ...command: string[]) =>
+      call(token, "/redis", { host: "127.0.0.1", port: redis.shared.port, command });
+    const publishAs = (token: string, topic: string) =>
+      call(token, "/mqtt/publish", { host: "127.0.0.1", port: mqtt.mosquitto, topic, payload: "x" });
+    try {
+      const deadline = Date.now() + 15_000;
+      while (!output.includes("sockkit gateway on")) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the gateway did not start:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(await redisAs("reader-secret", "GET", "cli:argument-secret-4d2f")).toEqual([200, undefined]);
+      expect(await redisAs("reader-secret", "SET", "cli:rights", "v")).toEqual([403, "-@all"]);
+      expect(await redisAs("ops-secret", "CONFIG", "GET", "maxmemory")).toEqual([200, undefined]);
+      expect(await redisAs("ops-secret", "FLUSHALL")).toEqual([403, "-@dangerous"]);
+      expect(await redisAs("wrong", "PING")).toEqual([401, undefined]);
+      expect(await publishAs("reader-secret", "public/news")).toEqual([200, undefined]);
+      expect(await publishAs("reader-secret", "ops/restart")).toEqual([403, "mqttPublish"]);
+      expect(await publishAs("ops-secret", "ops/restart")).toEqual([200, undefined]);
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      // stdout: one JSON line per request (eight above), and no token, Redis argument or payload in any of them.
+      const lines = output.split("\n").filter((line) => line.startsWith("{"));
+      expect(lines.map((line) => JSON.parse(line).msg)).toEqual(Array(8).fill("request"));
+      expect(JSON.parse(lines[0]!)).toMatchObject({ route: "/redis", status: 200, caller: "reader", command: "GET" });
+      for (const secret of ["reader-secret", "ops-secret", "argument-secret-4d2f", "cli:rights", '"x"'])
+        expect(output, secret).not.toContain(secret);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a bad rule, filter or tokens file exits 2 before anything starts", async () => {
+    expect(await sockkit("gateway", "--redis-commands", "+@all -@nosuch")).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("names no Redis ACL category"),
+    });
+    expect(await sockkit("gateway", "--mqtt-publish", "a/#/b")).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("# must be a whole level and the last one"),
+    });
+    expect(await sockkit("gateway", "--read-only", "--redis-commands", "+@all")).toMatchObject({ code: 2 });
+    expect(await sockkit("gateway", "--tokens", "/nonexistent/tokens.json")).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("--tokens /nonexistent/tokens.json"),
+    });
+  });
+});
+
 describe("sockkit gateway --demo (what npm start runs)", () => {
   it("prints curl lines that work as printed, and SIGTERM shuts it down with its broker and redis-server", async () => {
     const port = await freePort();
@@ -223,8 +347,8 @@ describe("sockkit gateway --demo (what npm start runs)", () => {
         .split("\n")
         .map((line) => line.trim())
         .filter((line) => line.startsWith("curl "));
-      // The broker and redis-server are on the machine (the suite's prerequisites): all five lines.
-      expect(curls).toHaveLength(5);
+      // The broker and redis-server are on the machine (the suite's prerequisites): all six lines.
+      expect(curls).toHaveLength(6);
       const upstreamPorts = new Set<number>();
       for (const line of curls) {
         const [command, comment] = line.split("   # ");
@@ -234,6 +358,17 @@ describe("sockkit gateway --demo (what npm start runs)", () => {
         for (const match of command!.matchAll(/port[=":]+(\d+)/g)) upstreamPorts.add(Number(match[1]));
       }
       expect(upstreamPorts.size).toBe(2);
+      // The demo's Redis answers the gateway's default command policy: no FLUSHALL, no CONFIG SET.
+      const redisPort = Number(/"port":(\d+),"command"/.exec(output)![1]);
+      for (const command of [["FLUSHALL"], ["flushall", "ASYNC"], ["CONFIG", "SET", "maxmemory", "1"]]) {
+        const refused = await fetch(`http://127.0.0.1:${port}/redis`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ host: "127.0.0.1", port: redisPort, command }),
+        });
+        expect(refused.status, command.join(" ")).toBe(403);
+        expect(await refused.json()).toMatchObject({ error: { code: "ECOMMAND_DENIED" } });
+      }
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
       expect(output).toContain("shutting down");

@@ -110,6 +110,27 @@ describe("examples/gateway-worker under `wrangler dev`", () => {
     expect(await published.json()).toMatchObject({ ok: true });
   });
 
+  it("GET /metrics in the Prometheus text format, x-request-id echoed, FLUSHALL refused", async () => {
+    const probe = await call(`/probe/redis?host=127.0.0.1&port=${redis.shared.port}`, {
+      headers: { "x-request-id": "wrangler-dev-1" },
+    });
+    expect(probe.headers.get("x-request-id")).toBe("wrangler-dev-1");
+    await probe.arrayBuffer();
+    const flush = await call("/redis", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ host: "127.0.0.1", port: redis.shared.port, command: ["FLUSHALL"] }),
+    });
+    expect(await flush.json()).toMatchObject({ error: { code: "ECOMMAND_DENIED", reason: "-@dangerous" } });
+    const metrics = await call("/metrics");
+    expect(metrics.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await metrics.text();
+    expect(text).toMatch(
+      /^sockkit_gateway_requests_total\{route="\/probe\/redis",method="GET",status="200"\} [1-9]\d*$/m,
+    );
+    expect(text).toMatch(/^sockkit_gateway_denials_total\{reason="command"\} [1-9]\d*$/m);
+  });
+
   it("refuses a wrong token (401), a destination outside ALLOW and a metadata address (403)", async () => {
     const wrong = await call(`/probe/redis?host=127.0.0.1&port=${redis.shared.port}`, {}, "wrong");
     expect(wrong.status).toBe(401);

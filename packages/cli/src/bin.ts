@@ -2,13 +2,23 @@
 // `sockkit`: the gateway on Node, and one-shot probes and commands.
 // Exit codes: 0 done, 1 the operation failed (upstream, policy, timeout), 2 bad usage.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import { parseArgs } from "node:util";
 import { createConnect } from "@sockkit/adapter-node";
-import { connectWithTimeout, isSockkitError, type DestinationRule } from "@sockkit/core";
+import { isSockkitError } from "@sockkit/core";
 import { createMqttClient, type QoS } from "@sockkit/core/mqtt";
 import { createRedisClient } from "@sockkit/core/redis";
+import {
+  createGateway,
+  probe as probeTarget,
+  replyToJson,
+  type AccessPolicy,
+  type AllowEntry,
+  type ProbeKind,
+  type TokenGrant,
+} from "@sockkit/gateway";
 import { serveGateway } from "./serve.js";
 import { HELP, isCommandName, usageOf, type CommandName } from "./usage.js";
 
@@ -77,6 +87,12 @@ async function gateway(args: string[]): Promise<number> {
       host: { type: "string", default: "127.0.0.1" },
       allow: { type: "string", multiple: true, default: [] },
       token: { type: "string" },
+      tokens: { type: "string" },
+      "redis-commands": { type: "string" },
+      "read-only": { type: "boolean", default: false },
+      "mqtt-publish": { type: "string", multiple: true },
+      "mqtt-subscribe": { type: "string", multiple: true },
+      quiet: { type: "boolean", default: false },
       demo: { type: "boolean", default: false },
       ...HELP_OPTION,
     },
@@ -86,7 +102,29 @@ async function gateway(args: string[]): Promise<number> {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port must be a port number, got "${values.port}"`);
-  const allow: DestinationRule[] = values.allow.map(parseAllow);
+  const allow: AllowEntry[] = values.allow.map(parseAllow);
+  if (values["read-only"] && values["redis-commands"] !== undefined)
+    throw new UsageError("--read-only and --redis-commands both set the command rules: give one");
+  const access: AccessPolicy = {
+    ...(values["read-only"] ? { redisCommands: "read-only" } : {}),
+    ...(values["redis-commands"] !== undefined ? { redisCommands: values["redis-commands"] } : {}),
+    ...(values["mqtt-publish"] ? { mqttPublish: values["mqtt-publish"] } : {}),
+    ...(values["mqtt-subscribe"] ? { mqttSubscribe: values["mqtt-subscribe"] } : {}),
+  };
+  const tokens = values.tokens === undefined ? undefined : readTokens(values.tokens);
+  // Checked before anything starts: a bad rule, filter or token is a usage error, not a half-started demo.
+  try {
+    createGateway({
+      connect: () => {
+        throw new Error("never called");
+      },
+      access,
+      ...(values.token ? { token: values.token } : {}),
+      ...(tokens ? { tokens } : {}),
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   const stops: Array<() => Promise<void>> = [];
   let brokerPort: number | undefined;
   let redisPort: number | undefined;
@@ -94,22 +132,30 @@ async function gateway(args: string[]): Promise<number> {
     const broker = await startAedes();
     stops.push(broker.close);
     brokerPort = broker.port;
-    allow.push({ host: "127.0.0.1", ports: broker.port });
+    allow.push({ host: "127.0.0.1", ports: broker.port, protocol: "mqtt", name: "demo MQTT broker (Aedes)" });
     const redisServer = await startRedisServer();
     if (redisServer) {
       stops.push(redisServer.close);
       redisPort = redisServer.port;
-      allow.push({ host: "127.0.0.1", ports: redisServer.port });
+      allow.push({ host: "127.0.0.1", ports: redisServer.port, protocol: "redis", name: "demo Redis" });
     }
   }
   const running = await serveGateway({
     port,
     hostname: values.host,
     allow,
+    access,
+    ...(values.quiet ? { log: false as const } : {}),
     ...(values.token ? { token: values.token } : {}),
+    ...(tokens ? { tokens } : {}),
   });
   stops.unshift(running.close);
-  const auth = values.token ? ` -H 'authorization: Bearer ${values.token}'` : "";
+  // A token from --tokens stays in its file: the lines show where it goes.
+  const auth = values.token
+    ? ` -H 'authorization: Bearer ${values.token}'`
+    : tokens
+      ? ` -H "authorization: Bearer $TOKEN"`
+      : "";
   console.log(`sockkit gateway on ${running.url} (open it in a browser for the probe page)`);
   if (values.demo) {
     console.log(`\nTry:`);
@@ -121,6 +167,9 @@ async function gateway(args: string[]): Promise<number> {
       console.log(`  curl -s${auth} '${running.url}/probe/redis?host=127.0.0.1&port=${redisPort}'`);
       console.log(
         `  curl -s${auth} -H 'content-type: application/json' -d '{"host":"127.0.0.1","port":${redisPort},"command":["INCR","demo:hits"]}' ${running.url}/redis`,
+      );
+      console.log(
+        `  curl -s${auth} -H 'content-type: application/json' -d '{"host":"127.0.0.1","port":${redisPort},"command":["FLUSHALL"]}' ${running.url}/redis   # refused by the command policy: 403`,
       );
     } else {
       console.log(`  (redis-server is not installed, so the Redis examples are left out)`);
@@ -156,44 +205,40 @@ async function probe(args: string[]): Promise<number> {
   } catch {
     throw new UsageError(`"${raw}" is not a URL (expected redis://, mqtt:// or tcp://host:port)`);
   }
-  const connect = createConnect();
-  const started = Date.now();
-  const tls = url.protocol === "rediss:" || url.protocol === "mqtts:";
-  const hostname = url.hostname;
-  if (url.protocol === "redis:" || url.protocol === "rediss:") {
-    const client = createRedisClient({ connect, url: raw, connectTimeoutMs: timeoutMs, commandTimeoutMs: timeoutMs });
-    try {
-      const reply = await client.ping();
-      console.log(`ok ${reply} in ${Date.now() - started} ms (RESP${client.protocol})`);
-    } finally {
-      client.destroy();
-    }
-    return 0;
-  }
-  if (url.protocol === "mqtt:" || url.protocol === "mqtts:") {
-    const client = createMqttClient({ connect, url: raw, connectTimeoutMs: timeoutMs, keepalive: 0 });
-    try {
-      await client.connect();
-      console.log(`ok CONNACK in ${Date.now() - started} ms`);
-    } finally {
-      await client.end({ timeoutMs: 1000 });
-    }
-    return 0;
-  }
-  if (url.protocol === "tcp:") {
-    if (url.port === "") throw new UsageError("a tcp:// URL needs a port");
-    const socket = await connectWithTimeout(
-      connect,
-      { hostname, port: Number(url.port) },
-      tls ? { secureTransport: "on" } : undefined,
-      { timeoutMs },
-    );
-    console.log(`ok connected in ${Date.now() - started} ms`);
-    await socket.close();
-    return 0;
-  }
-  throw new UsageError(`unsupported scheme "${url.protocol}" (use redis://, rediss://, mqtt://, mqtts:// or tcp://)`);
+  const kind = SCHEMES[url.protocol];
+  if (kind === undefined)
+    throw new UsageError(`unsupported scheme "${url.protocol}" (use redis://, rediss://, mqtt://, mqtts:// or tcp://)`);
+  if (kind === "tcp" && url.port === "") throw new UsageError("a tcp:// URL needs a port");
+  const decode = (s: string) => (s === "" ? undefined : decodeURIComponent(s));
+  const username = decode(url.username);
+  const password = decode(url.password);
+  const result = await probeTarget(
+    kind,
+    createConnect(),
+    {
+      hostname: url.hostname,
+      port: url.port === "" ? DEFAULT_PORTS[url.protocol]! : Number(url.port),
+      tls: url.protocol === "rediss:" || url.protocol === "mqtts:",
+      ...(username !== undefined ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
+    },
+    { connectTimeoutMs: timeoutMs, operationTimeoutMs: timeoutMs },
+  );
+  const { latencyMs, detail } = result;
+  if (kind === "redis") console.log(`ok ${String(detail.reply)} in ${latencyMs} ms (RESP${String(detail.protocol)})`);
+  else if (kind === "mqtt") console.log(`ok CONNACK in ${latencyMs} ms`);
+  else console.log(`ok connected in ${latencyMs} ms`);
+  return 0;
 }
+
+const SCHEMES: Record<string, ProbeKind> = {
+  "redis:": "redis",
+  "rediss:": "redis",
+  "mqtt:": "mqtt",
+  "mqtts:": "mqtt",
+  "tcp:": "tcp",
+};
+const DEFAULT_PORTS: Record<string, number> = { "redis:": 6379, "rediss:": 6379, "mqtt:": 1883, "mqtts:": 8883 };
 
 async function redis(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -208,19 +253,7 @@ async function redis(args: string[]): Promise<number> {
   const client = createRedisClient({ connect: createConnect(), url: values.url });
   try {
     const reply = await client.send(...positionals);
-    console.log(
-      typeof reply === "string"
-        ? reply
-        : JSON.stringify(reply, (_k, v) =>
-            typeof v === "bigint"
-              ? v.toString()
-              : v instanceof Map
-                ? Object.fromEntries(v)
-                : v instanceof Set
-                  ? [...v]
-                  : v,
-          ),
-    );
+    console.log(typeof reply === "string" ? reply : JSON.stringify(replyToJson(reply)));
   } finally {
     await client.close();
   }
@@ -298,11 +331,34 @@ async function mqtt(args: string[]): Promise<number> {
   }
 }
 
-function parseAllow(text: string): DestinationRule {
-  const match = /^(\[[^\]]+\]|[^:]+):([\d,-]+)$/.exec(text);
-  if (!match) throw new UsageError(`--allow "${text}" is not HOST:PORTS (e.g. 127.0.0.1:6379 or [::1]:1883,8883)`);
-  const host = match[1]!.replace(/^\[|\]$/g, "");
-  return { host, ports: match[2]!.split(",") };
+/** The --tokens file: a JSON array of { token, name?, redisCommands?, mqttPublish?, mqttSubscribe? }. */
+function readTokens(path: string): TokenGrant[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new UsageError(`--tokens ${path}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--tokens ${path} is not JSON`);
+  }
+  if (!Array.isArray(parsed) || parsed.some((entry) => typeof entry !== "object" || entry === null))
+    throw new UsageError(`--tokens ${path} must hold a JSON array of objects ({ "token": "...", "name": "..." })`);
+  return parsed as TokenGrant[];
+}
+
+function parseAllow(text: string): AllowEntry {
+  const match = /^(?:(redis|mqtt|tcp):\/\/)?(\[[^\]]+\]|[^:]+):([\d,-]+)$/.exec(text);
+  if (!match)
+    throw new UsageError(
+      `--allow "${text}" is not [PROTOCOL://]HOST:PORTS (e.g. 127.0.0.1:6379, redis://10.0.0.5:6379 or [::1]:1883,8883)`,
+    );
+  const host = match[2]!.replace(/^\[|\]$/g, "");
+  const protocol = match[1] as AllowEntry["protocol"];
+  return { host, ports: match[3]!.split(","), ...(protocol ? { protocol } : {}) };
 }
 
 async function startAedes(): Promise<{ port: number; close(): Promise<void> }> {

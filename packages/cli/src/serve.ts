@@ -21,7 +21,9 @@ export interface RunningGateway {
 /** Serves the gateway; resolves once it listens. */
 export async function serveGateway(options: ServeOptions = {}): Promise<RunningGateway> {
   const { port = 8787, hostname = "127.0.0.1", ...gatewayOptions } = options;
-  const gateway = createGateway({ ...gatewayOptions, connect: createConnect() });
+  // adapter-node's connect carries Node's diagnostics_channel: the gateway publishes sockkit:gateway:request on it.
+  const connect = createConnect();
+  const gateway = createGateway({ ...gatewayOptions, connect });
   let server!: ServerType;
   await new Promise<void>((resolve, reject) => {
     server = serveFetch(

@@ -6,17 +6,38 @@ export type CommandName = "gateway" | "probe" | "redis" | "mqtt" | "mqtt pub" | 
 const EXIT_CODES = "Exit codes: 0 done, 1 the operation failed (upstream, policy, timeout), 2 bad usage.";
 
 export const COMMAND_USAGE: Record<CommandName, string> = {
-  gateway: `Usage: sockkit gateway [--port 8787] [--host 127.0.0.1] [--allow HOST:PORTS]... [--token TOKEN] [--demo]
+  gateway: `Usage: sockkit gateway [--port 8787] [--host 127.0.0.1] [--allow HOST:PORTS]... [--token TOKEN]
+                       [--tokens FILE] [--redis-commands RULES | --read-only]
+                       [--mqtt-publish FILTER]... [--mqtt-subscribe FILTER]... [--quiet] [--demo]
 
 Serve the gateway (probes, POST /redis, POST /mqtt/publish, POST /tcp, a probe page) on Node.
-Runs until SIGINT or SIGTERM, then lets requests in progress finish and exits 0.
+Runs until SIGINT or SIGTERM, then lets requests in progress finish and exits 0. Writes one JSON
+line per request on stdout (request id, route, status, caller, upstream, duration; never a token,
+a Redis argument or a payload). GET /metrics serves Prometheus metrics, behind the token.
 
 Options:
   --port N            port to listen on; 0 picks a free one (default 8787)
   --host HOST         address to listen on (default 127.0.0.1)
-  --allow HOST:PORTS  a destination the gateway may reach, private ones included; repeatable.
-                      e.g. 127.0.0.1:6379, [::1]:1883, 10.0.0.0/8:6379,6380, db.internal:7000-7005
+  --allow [PROTOCOL://]HOST:PORTS
+                      a destination the gateway may reach, private ones included; repeatable.
+                      e.g. 127.0.0.1:6379, [::1]:1883, 10.0.0.0/8:6379,6380, db.internal:7000-7005;
+                      redis://, mqtt:// or tcp:// says what it is for the page (else guessed by port)
   --token TOKEN       require "Authorization: Bearer TOKEN" on every request
+  --tokens FILE       several tokens, each with its own rights: a JSON array of
+                      { "token", "name", "redisCommands", "mqttPublish", "mqttSubscribe" }
+                      (what an entry leaves out comes from the options below)
+  --redis-commands RULES
+                      Redis commands POST /redis may run, as Redis ACL rules in order, e.g.
+                      "+@all -@dangerous +client|list"; or "default", or "read-only".
+                      Default: everything but @admin, @dangerous, @scripting, ACL and CLUSTER
+                      (INFO and CLIENT LIST allowed)
+  --read-only         the same as --redis-commands read-only (@read and @connection commands)
+  --mqtt-publish FILTER
+                      a topic filter POST /mqtt/publish may publish within; repeatable
+                      (default: #, every topic not starting with $)
+  --mqtt-subscribe FILTER
+                      a topic filter GET /mqtt/subscribe may subscribe within; repeatable (default: #)
+  --quiet             no request log lines
   --demo              also start an MQTT broker (Aedes) and, if installed, redis-server on free
                       ports, allow both, and print curl lines to try
   -h, --help          show this text
@@ -79,6 +100,8 @@ Usage:
       Serve the gateway. --allow names a destination (e.g. 127.0.0.1:6379, [::1]:1883,
       10.0.0.0/8:6379,6380, db.internal:7000-7005). --demo also starts an MQTT broker
       (Aedes) and, if installed, redis-server on free ports, allows both, and prints curl lines.
+      Rights: --tokens FILE, --redis-commands RULES or --read-only, --mqtt-publish FILTER,
+      --mqtt-subscribe FILTER (see sockkit gateway --help).
   sockkit probe URL [--timeout MS]
       URL is redis://host[:port], mqtt://host[:port] or tcp://host:port (rediss://, mqtts:// for TLS).
   sockkit redis --url redis://host[:port] COMMAND [ARG]...

@@ -78,6 +78,7 @@ export interface MqttPublishTrace {
 
 interface Channel {
   readonly hasSubscribers: boolean;
+  publish?(message: unknown): void;
 }
 
 /** What sockkit uses of a TracingChannel (Node's, workerd's, or a polyfill's). */

@@ -1,5 +1,12 @@
 import { describe, expect, it, vi } from "vitest";
-import { forwardCapabilities, utf8Decoder, withDestinationPolicy, type CapableConnect } from "../src/adapter.js";
+import {
+  diagnosticsChannel,
+  forwardCapabilities,
+  utf8Decoder,
+  withDestinationPolicy,
+  type CapableConnect,
+  type DiagnosticsChannels,
+} from "../src/adapter.js";
 import {
   createDestinationPolicy,
   guardConnect,
@@ -47,6 +54,17 @@ describe("forwardCapabilities", () => {
     const wrapper = logged(inner, []);
     expect(forwardCapabilities(inner, wrapper)).toBe(wrapper);
     expect(utf8DecoderOf(wrapper)).toBe(native);
+  });
+
+  it("passes the diagnostics channel on, also through guardConnect; leaves it unset when the inner one has none", () => {
+    const channels = { tracingChannel: vi.fn() } as unknown as DiagnosticsChannels;
+    const inner = fakeConnect("inner", []) as CapableConnect;
+    inner[diagnosticsChannel] = channels;
+    expect((forwardCapabilities(inner, logged(inner, [])) as CapableConnect)[diagnosticsChannel]).toBe(channels);
+    const policy = createDestinationPolicy({ allow: [{ host: "127.0.0.1" }] });
+    expect((guardConnect(inner, policy) as CapableConnect)[diagnosticsChannel]).toBe(channels);
+    const bare = fakeConnect("bare", []);
+    expect(diagnosticsChannel in forwardCapabilities(bare, logged(bare, []))).toBe(false);
   });
 
   it("without rewrap, leaves the policy capability behind (a guard must not let a policy skip it)", () => {

@@ -7,6 +7,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly field?: string,
+    /** Why a policy refused (403): the rule, for the caller and for the denial metrics. */
+    readonly reason?: string,
   ) {
     super(message);
   }
@@ -42,7 +44,14 @@ const STATUS_BY_CODE: Record<string, [status: number, code: string]> = {
 export function errorResponse(error: unknown): Response {
   if (error instanceof HttpError) {
     return json(
-      { error: { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) } },
+      {
+        error: {
+          code: error.code,
+          message: error.message,
+          ...(error.field ? { field: error.field } : {}),
+          ...(error.reason ? { reason: error.reason } : {}),
+        },
+      },
       error.status,
     );
   }
