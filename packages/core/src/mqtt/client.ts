@@ -1,11 +1,9 @@
 import { asyncDispose } from "../async-dispose.js";
 import { ReconnectBackoff } from "../backoff.js";
-import { connectWithTimeout } from "../connect-with-timeout.js";
 import { deferred } from "../deferred.js";
-import { ClosedError, TimeoutError, asConnectError } from "../errors.js";
+import { ClosedError, TimeoutError } from "../errors.js";
 import { settledWithin, timer } from "../timer.js";
 import { subscribed, tracingOf, type MqttConnectTrace, type MqttPublishTrace, type Tracing } from "../tracing.js";
-import type { SocketLike } from "../types.js";
 import { EnhancedAuth } from "./auth.js";
 import { MqttProtocolError, encodePacket } from "./codec.js";
 import { MqttConnection } from "./connection.js";
@@ -29,11 +27,11 @@ import type {
   SubscribePacket,
   MqttSubscription,
 } from "./packets.js";
-import { brokerLimits, checkOffline, connectPacket, subscriptionList } from "./outgoing.js";
+import { brokerLimits, checkOffline, connackRefusal, connectPacket, subscriptionList } from "./outgoing.js";
 import { Subscriptions } from "./subscriptions.js";
-import { attemptPassword } from "./password.js";
-import { CONNACK_V4, FINAL_DISCONNECT, MqttReasonError, finalError, retryable } from "./reason.js";
-import { topicNameProblem } from "./topic.js";
+import { attemptPassword, openSocket } from "./attempt.js";
+import { Listeners } from "./listeners.js";
+import { FINAL_DISCONNECT, MqttReasonError, finalError, retryable } from "./reason.js";
 
 type ConnackInfo = { sessionPresent: boolean; properties?: MqttProperties };
 
@@ -78,8 +76,8 @@ export class MqttClient {
   readonly #operations = new Set<Promise<unknown>>();
   /** What the client subscribed to (granted), made again when the broker lost the session. */
   readonly #subscriptions = new Subscriptions();
-  readonly #connectionListeners = new Set<(event: MqttConnectionEvent) => void>();
-  readonly #parkedListeners = new Set<(parked: MqttParkedMessage) => void>();
+  readonly #connectionListeners = new Listeners<MqttConnectionEvent>("onConnection");
+  readonly #parkedListeners = new Listeners<MqttParkedMessage>("onParked");
   #closedResolve!: () => void;
   /** Resolves once the client is finished (ended, destroyed, or the connection lost without `reconnect`). */
   readonly closed: Promise<void> = new Promise((resolve) => (this.#closedResolve = resolve));
@@ -91,7 +89,7 @@ export class MqttClient {
       ...(options.store ? { store: options.store } : {}),
       keep: options.reconnect !== undefined,
       maxInFlight: options.maxInFlight,
-      onParked: (parked) => this.#report(this.#parkedListeners, parked),
+      onParked: (parked) => this.#parkedListeners.emit(parked),
     });
     this.#inbound = new Inbound(options.receiveMaximum);
     this.#auth = options.auth ? new EnhancedAuth(options.auth, options.connectTimeoutMs) : undefined;
@@ -117,9 +115,7 @@ export class MqttClient {
 
   /** Calls `listener` on every connection and disconnection; returns the function that stops it. */
   onConnection(listener: (event: MqttConnectionEvent) => void): () => void {
-    if (typeof listener !== "function") throw new TypeError("onConnection expects a function");
-    this.#connectionListeners.add(listener);
-    return () => this.#connectionListeners.delete(listener);
+    return this.#connectionListeners.add(listener);
   }
 
   /**
@@ -128,9 +124,7 @@ export class MqttClient {
    * more); returns the function that stops it.
    */
   onParked(listener: (parked: MqttParkedMessage) => void): () => void {
-    if (typeof listener !== "function") throw new TypeError("onParked expects a function");
-    this.#parkedListeners.add(listener);
-    return () => this.#parkedListeners.delete(listener);
+    return this.#parkedListeners.add(listener);
   }
 
   /**
@@ -428,22 +422,7 @@ export class MqttClient {
     let conn: MqttConnection | undefined;
     try {
       const password = await attemptPassword(o, attempt.signal, aborted);
-      let socket: SocketLike;
-      try {
-        socket = await connectWithTimeout(
-          o.connect,
-          { hostname: o.hostname, port: o.port },
-          o.tls ? { secureTransport: "on" } : undefined,
-          { timeoutMs: o.connectTimeoutMs, signal: attempt.signal, attempt: attemptNumber },
-        );
-      } catch (cause) {
-        throw asConnectError(cause, `${o.hostname}:${o.port}`, "connecting to the MQTT broker");
-      }
-      if (attempt.signal.aborted) {
-        // destroy() or end() came while connecting: this socket is not wanted.
-        await socket.close().catch(noop);
-        throw attempt.signal.reason;
-      }
+      const socket = await openSocket(o, attempt.signal, attemptNumber);
       const lost = deferred();
       conn = this.#conn = new MqttConnection(socket, {
         version: o.protocolVersion,
@@ -463,16 +442,7 @@ export class MqttClient {
       closedEarly.catch(noop); // as `aborted`: the connection may be lost after the race
       await Promise.race([conn.send(connectPacket(o, password)), closedEarly, aborted]);
       const packet = await Promise.race([connack, aborted, closedEarly]);
-      if (packet.reasonCode !== 0) {
-        const text =
-          o.protocolVersion === 4
-            ? (CONNACK_V4[packet.reasonCode] ?? "refused")
-            : (packet.properties?.reasonString ?? "refused");
-        throw new MqttReasonError(
-          `the broker refused the connection: ${text} (0x${packet.reasonCode.toString(16)})`,
-          packet.reasonCode,
-        );
-      }
+      if (packet.reasonCode !== 0) throw connackRefusal(packet, o.protocolVersion);
       conn.established(brokerLimits(packet, o), packet.properties?.serverKeepAlive ?? o.keepalive);
       // A store that never answers must not hold the connection past its deadline, nor past its loss.
       const resuming = this.#resume(packet.sessionPresent, conn);
@@ -491,7 +461,7 @@ export class MqttClient {
         if (refusal) message.reject(refusal);
         else conn.send(message.packet).then(message.resolve, message.reject);
       }
-      this.#emit({
+      this.#connectionListeners.emit({
         type: "connected",
         sessionPresent: packet.sessionPresent,
         reconnected,
@@ -608,7 +578,7 @@ export class MqttClient {
     }
     if (this.#backoff && !this.#ended && !this.#fatal) {
       if (wasUp) {
-        this.#emit({ type: "disconnected", error, willReconnect: true });
+        this.#connectionListeners.emit({ type: "disconnected", error, willReconnect: true });
         if (this.#ended || this.#fatal) return; // a listener ended or destroyed the client
         this.#backoff.lost();
         this.#connecting = this.#establish(this.#backoff.delay());
@@ -631,25 +601,9 @@ export class MqttClient {
     this.#online = undefined;
     this.#flows.failAll(error);
     for (const message of this.#offline.splice(0)) message.reject(error);
-    if (wasUp || this.#everConnected) this.#emit({ type: "disconnected", error, willReconnect: false });
+    if (wasUp || this.#everConnected)
+      this.#connectionListeners.emit({ type: "disconnected", error, willReconnect: false });
     void (conn?.closed ?? Promise.resolve()).then(() => this.#closedResolve());
-  }
-
-  #emit(event: MqttConnectionEvent): void {
-    this.#report(this.#connectionListeners, event);
-  }
-
-  /** Calls each listener; one that throws is reported as an uncaught error and stops no other. */
-  #report<T>(listeners: Set<(value: T) => void>, event: T): void {
-    for (const listener of [...listeners]) {
-      try {
-        listener(event);
-      } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
   }
 }
 

@@ -2,6 +2,7 @@ import { encodePacket } from "./codec.js";
 import type { MqttSettings, MqttSubscribeOptions } from "./options.js";
 import type { BrokerLimits } from "./connection.js";
 import type { ConnackPacket, MqttPacket, PublishPacket, QoS, MqttSubscription } from "./packets.js";
+import { CONNACK_V4, MqttReasonError } from "./reason.js";
 import { topicNameProblem } from "./topic.js";
 
 /** The CONNECT of one attempt, from the client's settings (and the attempt's password). */
@@ -91,4 +92,14 @@ export function brokerLimits(connack: ConnackPacket, o: MqttSettings): BrokerLim
     maximumPacketSize: p?.maximumPacketSize ?? Infinity,
     autoTopicAlias: o.autoTopicAlias,
   };
+}
+
+/** A CONNACK that refuses the connection, as the error `connect()` rejects with. */
+export function connackRefusal(connack: ConnackPacket, version: 4 | 5): MqttReasonError {
+  const text =
+    version === 4 ? (CONNACK_V4[connack.reasonCode] ?? "refused") : (connack.properties?.reasonString ?? "refused");
+  return new MqttReasonError(
+    `the broker refused the connection: ${text} (0x${connack.reasonCode.toString(16)})`,
+    connack.reasonCode,
+  );
 }

@@ -1,4 +1,6 @@
-import { ConnectError, TimeoutError } from "../errors.js";
+import { connectWithTimeout } from "../connect-with-timeout.js";
+import { ConnectError, TimeoutError, asConnectError } from "../errors.js";
+import type { SocketLike } from "../types.js";
 import type { MqttSettings } from "./options.js";
 
 /**
@@ -32,4 +34,27 @@ export async function attemptPassword(
   if (value instanceof Uint8Array) return value;
   // Never retried, as a TypeError.
   throw new TypeError("the password function must return (or resolve to) a string or a Uint8Array");
+}
+
+/**
+ * The attempt's socket, opened within its deadline (`signal` aborts it: the deadline, `end()`,
+ * `destroy()`); one that opens after the attempt was given up is closed, not kept.
+ */
+export async function openSocket(o: MqttSettings, signal: AbortSignal, attempt: number): Promise<SocketLike> {
+  let socket: SocketLike;
+  try {
+    socket = await connectWithTimeout(
+      o.connect,
+      { hostname: o.hostname, port: o.port },
+      o.tls ? { secureTransport: "on" } : undefined,
+      { timeoutMs: o.connectTimeoutMs, signal, attempt },
+    );
+  } catch (cause) {
+    throw asConnectError(cause, `${o.hostname}:${o.port}`, "connecting to the MQTT broker");
+  }
+  if (signal.aborted) {
+    await socket.close().catch(() => {});
+    throw signal.reason;
+  }
+  return socket;
 }
