@@ -284,7 +284,8 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
           client.onConnection((event) =>
             events.push(`${event.type}:${event.type === "disconnected" ? event.willReconnect : event.sessionPresent}`),
           );
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await waitUntil(() => !client.connected); // the client has seen the broker go
+          expect(client.connected).toBe(false);
           const queued = [client.publish(topic("bounded"), "1"), client.publish(topic("bounded"), "2")];
           expect(await rejection(client.publish(topic("bounded"), "3"))).toMatchObject({
             code: "ECLOSED",

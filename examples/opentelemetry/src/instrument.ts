@@ -87,7 +87,7 @@ const mqttPublish: SpanPlan<MqttPublishTrace> = {
 };
 
 const mqttConnect: SpanPlan<MqttConnectTrace> = {
-  name: () => "connect",
+  name: () => "mqtt connect",
   kind: SpanKind.CLIENT,
   attributes: (c) => ({
     "messaging.system": "mqtt",
@@ -100,7 +100,7 @@ const mqttConnect: SpanPlan<MqttConnectTrace> = {
 };
 
 const socket: SpanPlan<ConnectTrace> = {
-  name: () => "connect",
+  name: () => "tcp connect",
   kind: SpanKind.CLIENT,
   attributes: (c) => ({
     "server.address": c.hostname,
@@ -112,7 +112,12 @@ const socket: SpanPlan<ConnectTrace> = {
   }),
 };
 
-/** Subscribes to sockkit's tracing channels; returns the function that stops. */
+/**
+ * Subscribes to sockkit's tracing channels; returns the function that stops. Each span starts from
+ * the context active where the operation began, so an MQTT `publish` span is a child of your own
+ * request span; sockkit's spans are not made active in turn (a `tcp connect` is a sibling of the
+ * `mqtt connect` it serves, not its child).
+ */
 export function instrumentSockkit({ diagnostics, tracerProvider }: InstrumentOptions): () => void {
   const tracer = (tracerProvider ?? trace.getTracerProvider()).getTracer("sockkit");
   const stops = [

@@ -56,7 +56,7 @@ describe("examples/opentelemetry", () => {
     expect(incr?.events.map((event) => event.name)).toEqual(["exception"]);
     // The socket the client opened is a span too.
     expect(
-      spans("connect").some(
+      spans("tcp connect").some(
         (span) => span.attributes["server.port"] === redis.port && span.attributes["sockkit.attempt"] === 1,
       ),
     ).toBe(true);
@@ -81,7 +81,7 @@ describe("examples/opentelemetry", () => {
       "mqtt.qos": 1,
     });
     expect(JSON.stringify(publish?.attributes)).not.toContain("secret-payload");
-    const connects = spans("connect").filter((span) => span.attributes["messaging.client.id"] === clientId);
+    const connects = spans("mqtt connect").filter((span) => span.attributes["messaging.client.id"] === clientId);
     expect(connects).toHaveLength(1);
     expect(connects[0]?.status.code).not.toBe(SpanStatusCode.ERROR);
   });

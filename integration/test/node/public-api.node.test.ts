@@ -74,7 +74,6 @@ const ADAPTER_PLUMBING = [
   "forwardCapabilities",
   "parseSocketAddress",
   "subscribed",
-  "traced",
   "tracingOf",
   "utf8Decoder",
   "utf8DecoderOf",

@@ -4,7 +4,7 @@ export { describeAddress, parseSocketAddress } from "./address.js";
 export type { ParsedAddress } from "./address.js";
 export { diagnosticsChannel, forwardCapabilities, utf8Decoder, withDestinationPolicy } from "./capabilities.js";
 export type { CapableConnect, PolicyAwareConnect, TextAwareConnect, TraceableConnect } from "./capabilities.js";
-export { subscribed, traced, tracingOf } from "./tracing.js";
+export { subscribed, tracingOf } from "./tracing.js";
 export type { DiagnosticsChannels, Tracing, TracingChannelLike } from "./tracing.js";
 export { deniedSocket } from "./destination/guard.js";
 export { canonicalizeHost } from "./destination/host.js";

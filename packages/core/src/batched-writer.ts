@@ -50,18 +50,13 @@ export class BatchedWriter {
     this.schedule();
   }
 
-  /** Queues `bytes`; resolves when the batch holding them is written, rejects if it cannot be. */
-  push(bytes: Uint8Array): Promise<void> {
-    if (this.#hasFailed) return Promise.reject(this.#failure);
-    this.queue(bytes);
-    return this.written();
-  }
-
   /** Settles when what is queued now is written: resolves, or rejects with why it could not be. */
   written(): Promise<void> {
     if (this.#hasFailed) return Promise.reject(this.#failure);
-    if (this.#parts.length === 0 && this.#collect === undefined) return this.#writing?.promise ?? Promise.resolve();
-    return (this.#gathering ??= deferred()).promise;
+    // Bytes waiting here, or (with `collect`) perhaps in the encoder's buffer for the next flush.
+    const pending = this.#parts.length > 0 || (this.#collect !== undefined && (this.#scheduled || this.#busy));
+    if (pending) return (this.#gathering ??= deferred()).promise;
+    return this.#writing?.promise ?? Promise.resolve();
   }
 
   /** A write soon (this tick's end): for bytes `collect` will return. */
@@ -73,7 +68,7 @@ export class BatchedWriter {
 
   /** Settles once what is queued or being written now has been written (or failed). */
   drained(): Promise<void> {
-    return (this.#gathering ?? this.#writing)?.promise.then(noop, noop) ?? Promise.resolve();
+    return this.written().then(noop, noop);
   }
 
   /** Refuses everything from now on; what is queued or being written rejects with `error`. */
@@ -96,11 +91,17 @@ export class BatchedWriter {
       this.#parts.push(collected);
       this.#bytes += collected.length;
     }
-    if (this.#parts.length === 0) return;
+    if (this.#parts.length === 0) {
+      // Nothing came after all: whoever waits on this batch has nothing left to wait for.
+      this.#gathering?.resolve();
+      this.#gathering = undefined;
+      return;
+    }
     const out = concat(this.#parts, this.#bytes);
     this.#parts = [];
     this.#bytes = 0;
-    const batch = this.#gathering;
+    // Every batch has its promise, asked for or not: the one being written is what drained() waits on.
+    const batch = this.#gathering ?? deferred();
     this.#gathering = undefined;
     this.#writing = batch;
     this.#busy = true;
@@ -108,7 +109,7 @@ export class BatchedWriter {
       () => {
         this.#busy = false;
         if (this.#writing === batch) this.#writing = undefined;
-        batch?.resolve();
+        batch.resolve();
         this.#flush();
       },
       (error: unknown) => {

@@ -26,7 +26,10 @@ export interface ConnectTrace {
   port: number;
   /** `"off"`, `"on"` or `"starttls"`. */
   secureTransport: string;
-  /** 1 for a first attempt, 2 for the first retry or reconnection, … */
+  /**
+   * 1 for the first attempt to connect (at first, or after a connection was lost), then one more
+   * for each failed attempt in a row (a retry).
+   */
   attempt: number;
   /** Set when the error event is published. */
   error?: unknown;
@@ -36,7 +39,10 @@ export interface ConnectTrace {
 export interface RedisCommandTrace {
   /** The command's name as sent (`GET`, `CLIENT`), or `MULTI` / `PIPELINE` for a batch. */
   command: string;
-  /** The command's arguments after its name: only with the client's `traceArguments` option. `AUTH` and `HELLO` never carry theirs. */
+  /**
+   * The command's arguments after its name: only with the client's `traceArguments` option. `AUTH`,
+   * `HELLO`, `ACL`, `CONFIG` and `MIGRATE` never carry theirs.
+   */
   args?: readonly unknown[];
   /** Commands in a pipeline or transaction (absent for one command). */
   batchSize?: number;
@@ -54,7 +60,7 @@ export interface MqttConnectTrace {
   serverPort: number;
   clientId: string;
   protocolVersion: 4 | 5;
-  /** 1 for the first attempt, then up by one for each retry and reconnection. */
+  /** As {@link ConnectTrace.attempt}: 1 at first and after a lost connection, one more per failed attempt. */
   attempt: number;
   error?: unknown;
   result?: unknown;
@@ -131,13 +137,4 @@ export function subscribed(channel: TracingChannelLike | undefined): channel is 
     asyncEnd!.hasSubscribers ||
     error!.hasSubscribers
   );
-}
-
-/** Runs `fn` under `channel` with `context` when someone listens, else just runs it. */
-export function traced<T>(
-  channel: TracingChannelLike | undefined,
-  context: () => object,
-  fn: () => Promise<T>,
-): Promise<T> {
-  return subscribed(channel) ? channel.tracePromise(fn, context()) : fn();
 }

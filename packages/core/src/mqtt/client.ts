@@ -31,6 +31,7 @@ import { brokerLimits, checkOffline, connackRefusal, connectPacket, subscription
 import { Subscriptions } from "./subscriptions.js";
 import { attemptPassword, openSocket } from "./attempt.js";
 import { Listeners } from "./listeners.js";
+import { topicNameProblem } from "./topic.js";
 import { FINAL_DISCONNECT, MqttReasonError, finalError, retryable } from "./reason.js";
 
 type ConnackInfo = { sessionPresent: boolean; properties?: MqttProperties };
@@ -182,8 +183,13 @@ export class MqttClient {
       // The broker would disconnect on these (MQTT-3.2.2-11, -14, MQTT-3.3.2-9): refuse the message instead.
       const refusal = online.refusal(packet);
       if (refusal) return Promise.reject(refusal);
-      // Once connected, encoding checks the message in its single pass.
-      return qos === 0 ? online.send(packet) : this.#flows.publish(packet, trace);
+      // Once connected, encoding checks the message in its single pass. A QoS 1/2 message waits its turn
+      // (and is stored) first: its topic is checked now, so a bad one is a TypeError before any of that.
+      if (qos === 0) return online.send(packet);
+      const problem = topicNameProblem(packet.topic);
+      if (problem && !(packet.topic === "" && packet.properties?.topicAlias !== undefined))
+        return Promise.reject(new TypeError(problem));
+      return this.#flows.publish(packet, trace);
     }
     // Offline, a bad topic, QoS or payload must be a TypeError now, not when a connection is up.
     try {

@@ -2,7 +2,7 @@ import { BatchedWriter } from "../batched-writer.js";
 import { deferred } from "../deferred.js";
 import { ClosedError, TooLargeError, isSockkitError } from "../errors.js";
 import { readLoop } from "../read-loop.js";
-import { timer } from "../timer.js";
+import { settledWithin, timer } from "../timer.js";
 import type { SocketLike } from "../types.js";
 import { MqttDecoder, MqttProtocolError, encodePacket } from "./codec.js";
 import { Keepalive } from "./keepalive.js";
@@ -232,9 +232,9 @@ export class MqttConnection {
         (error instanceof MqttProtocolError ||
           (isSockkitError(error, "ETOOLARGE") && "reasonCode" in (error as object)))
       ) {
-        // Tell an MQTT 5 broker why before closing (§4.13).
+        // Tell an MQTT 5 broker why before closing (§4.13); one that stopped reading gets a second.
         const reasonCode = (error as unknown as { reasonCode: number }).reasonCode;
-        await this.send({ type: "disconnect", reasonCode }).catch(() => {});
+        await settledWithin(this.send({ type: "disconnect", reasonCode }), 1000);
       }
       this.fail(this.#failure ?? (error as Error));
     }

@@ -42,6 +42,8 @@ interface Flow {
   sent: boolean;
   /** The connection it was last written on. */
   link: FlowLink | undefined;
+  /** The connection that was up when it was published: its topic aliases are that connection's. */
+  born: FlowLink | undefined;
   /** The store has not saved it yet: nothing is sent past it until it has. */
   saving: Promise<void> | undefined;
   /** Left in the store by an earlier client: nobody waits on it. */
@@ -56,6 +58,8 @@ interface Waiting {
   packet: PublishPacket;
   /** A tracing context that learns the packet identifier. */
   trace: { packetId?: number } | undefined;
+  /** The connection up when it was published. */
+  born: FlowLink | undefined;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -100,6 +104,8 @@ export class OutboundFlows {
   #link: FlowLink | undefined;
   #attached = false;
   #nextId = 1;
+  /** Set by failAll(): the client is finished, and anything offered later rejects with it. */
+  #failure: { error: unknown } | undefined;
 
   constructor(options: FlowsOptions) {
     this.#options = options;
@@ -113,14 +119,16 @@ export class OutboundFlows {
 
   /** A QoS 1/2 message, in order behind every earlier one; resolves when its flow completes. */
   publish(packet: PublishPacket, trace?: { packetId?: number }): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure.error);
     return new Promise<void>((resolve, reject) => {
-      this.#waiting.push({ packet, trace, resolve, reject });
+      this.#waiting.push({ packet, trace, born: this.#link, resolve, reject });
       this.#pump();
     });
   }
 
   /** A SUBSCRIBE or UNSUBSCRIBE (its `packetId` is given here); resolves with the acknowledgement's codes. */
   request(packet: SubscribePacket | UnsubscribePacket): Promise<unknown> {
+    if (this.#failure) return Promise.reject(this.#failure.error);
     return new Promise((resolve, reject) => {
       let id: number;
       try {
@@ -259,6 +267,7 @@ export class OutboundFlows {
 
   /** The client is finished: every flow and waiting message rejects (a store keeps its messages). */
   failAll(error: unknown): void {
+    this.#failure ??= { error };
     const flows = [...this.#flows.values()];
     const waiting = this.#waiting.slice(this.#waitingHead);
     this.#flows.clear();
@@ -315,6 +324,7 @@ export class OutboundFlows {
       }
       const flow = this.#add(id, message.packet.qos === 2 ? "qos2" : "qos1", { ...message.packet, packetId: id });
       if (message.trace !== undefined) message.trace.packetId = id;
+      flow.born = message.born;
       flow.resolve = message.resolve as (value: unknown) => void;
       flow.reject = message.reject;
       this.#slots++;
@@ -360,7 +370,9 @@ export class OutboundFlows {
     let packet = flow.packet;
     if (!released && packet.type === "publish") {
       const alias = packet.properties?.topicAlias;
-      if (alias !== undefined && (flow.link !== undefined || flow.orphan)) {
+      // Sent before, stored by an earlier client, or published while another connection was up.
+      const elsewhere = flow.link !== undefined || flow.orphan || (flow.born !== undefined && flow.born !== link);
+      if (alias !== undefined && elsewhere) {
         // Topic aliases end with their connection: send the full topic name again, or give up.
         if (packet.topic === "") {
           this.#abandon(
@@ -432,6 +444,7 @@ export class OutboundFlows {
       released: false,
       sent: false,
       link: undefined,
+      born: undefined,
       saving: undefined,
       orphan: false,
       parked: false,

@@ -500,8 +500,6 @@ const NAN = /^[-+]?nan(?:\([0-9A-Za-z_]*\))?$/i;
 const INFINITY = /^([-+]?)inf(?:inity)?$/i;
 
 function parseDouble(text: string): number {
-  if (text === "inf" || text === "+inf") return Infinity;
-  if (text === "-inf") return -Infinity;
   if (NAN.test(text)) return Number.NaN;
   const infinity = INFINITY.exec(text);
   if (infinity) return infinity[1] === "-" ? -Infinity : Infinity;
