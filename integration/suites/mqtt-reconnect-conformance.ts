@@ -11,6 +11,7 @@ import {
   type MqttClientOptions,
   type MqttConnectionEvent,
   type MqttMessage,
+  type MqttPacket,
   type ProtocolVersion,
 } from "@sockkit/core/mqtt";
 import { sendControl } from "../harness/shared/control-client.js";
@@ -73,14 +74,21 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
         });
       /**
        * Collects messages by payload until every one of `expected` arrived (fails after 20 s,
-       * naming the missing ones, instead of hanging); `redelivered` counts repeats flagged DUP.
+       * naming the missing ones, instead of hanging; with `settle`, resolves then with what came,
+       * for the test to say who lost the rest); `redelivered` counts repeats flagged DUP.
        */
-      const collect = (client: MqttClient, expected: string[], redelivered = new Map<string, number>()) => {
+      const collect = (
+        client: MqttClient,
+        expected: string[],
+        redelivered = new Map<string, number>(),
+        settle = false,
+      ) => {
         const arrived = new Promise<Map<string, number>>((resolve, reject) => {
           const got = new Map<string, number>();
           const missing = new Set(expected);
           const timeout = setTimeout(() => {
             stop();
+            if (settle) return resolve(got);
             reject(
               new Error(
                 `${missing.size} of ${expected.length} messages never arrived: ${[...missing].slice(0, 10).join(", ")}`,
@@ -103,20 +111,28 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
         return arrived;
       };
 
-      // None lost. Repeats: both brokers send some QoS 2 messages again around a restart (Mosquitto
-      // ones the subscriber had completed, flagged DUP; Aedes, racing a DUP resend from the old
-      // connection with the new one, as new messages); MQTT.js as the subscriber sees the same and,
-      // on Aedes, also loses messages. Repeats can only come from the flows in flight at the
-      // restart: the publisher's window (maxInFlight, 100) and whatever the broker still held
+      // None lost by the client. Repeats: both brokers send some QoS 2 messages again around a
+      // restart (Mosquitto ones the subscriber had completed, flagged DUP; Aedes, racing a DUP
+      // resend from the old connection with the new one, as new messages); MQTT.js as the
+      // subscriber sees the same. Repeats can only come from the flows in flight at the restart:
+      // the publisher's window (maxInFlight, 200 by default) and whatever the broker still held
       // unacknowledged for the subscriber, which neither broker bounds here (MQTT 3.1.1 has no
-      // receive maximum; Mosquitto runs with max_inflight_messages 0). Under a full test run
-      // Aedes once held about 300 of 10,000 and resent them, some from the first hundred: the
-      // bound is a twentieth of the stream (at least 200), far below what a client resending
-      // everything before the restart (a third) would give. The client's own exactly-once part
-      // is pinned packet by packet against the scripted broker below.
-      it("a restart in the middle of a stream: QoS 2 messages none lost, repeats only from the flows in flight; QoS 1 at least once; the session resumes", async () => {
+      // receive maximum; Mosquitto runs with max_inflight_messages 0). Under a full test run Aedes
+      // once held about 300 of 10,000 and resent them, some from the first hundred: the bound is
+      // the window plus a twentieth of the stream, far below what a client resending everything
+      // before the restart (a third) would give. The client's own exactly-once part is pinned
+      // packet by packet against the scripted broker below.
+      //
+      // Losses: Mosquitto loses none. Aedes (1.2, sessions in memory) under a loaded full test run
+      // once lost 32 of the messages in the publisher's window at the restart (MQTT.js as the
+      // subscriber loses messages there too): it had taken each on (PUBREC to the publisher: it
+      // publishes before that) and never wrote it to the subscriber. Both clients' wires are read
+      // here, so a loss is pinned on the side that lost it: the client, if the broker wrote the
+      // message to the subscriber; the broker, if it acknowledged it and never wrote it on.
+      it("a restart in the middle of a stream: QoS 2 messages none lost by the client, repeats only from the flows in flight; QoS 1 at least once; the session resumes", async () => {
         const n = broker === "Aedes" ? 10_000 : 1_000;
-        const subscriber = open({ clean: false });
+        const subscriberWire = tapMqttWrites(connect, protocolVersion);
+        const subscriber = open({ connect: subscriberWire.connect, clean: false });
         const wire = tapMqttWrites(connect, protocolVersion);
         const publisher = open({
           connect: wire.connect,
@@ -131,7 +147,8 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
         await publisher.subscribe(topic("publisher-session"), { qos: 1 });
         const resumed = nextConnection(subscriber);
         const redelivered = new Map<string, number>();
-        const arrived = collect(subscriber, ["1:last", ...Array.from({ length: n }, (_, i) => `2:${i}`)], redelivered);
+        const expected = Array.from({ length: n }, (_, i) => `2:${i}`);
+        const arrived = collect(subscriber, ["1:last", ...expected], redelivered, true);
         const published: Array<Promise<void>> = [];
         for (let i = 0; i < n; i++) {
           published.push(publisher.publish(topic("stream/2"), `2:${i}`, { qos: 2 }));
@@ -141,11 +158,34 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
         published.push(publisher.publish(topic("stream/1"), "1:last", { qos: 1 }));
         await Promise.all(published);
         const got = await arrived;
-        const repeats = [...Array(n).keys()].map((i) => `2:${i}`).filter((text) => got.get(text)! > 1);
+
+        const decoder = new TextDecoder();
+        const publishes = (connections: MqttPacket[][]) =>
+          connections.flat().flatMap((p) => (p.type === "publish" ? [p] : []));
+        const missing = expected.filter((t) => !got.has(t));
+        const toSubscriber = new Set(publishes(subscriberWire.received).map((p) => decoder.decode(p.payload)));
+        expect(toSubscriber.size, "the subscriber's wire as read").toBeGreaterThanOrEqual(n - missing.length);
+        expect(
+          missing.filter((t) => toSubscriber.has(t)),
+          "written by the broker to the subscriber, never delivered by it",
+        ).toEqual([]);
+        // Packet ids are not reused within this stream (they count up to 65535), so an id names one message.
+        const idOf = new Map(publishes(wire.connections).map((p) => [decoder.decode(p.payload), p.packetId]));
+        const pubrecs = new Set(wire.received.flat().flatMap((p) => (p.type === "pubrec" ? [p.packetId] : [])));
+        expect(pubrecs.size, "the publisher's wire as read").toBeGreaterThanOrEqual(n);
+        expect(
+          missing.filter((t) => !pubrecs.has(idOf.get(t)!)),
+          "never acknowledged by the broker (PUBREC), yet publish() resolved",
+        ).toEqual([]);
+        expect(
+          missing.length,
+          `lost by ${broker} after it acknowledged them: ${missing.slice(0, 10).join(", ")}`,
+        ).toBeLessThanOrEqual(broker === "Aedes" ? 200 : 0);
+        const repeats = expected.filter((text) => got.get(text)! > 1);
         expect(
           repeats.length,
           `repeated: ${repeats.slice(0, 10).join(", ")} (${redelivered.size} flagged DUP)`,
-        ).toBeLessThanOrEqual(Math.max(200, n / 20));
+        ).toBeLessThanOrEqual(200 + n / 20);
         expect(got.get("1:last")).toBeGreaterThanOrEqual(1);
         // Order (MQTT §4.6), on the wire: every connection of the publisher wrote the messages in
         // publish() order, the ones unacknowledged at the restart again first, then the newer ones.
@@ -157,12 +197,12 @@ export function mqttReconnectConformance({ runtime, connect, mqtt }: MqttReconne
         // And at the subscriber: each message first arrived after every one published before it.
         // Aedes (1.x) breaks this around a restart: messages it took in while the subscriber was
         // reconnecting can reach it after newer ones (seen with MQTT.js as the publisher too; its
-        // own "publish" events come out of order as well). There, none lost is what holds.
+        // own "publish" events come out of order as well). There, each arrived once at first is what holds.
         const firstArrivals = [...got.keys()].filter((t) => t.startsWith("2:")).map((t) => Number(t.slice(2)));
         if (broker === "Mosquitto") expectInOrder(firstArrivals, n);
-        else expect(new Set(firstArrivals).size).toBe(n);
+        else expect(new Set(firstArrivals).size).toBe(n - missing.length);
         expect(await resumed).toMatchObject({ sessionPresent: true, reconnected: true });
-      });
+      }, 45_000); // a loss is waited for up to 20 s before the wires say who lost it
 
       it("messages published while the broker is down wait and go out on reconnection; publish() resolves then", async () => {
         const subscriber = open({ clean: false });

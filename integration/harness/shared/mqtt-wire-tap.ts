@@ -1,5 +1,6 @@
-// What an MQTT client writes, read off the wire: a `connect` wrapper that decodes every byte the
-// client sends, per connection. Runtime-neutral (workerd and Node): it wraps the socket's writer.
+// What an MQTT client writes and reads, off the wire: a `connect` wrapper that decodes every byte
+// the client sends and receives, per connection. Runtime-neutral (workerd and Node): it wraps the
+// socket's writer and reader.
 import type { Connect, SocketLike } from "@sockkit/core";
 import { MqttDecoder, type MqttPacket, type ProtocolVersion } from "@sockkit/core/mqtt";
 
@@ -7,15 +8,33 @@ export interface MqttWireTap {
   connect: Connect;
   /** The packets each connection wrote, in order (one array per connection, oldest first). */
   readonly connections: MqttPacket[][];
+  /** The packets each connection read, in order (one array per connection, as `connections`). */
+  readonly received: MqttPacket[][];
 }
 
 export function tapMqttWrites(connect: Connect, version: ProtocolVersion): MqttWireTap {
   const connections: MqttPacket[][] = [];
+  const received: MqttPacket[][] = [];
   const tapped: Connect = (address, options) => {
     const socket = connect(address, options);
     const packets: MqttPacket[] = [];
+    const read: MqttPacket[] = [];
     connections.push(packets);
+    received.push(read);
     const decoder = new MqttDecoder({ version, onPacket: (packet) => packets.push(packet) });
+    const inbound = new MqttDecoder({ version, onPacket: (packet) => read.push(packet) });
+    const readable = socket.readable;
+    const getReader = () => {
+      const reader = readable.getReader();
+      const next = reader.read.bind(reader);
+      reader.read = async () => {
+        const result = await next();
+        // A copy: the client may reuse or transfer the chunk once it has it.
+        if (!result.done) inbound.feed(result.value.slice());
+        return result;
+      };
+      return reader;
+    };
     const writable = socket.writable;
     const getWriter = () => {
       const writer = writable.getWriter();
@@ -32,11 +51,15 @@ export function tapMqttWrites(connect: Connect, version: ProtocolVersion): MqttW
           return new Proxy(writable, {
             get: (w, k) => (k === "getWriter" ? getWriter : bound(w, k)),
           });
+        if (key === "readable")
+          return new Proxy(readable, {
+            get: (r, k) => (k === "getReader" ? getReader : bound(r, k)),
+          });
         return bound(target, key);
       },
     }) as SocketLike;
   };
-  return { connect: tapped, connections };
+  return { connect: tapped, connections, received };
 }
 
 function bound(target: object, key: string | symbol): unknown {
