@@ -69,10 +69,9 @@ export interface MqttClientOptions {
   maxBufferedMessages?: number;
   /**
    * Outbound QoS 1/2 messages awaiting acknowledgement at once; the rest wait their turn, in
-   * order. An MQTT 5 broker's `receiveMaximum` lowers it further. MQTT 3.1.1 brokers announce no
-   * limit and some cut a client that sends too many (Aedes at 1,000 unreleased QoS 2 messages): the
-   * default is well under that, and as fast as any larger window measured (the core README says why).
-   * @default 200
+   * order. An MQTT 5 broker's `receiveMaximum` lowers it further. (Brokers cut clients that send
+   * too many: Aedes at 1,000 unreleased QoS 2 messages.)
+   * @default 100
    */
   maxInFlight?: number;
   /**
@@ -286,7 +285,7 @@ export function mqttSettings(options: MqttClientOptions): MqttSettings {
     throw new TypeError(`autoTopicAlias must be a boolean, got ${String(options.autoTopicAlias)}`);
   if (protocolVersion !== 5 && (topicAliasMaximum > 0 || options.autoTopicAlias))
     throw new TypeError("topic aliases (topicAliasMaximum, autoTopicAlias) need protocolVersion 5");
-  const maxInFlight = checkCount(options.maxInFlight, 200, "maxInFlight");
+  const maxInFlight = checkCount(options.maxInFlight, 100, "maxInFlight");
   const receiveMaximum = checkCount(options.receiveMaximum, 65535, "receiveMaximum");
   if (protocolVersion !== 5 && options.receiveMaximum !== undefined)
     throw new TypeError("receiveMaximum is told to the broker in MQTT 5 only: it needs protocolVersion 5");
