@@ -18,6 +18,9 @@ const QOS0 = 50_000;
 const QOS1 = 10_000;
 // Bursts at both clients' defaults (issue #18): what a user's Promise.all over publish() gets.
 const BURST = 20_000;
+// BENCH_MQTT_WINDOWS=100,300,500: only the burst rows, once at the defaults and once per window
+// given as our maxInFlight (MQTT.js at its defaults each time): how the default was chosen.
+const WINDOWS = (process.env.BENCH_MQTT_WINDOWS ?? "").split(",").filter(Boolean).map(Number);
 // Round trips: the first LATENCY of a row are timed on their own and reported (they are mostly
 // JIT warm-up, for both clients: a focused loop took about 3,000 round trips to reach steady
 // speed), then STEADY more give the row that measures latency, the issue's target.
@@ -41,11 +44,11 @@ const broker = await spawnServer("mosquitto", ["-c", join(dir, "m.conf")], port)
 
 const payload = new Uint8Array(64).fill(120);
 const contenders = {
-  async sockkit(defaults = false) {
+  async sockkit(defaults = false, maxInFlight = 1000) {
     const client = createMqttClient({
       connect: createConnect(),
       address: { hostname: "127.0.0.1", port },
-      ...(defaults ? {} : { maxInFlight: 1000 }),
+      ...(defaults ? {} : { maxInFlight }),
     });
     await client.connect();
     return {
@@ -53,7 +56,7 @@ const contenders = {
       subscribe: (topic) => client.subscribe(topic, { qos: 0 }),
       onMessage: (fn) => client.onMessage(fn),
       close: () => client.end(),
-      fresh: () => contenders.sockkit(true),
+      fresh: (maxInFlight) => (maxInFlight ? contenders.sockkit(false, maxInFlight) : contenders.sockkit(true)),
     };
   },
   async "MQTT.js"() {
@@ -72,8 +75,25 @@ const contenders = {
 
 const COLD_ROW = `publish→receive round trips, the row's first ×${LATENCY}, JIT warm-up included (per s; shown, not a target)`;
 const STEADY_ROW = `publish→receive round trips ×${STEADY} after those (per s)`;
+const burstRows = [undefined, ...WINDOWS].flatMap((window) =>
+  [1, 2].map((qos) => async (c) => {
+    // A client of its own at the defaults (MQTT.js's are the defaults already), connected off the clock.
+    const fresh = await c.fresh(window);
+    const how = window ? `our maxInFlight ${window}, MQTT.js at its defaults` : "at both clients' defaults";
+    try {
+      await fresh.publish("bench/barrier", 1);
+      return {
+        [`QoS ${qos} burst ×${BURST} ${how} (msgs/s)`]: await time(BURST, () =>
+          Promise.all(Array.from({ length: BURST }, () => fresh.publish(`bench/burst${qos}`, qos))),
+        ),
+      };
+    } finally {
+      await fresh.close();
+    }
+  }),
+);
 // Each row returns its measurements by row name (the round-trip row reports two).
-const rows = [
+const allRows = [
   async (c) => ({
     [`QoS 0 publish ×${QOS0} (msgs/s)`]: await time(QOS0, () =>
       Promise.all(Array.from({ length: QOS0 }, () => c.publish("bench/q0", 0))),
@@ -84,20 +104,7 @@ const rows = [
       Promise.all(Array.from({ length: QOS1 }, () => c.publish("bench/q1", 1))),
     ),
   }),
-  ...[1, 2].map((qos) => async (c) => {
-    // A client of its own at the defaults (MQTT.js's are the defaults already), connected off the clock.
-    const fresh = await c.fresh();
-    try {
-      await fresh.publish("bench/barrier", 1);
-      return {
-        [`QoS ${qos} burst ×${BURST} at both clients' defaults (msgs/s)`]: await time(BURST, () =>
-          Promise.all(Array.from({ length: BURST }, () => fresh.publish(`bench/burst${qos}`, qos))),
-        ),
-      };
-    } finally {
-      await fresh.close();
-    }
-  }),
+  ...burstRows,
   async (c) => {
     const topic = `bench/rt/${Math.random()}`;
     await c.subscribe(topic);
@@ -114,6 +121,7 @@ const rows = [
     return { [COLD_ROW]: cold, [STEADY_ROW]: await time(STEADY, () => roundTrips(STEADY)) };
   },
 ];
+const rows = WINDOWS.length > 0 ? burstRows : allRows;
 
 // Also the client's own CPU time per operation: the broker is another process, so this is
 // what each client costs, less disturbed by how the processes share the cores. Each row

@@ -41,6 +41,7 @@ export function mqttLimitsConformance({ runtime, connect, mqtt }: MqttReconnectC
         | "auth-mute"
         | "twice"
         | "win"
+        | "emqx"
         | "chat"
         | "garbage"
         | "huge"
@@ -179,6 +180,21 @@ export function mqttLimitsConformance({ runtime, connect, mqtt }: MqttReconnectC
       expect(publishes).toHaveLength(20);
       expect(Math.max(...publishes.map((p) => p.inFlight!))).toBe(3);
       expect(events.map((e) => e.type)).toEqual(["connected"]);
+    });
+
+    it("a broker that cuts a client past 100 QoS 2 messages awaiting PUBREL and announces no limit (EMQX at its defaults): a burst of 2,000 at the client's defaults all complete on one connection; with maxInFlightQoS2 at 200 the broker cuts it", async () => {
+      const { client, events } = open("emqx");
+      await client.connect();
+      await Promise.all(Array.from({ length: 2000 }, (_, i) => client.publish("limits/emqx", `e ${i}`, { qos: 2 })));
+      expect(events.map((e) => e.type)).toEqual(["connected"]);
+      // The fake does cut a client that goes past it.
+      const { client: over } = open("emqx", { maxInFlightQoS2: 200 });
+      await over.connect();
+      const burst = await Promise.allSettled(
+        Array.from({ length: 2000 }, (_, i) => over.publish("limits/emqx", `o ${i}`, { qos: 2 })),
+      );
+      expect(burst.some((r) => r.status === "rejected")).toBe(true);
+      expect(over.connected).toBe(false);
     });
 
     it("stored QoS 2 messages the broker rules out stay stored and hold no window slot: QoS 1 publishing goes on (receive maximum 2)", async () => {

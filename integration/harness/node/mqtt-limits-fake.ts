@@ -86,6 +86,8 @@ function limitsFor(clientId: string, connection: number): Limits {
   if (clientId.startsWith("auth-") || clientId.startsWith("twice-")) return { receiveMaximum: 100 };
   if (clientId.startsWith("alias-")) return { topicAliasMaximum: 2, maximumPacketSize: 300, receiveMaximum: 100 };
   if (clientId.startsWith("win-")) return { receiveMaximum: 3 };
+  // EMQX at its defaults: no receive maximum announced, 100 QoS 2 messages awaiting PUBREL at most.
+  if (clientId.startsWith("emqx-")) return { receiveMaximum: 65535 };
   if (
     clientId.startsWith("chat-") ||
     clientId.startsWith("garbage-") ||
@@ -132,6 +134,7 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
     let auth: { base: string; round: number } | undefined; // an exchange under way: the answer expected
     let connackedTwice = false;
     let outstanding = 0; // a win- client's unacknowledged QoS 1 PUBLISH packets
+    const awaitingRel = new Set<number>(); // an emqx- client's QoS 2 messages awaiting PUBREL
     const delayed = new Set<NodeJS.Timeout>();
     socket.once("close", () => delayed.forEach(clearTimeout));
     const sendAuth = (reasonCode: number, data?: string) =>
@@ -344,6 +347,15 @@ export async function startMqttLimitsFake(): Promise<{ port: number; control: nu
         send({ cmd: "disconnect", reasonCode: 0x9a });
         socket.end();
         return;
+      }
+      if (clientId.startsWith("emqx-") && p.cmd === "pubrel") awaitingRel.delete(p.messageId!);
+      if (clientId.startsWith("emqx-") && p.cmd === "publish" && p.qos === 2) {
+        // What EMQX 5 does past its max_awaiting_rel (100 by default): DISCONNECT 0x93.
+        if (awaitingRel.add(p.messageId!).size > 100) {
+          send({ cmd: "disconnect", reasonCode: 0x93 });
+          socket.end();
+          return;
+        }
       }
       if (p.cmd === "publish" && p.qos === 1 && clientId.startsWith("win-")) {
         if (outstanding > limits.receiveMaximum) {

@@ -4,10 +4,12 @@
 // client left in the store, a broker without the session, refusals, SUBSCRIBE flows and failing
 // saves (the scripted-broker suites cover those). Checked: each QoS level's messages leave in
 // publish() order on every connection, QoS 2 is delivered exactly once, QoS 1 at least once, every
-// publish() completes, the window is never exceeded, and nothing is written before the store has it.
+// publish() completes, the window is never exceeded, the broker never holds more QoS 2 messages
+// awaiting PUBREL than maxInFlightQoS2, and nothing is written before the store has it.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { OutboundFlows, type FlowLink } from "../src/mqtt/flows.js";
+import { mqttSettings } from "../src/mqtt/options.js";
 import type { MqttPacket, PublishPacket, QoS } from "../src/mqtt/packets.js";
 import type { MqttStore, StoredPacket } from "../src/mqtt/store.js";
 
@@ -50,6 +52,8 @@ const text = (packet: PublishPacket) => new TextDecoder().decode(packet.payload)
 class Broker {
   readonly delivered: Record<QoS, number[]> = { 0: [], 1: [], 2: [] };
   readonly held = new Set<number>(); // QoS 2 ids received, awaiting PUBREL
+  /** The most QoS 2 messages held awaiting PUBREL at once (EMQX cuts a client past its limit). */
+  maxHeld = 0;
   step(link: Link): void {
     const packet = link.toBroker.shift();
     if (packet === undefined) return;
@@ -62,6 +66,7 @@ class Broker {
         // Method B: delivered once, at the first PUBLISH of an id it does not hold.
         if (!this.held.has(id)) {
           this.held.add(id);
+          this.maxHeld = Math.max(this.maxHeld, this.held.size);
           this.delivered[2].push(Number(text(packet)));
         }
         link.toClient.push({ type: "pubrec", packetId: id });
@@ -112,9 +117,21 @@ const settle = async () => {
   for (let i = 0; i < 8; i++) await Promise.resolve();
 };
 
-async function run(commands: Command[], maxInFlight: number, firstWindow: number, withStore: boolean) {
+async function run(
+  commands: Command[],
+  maxInFlight: number,
+  maxInFlightQoS2: number,
+  firstWindow: number,
+  withStore: boolean,
+) {
   const store = withStore ? new SlowStore() : undefined;
-  const flows = new OutboundFlows({ ...(store ? { store } : {}), keep: true, maxInFlight, onParked: () => {} });
+  const flows = new OutboundFlows({
+    ...(store ? { store } : {}),
+    keep: true,
+    maxInFlight,
+    maxInFlightQoS2,
+    onParked: () => {},
+  });
   const broker = new Broker();
   const links: Link[] = [];
   let link = new Link(firstWindow, store);
@@ -180,12 +197,14 @@ describe("MQTT outbound flows, without a broker or a socket", () => {
       fc.asyncProperty(
         fc.array(command, { minLength: 1, maxLength: 200 }),
         fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 8 }),
         fc.integer({ min: 1, max: 6 }),
         fc.boolean(),
-        async (commands, maxInFlight, firstWindow, withStore) => {
+        async (commands, maxInFlight, maxInFlightQoS2, firstWindow, withStore) => {
           const { broker, links, published, finished, store } = await run(
             commands,
             maxInFlight,
+            maxInFlightQoS2,
             firstWindow,
             withStore,
           );
@@ -202,6 +221,9 @@ describe("MQTT outbound flows, without a broker or a socket", () => {
             expect(link.maxOpen).toBeLessThanOrEqual(link.window);
             expect(link.unsaved, "PUBLISHes written before the store had them").toBe(0);
           }
+          expect(broker.maxHeld, "QoS 2 messages held by the broker awaiting PUBREL").toBeLessThanOrEqual(
+            maxInFlightQoS2,
+          );
           expect(store?.packets.size ?? 0).toBe(0); // every finished flow left the store
         },
       ),
@@ -211,7 +233,7 @@ describe("MQTT outbound flows, without a broker or a socket", () => {
 
   it("a burst bigger than the window, with saves finishing in reverse order: written in publish() order", async () => {
     const store = new SlowStore();
-    const flows = new OutboundFlows({ store, keep: false, maxInFlight: 50, onParked: () => {} });
+    const flows = new OutboundFlows({ store, keep: false, maxInFlight: 50, maxInFlightQoS2: 50, onParked: () => {} });
     const link = new Link(10, store);
     flows.attach(link);
     const done = Array.from({ length: 100 }, (_, i) =>
@@ -245,8 +267,49 @@ describe("MQTT outbound flows, without a broker or a socket", () => {
     expect(broker.delivered[1]).toEqual(Array.from({ length: 100 }, (_, i) => i));
   });
 
+  it("a burst at the client's defaults: at most 100 QoS 2 messages await PUBREL at the broker (EMQX's default limit), 200 messages in flight, QoS 1 behind a waiting QoS 2 one waits too", async () => {
+    const settings = mqttSettings({ connect: (() => undefined) as never, address: { hostname: "h", port: 1883 } });
+    expect([settings.maxInFlight, settings.maxInFlightQoS2]).toEqual([200, 100]);
+    const flows = new OutboundFlows({ ...settings, keep: false, onParked: () => {} });
+    const link = new Link(65535);
+    flows.attach(link);
+    const qos = (i: number) => (i % 4 === 3 ? 1 : 2); // three QoS 2 messages to one QoS 1
+    const done = Array.from({ length: 10_000 }, (_, i) =>
+      flows.publish({
+        type: "publish",
+        topic: "t",
+        payload: new TextEncoder().encode(String(i)),
+        qos: qos(i),
+        retain: false,
+        dup: false,
+      }),
+    );
+    // The 101st QoS 2 message (the 135th message) waits for a QoS 2 slot, and so does everything after it.
+    expect(link.written[2]).toHaveLength(100);
+    expect(link.written[1]).toHaveLength(33);
+    const broker = new Broker();
+    while (link.toBroker.length > 0 || link.toClient.length > 0) {
+      // The broker reads everything sent, then the client everything it answered (TCP's batches).
+      while (link.toBroker.length > 0) broker.step(link);
+      for (let reply = link.toClient.shift(); reply; reply = link.toClient.shift()) {
+        if (reply.type === "pubrec") flows.pubrec(reply.packetId, undefined, link);
+        else {
+          link.open.delete(reply.packetId);
+          flows.settle(reply.packetId, reply.type, undefined);
+        }
+      }
+      await settle();
+    }
+    await Promise.all(done);
+    expect(broker.maxHeld).toBe(100);
+    expect(link.maxOpen).toBeLessThanOrEqual(200);
+    const sent = Array.from({ length: 10_000 }, (_, i) => i);
+    expect(broker.delivered[2]).toEqual(sent.filter((i) => qos(i) === 2));
+    expect(broker.delivered[1]).toEqual(sent.filter((i) => qos(i) === 1));
+  });
+
   it("after failAll (the client finished) a publish or a SUBSCRIBE offered later rejects at once, not never", async () => {
-    const flows = new OutboundFlows({ keep: true, maxInFlight: 10, onParked: () => {} });
+    const flows = new OutboundFlows({ keep: true, maxInFlight: 10, maxInFlightQoS2: 10, onParked: () => {} });
     flows.attach(new Link(5));
     flows.failAll(new Error("finished"));
     await expect(
@@ -258,7 +321,7 @@ describe("MQTT outbound flows, without a broker or a socket", () => {
   });
 
   it("a message sent by topic alias alone, published while another connection was up, is not sent on the new one", async () => {
-    const flows = new OutboundFlows({ keep: true, maxInFlight: 1, onParked: () => {} });
+    const flows = new OutboundFlows({ keep: true, maxInFlight: 1, maxInFlightQoS2: 1, onParked: () => {} });
     const first = new Link(1);
     flows.attach(first);
     const alias = { topicAlias: 1 };

@@ -90,6 +90,7 @@ export class MqttClient {
       ...(options.store ? { store: options.store } : {}),
       keep: options.reconnect !== undefined,
       maxInFlight: options.maxInFlight,
+      maxInFlightQoS2: options.maxInFlightQoS2,
       onParked: (parked) => this.#parkedListeners.emit(parked),
     });
     this.#inbound = new Inbound(options.receiveMaximum);

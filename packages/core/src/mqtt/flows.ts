@@ -23,6 +23,8 @@ export interface FlowsOptions {
   keep: boolean;
   /** Messages holding packet identifiers at once until a connection says how many its broker takes. */
   maxInFlight: number;
+  /** Of those, QoS 2 messages (a broker holds each awaiting PUBREL: EMQX allows 100 by default). */
+  maxInFlightQoS2: number;
   onParked(parked: MqttParkedMessage): void;
 }
 
@@ -81,7 +83,8 @@ const isMessage = (flow: Flow) => flow.kind === "qos1" || flow.kind === "qos2";
  * A client's outbound flows: QoS 1/2 messages and SUBSCRIBE/UNSUBSCRIBE, from `publish()` to their
  * acknowledgement, across connections. Messages leave in `publish()` call order whatever holds
  * them back: each takes its place in one queue when published, gets its packet identifier (and
- * its place in the store) when one of `maxInFlight` slots is free, and is written once the store
+ * its place in the store) when one of `maxInFlight` slots is free (for QoS 2, one of
+ * `maxInFlightQoS2` too), and is written once the store
  * has it and the broker's receive maximum allows. Nothing here waits for a turn of the event loop,
  * so no later message can pass an earlier one. A new connection gets every unfinished flow again,
  * oldest first, before anything newer. No sockets or timers: a connection is a {@link FlowLink}.
@@ -99,6 +102,9 @@ export class OutboundFlows {
   /** Messages holding a slot (orphans too, parked ones not), and how many may. */
   #slots = 0;
   #limit: number;
+  /** The QoS 2 ones among them, and how many may be. */
+  #qos2Slots = 0;
+  readonly #qos2Limit: number;
   /** Messages written on the current connection and not yet acknowledged. */
   #outstanding = 0;
   #link: FlowLink | undefined;
@@ -110,6 +116,7 @@ export class OutboundFlows {
   constructor(options: FlowsOptions) {
     this.#options = options;
     this.#limit = options.maxInFlight;
+    this.#qos2Limit = options.maxInFlightQoS2;
   }
 
   /** Messages waiting for a slot. */
@@ -153,7 +160,7 @@ export class OutboundFlows {
       flow.released = packet.type === "pubrel";
       flow.sent = true;
       flow.orphan = true;
-      this.#slots++;
+      this.#take(flow);
     }
   }
 
@@ -274,6 +281,7 @@ export class OutboundFlows {
     this.#waiting = [];
     this.#waitingHead = 0;
     this.#slots = 0;
+    this.#qos2Slots = 0;
     this.detach();
     for (const flow of flows) flow.reject(error);
     for (const message of waiting) message!.reject(error);
@@ -314,6 +322,8 @@ export class OutboundFlows {
     let admitted = false;
     while (admitting && this.#slots < this.#limit && this.#waitingHead < this.#waiting.length) {
       const message = this.#waiting[this.#waitingHead]!;
+      // A QoS 2 message waits for a QoS 2 slot, and everything behind it waits too (call order).
+      if (message.packet.qos === 2 && this.#qos2Slots >= this.#qos2Limit) break;
       this.#waiting[this.#waitingHead++] = undefined;
       let id: number;
       try {
@@ -327,7 +337,7 @@ export class OutboundFlows {
       flow.born = message.born;
       flow.resolve = message.resolve as (value: unknown) => void;
       flow.reject = message.reject;
-      this.#slots++;
+      this.#take(flow);
       this.#unsent.push(flow);
       this.#save(flow);
       admitted = true;
@@ -391,7 +401,7 @@ export class OutboundFlows {
       if (refusal !== undefined) return this.#refused(flow, packet, refusal);
       if (flow.parked) {
         flow.parked = false;
-        this.#slots++;
+        this.#take(flow);
       }
     }
     const wire: MqttPacket = released
@@ -418,7 +428,7 @@ export class OutboundFlows {
       // meanwhile its slot goes back, so it holds up no one.
       if (flow.parked) return;
       flow.parked = true;
-      this.#slots--;
+      this.#give(flow);
       const parked: MqttParkedMessage = { packetId: flow.id, topic: packet.topic, error: refusal };
       // After the current step (a reconnection reports "connected" first).
       queueMicrotask(() => this.#options.onParked(parked));
@@ -432,6 +442,16 @@ export class OutboundFlows {
         ),
       );
     } else this.#abandon(flow, refusal);
+  }
+
+  #take(flow: Flow): void {
+    this.#slots++;
+    if (flow.kind === "qos2") this.#qos2Slots++;
+  }
+
+  #give(flow: Flow): void {
+    this.#slots--;
+    if (flow.kind === "qos2") this.#qos2Slots--;
   }
 
   #add(id: number, kind: Kind, packet: MqttPacket & { packetId: number }): Flow {
@@ -465,7 +485,7 @@ export class OutboundFlows {
   #remove(flow: Flow): void {
     this.#flows.delete(flow.id);
     if (!isMessage(flow)) return;
-    if (!flow.parked) this.#slots--;
+    if (!flow.parked) this.#give(flow);
     if (flow.link !== undefined && flow.link === this.#link) this.#outstanding--;
     const store = this.#options.store;
     if (store === undefined) return;

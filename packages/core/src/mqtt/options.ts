@@ -69,11 +69,20 @@ export interface MqttClientOptions {
   maxBufferedMessages?: number;
   /**
    * Outbound QoS 1/2 messages awaiting acknowledgement at once; the rest wait their turn, in
-   * order. An MQTT 5 broker's `receiveMaximum` lowers it further. (Brokers cut clients that send
-   * too many: Aedes at 1,000 unreleased QoS 2 messages.)
-   * @default 100
+   * order. An MQTT 5 broker's `receiveMaximum` lowers it further. MQTT 3.1.1 brokers announce no
+   * limit; none is known to cut a client for QoS 1 messages in flight (AWS IoT Core stops reading
+   * past 100 until it has acknowledged some). The core README has the measurements behind the default.
+   * @default 200
    */
   maxInFlight?: number;
+  /**
+   * Of `maxInFlight`, how many may be QoS 2 messages: a broker holds each one awaiting PUBREL, and
+   * some cut a client that has too many (EMQX at its default `max_awaiting_rel` of 100, with
+   * reason 0x93; Aedes at 1,000). A QoS 2 message waits for one of these slots, and the messages
+   * published after it wait behind it.
+   * @default 100
+   */
+  maxInFlightQoS2?: number;
   /**
    * MQTT 5: how many QoS 1 and 2 messages the broker may send this client before it acknowledges
    * them (told in CONNECT). A broker that goes past it is disconnected with reason 0x93 and the
@@ -198,6 +207,7 @@ export type MqttSettings = Required<
     | "maxPacketSize"
     | "maxBufferedMessages"
     | "maxInFlight"
+    | "maxInFlightQoS2"
     | "receiveMaximum"
     | "topicAliasMaximum"
     | "autoTopicAlias"
@@ -285,7 +295,8 @@ export function mqttSettings(options: MqttClientOptions): MqttSettings {
     throw new TypeError(`autoTopicAlias must be a boolean, got ${String(options.autoTopicAlias)}`);
   if (protocolVersion !== 5 && (topicAliasMaximum > 0 || options.autoTopicAlias))
     throw new TypeError("topic aliases (topicAliasMaximum, autoTopicAlias) need protocolVersion 5");
-  const maxInFlight = checkCount(options.maxInFlight, 100, "maxInFlight");
+  const maxInFlight = checkCount(options.maxInFlight, 200, "maxInFlight");
+  const maxInFlightQoS2 = checkCount(options.maxInFlightQoS2, 100, "maxInFlightQoS2");
   const receiveMaximum = checkCount(options.receiveMaximum, 65535, "receiveMaximum");
   if (protocolVersion !== 5 && options.receiveMaximum !== undefined)
     throw new TypeError("receiveMaximum is told to the broker in MQTT 5 only: it needs protocolVersion 5");
@@ -304,6 +315,7 @@ export function mqttSettings(options: MqttClientOptions): MqttSettings {
     maxPacketSize: options.maxPacketSize ?? 16 * 1024 * 1024,
     maxBufferedMessages: options.maxBufferedMessages ?? 10_000,
     maxInFlight,
+    maxInFlightQoS2,
     receiveMaximum,
     topicAliasMaximum,
     autoTopicAlias: options.autoTopicAlias ?? false,
