@@ -19,8 +19,11 @@ const QOS1 = 10_000;
 // Bursts at both clients' defaults (issue #18): what a user's Promise.all over publish() gets.
 const BURST = 20_000;
 // BENCH_MQTT_WINDOWS=100,300,500: only the burst rows, once at the defaults and once per window
-// given as our maxInFlight (MQTT.js at its defaults each time): how the default was chosen.
+// given as our maxInFlight and maxInFlightQoS2 (MQTT.js at its defaults each time): how the
+// defaults were chosen.
 const WINDOWS = (process.env.BENCH_MQTT_WINDOWS ?? "").split(",").filter(Boolean).map(Number);
+for (const w of WINDOWS)
+  if (!Number.isInteger(w) || w < 1 || w > 65535) throw new Error(`BENCH_MQTT_WINDOWS: ${w} is not a window (1-65535)`);
 // Round trips: the first LATENCY of a row are timed on their own and reported (they are mostly
 // JIT warm-up, for both clients: a focused loop took about 3,000 round trips to reach steady
 // speed), then STEADY more give the row that measures latency, the issue's target.
@@ -44,11 +47,12 @@ const broker = await spawnServer("mosquitto", ["-c", join(dir, "m.conf")], port)
 
 const payload = new Uint8Array(64).fill(120);
 const contenders = {
-  async sockkit(defaults = false, maxInFlight = 1000) {
+  async sockkit(defaults = false, maxInFlight = 1000, maxInFlightQoS2 = undefined) {
     const client = createMqttClient({
       connect: createConnect(),
       address: { hostname: "127.0.0.1", port },
       ...(defaults ? {} : { maxInFlight }),
+      ...(maxInFlightQoS2 ? { maxInFlightQoS2 } : {}),
     });
     await client.connect();
     return {
@@ -56,7 +60,7 @@ const contenders = {
       subscribe: (topic) => client.subscribe(topic, { qos: 0 }),
       onMessage: (fn) => client.onMessage(fn),
       close: () => client.end(),
-      fresh: (maxInFlight) => (maxInFlight ? contenders.sockkit(false, maxInFlight) : contenders.sockkit(true)),
+      fresh: (window) => (window ? contenders.sockkit(false, window, window) : contenders.sockkit(true)),
     };
   },
   async "MQTT.js"() {
@@ -79,7 +83,7 @@ const burstRows = [undefined, ...WINDOWS].flatMap((window) =>
   [1, 2].map((qos) => async (c) => {
     // A client of its own at the defaults (MQTT.js's are the defaults already), connected off the clock.
     const fresh = await c.fresh(window);
-    const how = window ? `our maxInFlight ${window}, MQTT.js at its defaults` : "at both clients' defaults";
+    const how = window ? `our window ${window} for QoS 1 and 2, MQTT.js at its defaults` : "at both clients' defaults";
     try {
       await fresh.publish("bench/barrier", 1);
       return {

@@ -86,7 +86,8 @@ function limitsFor(clientId: string, connection: number): Limits {
   if (clientId.startsWith("auth-") || clientId.startsWith("twice-")) return { receiveMaximum: 100 };
   if (clientId.startsWith("alias-")) return { topicAliasMaximum: 2, maximumPacketSize: 300, receiveMaximum: 100 };
   if (clientId.startsWith("win-")) return { receiveMaximum: 3 };
-  // EMQX at its defaults: no receive maximum announced, 100 QoS 2 messages awaiting PUBREL at most.
+  // EMQX at its defaults (before 5.6, which announces min(client's, 32) to MQTT 5 clients): no
+  // receive maximum announced, 100 QoS 2 messages awaiting PUBREL at most.
   if (clientId.startsWith("emqx-")) return { receiveMaximum: 65535 };
   if (
     clientId.startsWith("chat-") ||

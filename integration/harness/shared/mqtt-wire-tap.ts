@@ -23,14 +23,22 @@ export function tapMqttWrites(connect: Connect, version: ProtocolVersion): MqttW
     received.push(read);
     const decoder = new MqttDecoder({ version, onPacket: (packet) => packets.push(packet) });
     const inbound = new MqttDecoder({ version, onPacket: (packet) => read.push(packet) });
+    let garbled = false;
     const readable = socket.readable;
     const getReader = () => {
       const reader = readable.getReader();
       const next = reader.read.bind(reader);
       reader.read = async () => {
         const result = await next();
-        // A copy: the client may reuse or transfer the chunk once it has it.
-        if (!result.done) inbound.feed(result.value.slice());
+        // A copy: the client may reuse or transfer the chunk once it has it. Bytes the tap cannot
+        // decode are the client's to report: the tap stops reading that connection.
+        if (!result.done && !garbled) {
+          try {
+            inbound.feed(result.value.slice());
+          } catch {
+            garbled = true;
+          }
+        }
         return result;
       };
       return reader;

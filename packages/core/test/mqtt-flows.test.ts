@@ -267,11 +267,12 @@ describe("MQTT outbound flows, without a broker or a socket", () => {
     expect(broker.delivered[1]).toEqual(Array.from({ length: 100 }, (_, i) => i));
   });
 
-  it("a burst at the client's defaults: at most 100 QoS 2 messages await PUBREL at the broker (EMQX's default limit), 200 messages in flight, QoS 1 behind a waiting QoS 2 one waits too", async () => {
+  it("a burst at the client's defaults: at most 100 QoS 2 messages await PUBREL at the broker (EMQX's default limit), QoS 1 behind a waiting QoS 2 one waits too, and QoS 1 alone fills the window of 200", async () => {
     const settings = mqttSettings({ connect: (() => undefined) as never, address: { hostname: "h", port: 1883 } });
     expect([settings.maxInFlight, settings.maxInFlightQoS2]).toEqual([200, 100]);
     const flows = new OutboundFlows({ ...settings, keep: false, onParked: () => {} });
-    const link = new Link(65535);
+    // The window a broker that announces no receive maximum leaves: min(maxInFlight, 65535).
+    const link = new Link(Math.min(settings.maxInFlight, 65535));
     flows.attach(link);
     const qos = (i: number) => (i % 4 === 3 ? 1 : 2); // three QoS 2 messages to one QoS 1
     const done = Array.from({ length: 10_000 }, (_, i) =>
@@ -284,7 +285,7 @@ describe("MQTT outbound flows, without a broker or a socket", () => {
         dup: false,
       }),
     );
-    // The 101st QoS 2 message (the 135th message) waits for a QoS 2 slot, and so does everything after it.
+    // The 101st QoS 2 message (the 134th message) waits for a QoS 2 slot, and so does everything after it.
     expect(link.written[2]).toHaveLength(100);
     expect(link.written[1]).toHaveLength(33);
     const broker = new Broker();
@@ -302,10 +303,35 @@ describe("MQTT outbound flows, without a broker or a socket", () => {
     }
     await Promise.all(done);
     expect(broker.maxHeld).toBe(100);
-    expect(link.maxOpen).toBeLessThanOrEqual(200);
+    expect(link.maxOpen).toBeLessThan(200);
+    // QoS 1 alone fills the whole window.
+    const more = Array.from({ length: 1000 }, (_, i) =>
+      flows.publish({
+        type: "publish",
+        topic: "t",
+        payload: new TextEncoder().encode(String(10_000 + i)),
+        qos: 1,
+        retain: false,
+        dup: false,
+      }),
+    );
+    expect(link.open.size).toBe(200);
+    while (link.toBroker.length > 0 || link.toClient.length > 0) {
+      while (link.toBroker.length > 0) broker.step(link);
+      for (let reply = link.toClient.shift(); reply; reply = link.toClient.shift()) {
+        link.open.delete(reply.packetId);
+        flows.settle(reply.packetId, reply.type as "puback", undefined);
+      }
+      await settle();
+    }
+    await Promise.all(more);
+    expect(link.maxOpen).toBe(200);
     const sent = Array.from({ length: 10_000 }, (_, i) => i);
     expect(broker.delivered[2]).toEqual(sent.filter((i) => qos(i) === 2));
-    expect(broker.delivered[1]).toEqual(sent.filter((i) => qos(i) === 1));
+    expect(broker.delivered[1]).toEqual([
+      ...sent.filter((i) => qos(i) === 1),
+      ...Array.from({ length: 1000 }, (_, i) => 10_000 + i),
+    ]);
   });
 
   it("after failAll (the client finished) a publish or a SUBSCRIBE offered later rejects at once, not never", async () => {

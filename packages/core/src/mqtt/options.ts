@@ -78,8 +78,8 @@ export interface MqttClientOptions {
   /**
    * Of `maxInFlight`, how many may be QoS 2 messages: a broker holds each one awaiting PUBREL, and
    * some cut a client that has too many (EMQX at its default `max_awaiting_rel` of 100, with
-   * reason 0x93; Aedes at 1,000). A QoS 2 message waits for one of these slots, and the messages
-   * published after it wait behind it.
+   * reason 0x93; Aedes at 1,000). A QoS 2 message waits for one of these slots, and the QoS 1/2
+   * messages published after it wait behind it (QoS 0 ones go out at once).
    * @default 100
    */
   maxInFlightQoS2?: number;
