@@ -334,6 +334,35 @@ describe("MQTT outbound flows, without a broker or a socket", () => {
     ]);
   });
 
+  it("messages an earlier client left in the store are sent again within the QoS 2 cap too: 150 stored QoS 2 messages, at most 100 awaiting PUBREL, all delivered in order", async () => {
+    const flows = new OutboundFlows({ keep: true, maxInFlight: 200, maxInFlightQoS2: 100, onParked: () => {} });
+    flows.adopt(
+      Array.from({ length: 150 }, (_, i) => ({
+        type: "publish" as const,
+        topic: "t",
+        payload: new TextEncoder().encode(String(i)),
+        qos: 2 as const,
+        retain: false,
+        dup: false,
+        packetId: i + 1,
+      })),
+    );
+    const link = new Link(200);
+    flows.attach(link);
+    expect(link.written[2]).toHaveLength(100);
+    const broker = new Broker();
+    while (link.toBroker.length > 0 || link.toClient.length > 0) {
+      while (link.toBroker.length > 0) broker.step(link);
+      for (let reply = link.toClient.shift(); reply; reply = link.toClient.shift()) {
+        if (reply.type === "pubrec") flows.pubrec(reply.packetId, undefined, link);
+        else flows.settle(reply.packetId, reply.type, undefined);
+      }
+      await settle();
+    }
+    expect(broker.maxHeld).toBe(100);
+    expect(broker.delivered[2]).toEqual(Array.from({ length: 150 }, (_, i) => i));
+  });
+
   it("after failAll (the client finished) a publish or a SUBSCRIBE offered later rejects at once, not never", async () => {
     const flows = new OutboundFlows({ keep: true, maxInFlight: 10, maxInFlightQoS2: 10, onParked: () => {} });
     flows.attach(new Link(5));

@@ -105,8 +105,9 @@ export class OutboundFlows {
   /** The QoS 2 ones among them, and how many may be. */
   #qos2Slots = 0;
   readonly #qos2Limit: number;
-  /** Messages written on the current connection and not yet acknowledged. */
+  /** Messages written on the current connection and not yet acknowledged, and the QoS 2 ones among them. */
   #outstanding = 0;
+  #outstandingQoS2 = 0;
   #link: FlowLink | undefined;
   #attached = false;
   #nextId = 1;
@@ -192,6 +193,7 @@ export class OutboundFlows {
     this.#link = link;
     this.#attached = true;
     this.#outstanding = 0;
+    this.#outstandingQoS2 = 0;
     this.#limit = link.window;
     for (const packet of resubscribe) {
       const id = this.#allocateId();
@@ -214,6 +216,7 @@ export class OutboundFlows {
   detach(): void {
     this.#link = undefined;
     this.#outstanding = 0;
+    this.#outstandingQoS2 = 0;
     this.#unsent = [];
     this.#unsentHead = 0;
   }
@@ -304,6 +307,8 @@ export class OutboundFlows {
             continue;
           }
           if (flow.saving !== undefined || this.#outstanding >= link.window) break;
+          // Slots bound what is published; this bounds what an earlier client left in the store too.
+          if (flow.kind === "qos2" && this.#outstandingQoS2 >= this.#qos2Limit) break;
           this.#unsentHead++;
           this.#transmit(flow, link);
         }
@@ -412,6 +417,7 @@ export class OutboundFlows {
     flow.sent = true;
     flow.link = link;
     if (isMessage(flow)) this.#outstanding++;
+    if (flow.kind === "qos2") this.#outstandingQoS2++;
     try {
       link.write(wire);
     } catch (error) {
@@ -486,7 +492,10 @@ export class OutboundFlows {
     this.#flows.delete(flow.id);
     if (!isMessage(flow)) return;
     if (!flow.parked) this.#give(flow);
-    if (flow.link !== undefined && flow.link === this.#link) this.#outstanding--;
+    if (flow.link !== undefined && flow.link === this.#link) {
+      this.#outstanding--;
+      if (flow.kind === "qos2") this.#outstandingQoS2--;
+    }
     const store = this.#options.store;
     if (store === undefined) return;
     const remove = () => {
