@@ -191,6 +191,21 @@ async function run(
   return { broker, links, published, finished, store };
 }
 
+/** Until nothing moves: the broker reads everything sent, then the client everything it answered (TCP's batches). */
+async function exchange(flows: OutboundFlows, link: Link, broker: Broker) {
+  while (link.toBroker.length > 0 || link.toClient.length > 0) {
+    while (link.toBroker.length > 0) broker.step(link);
+    for (let reply = link.toClient.shift(); reply; reply = link.toClient.shift()) {
+      if (reply.type === "pubrec") flows.pubrec(reply.packetId, undefined, link);
+      else {
+        link.open.delete(reply.packetId);
+        flows.settle(reply.packetId, reply.type, undefined);
+      }
+    }
+    await settle();
+  }
+}
+
 describe("MQTT outbound flows, without a broker or a socket", () => {
   it("any interleaving: per QoS in publish() order on every connection; QoS 2 exactly once, QoS 1 at least once; all complete; the window holds", async () => {
     await fc.assert(
@@ -289,18 +304,7 @@ describe("MQTT outbound flows, without a broker or a socket", () => {
     expect(link.written[2]).toHaveLength(100);
     expect(link.written[1]).toHaveLength(33);
     const broker = new Broker();
-    while (link.toBroker.length > 0 || link.toClient.length > 0) {
-      // The broker reads everything sent, then the client everything it answered (TCP's batches).
-      while (link.toBroker.length > 0) broker.step(link);
-      for (let reply = link.toClient.shift(); reply; reply = link.toClient.shift()) {
-        if (reply.type === "pubrec") flows.pubrec(reply.packetId, undefined, link);
-        else {
-          link.open.delete(reply.packetId);
-          flows.settle(reply.packetId, reply.type, undefined);
-        }
-      }
-      await settle();
-    }
+    await exchange(flows, link, broker);
     await Promise.all(done);
     expect(broker.maxHeld).toBe(100);
     expect(link.maxOpen).toBeLessThan(200);
@@ -316,14 +320,7 @@ describe("MQTT outbound flows, without a broker or a socket", () => {
       }),
     );
     expect(link.open.size).toBe(200);
-    while (link.toBroker.length > 0 || link.toClient.length > 0) {
-      while (link.toBroker.length > 0) broker.step(link);
-      for (let reply = link.toClient.shift(); reply; reply = link.toClient.shift()) {
-        link.open.delete(reply.packetId);
-        flows.settle(reply.packetId, reply.type as "puback", undefined);
-      }
-      await settle();
-    }
+    await exchange(flows, link, broker);
     await Promise.all(more);
     expect(link.maxOpen).toBe(200);
     const sent = Array.from({ length: 10_000 }, (_, i) => i);
@@ -351,14 +348,7 @@ describe("MQTT outbound flows, without a broker or a socket", () => {
     flows.attach(link);
     expect(link.written[2]).toHaveLength(100);
     const broker = new Broker();
-    while (link.toBroker.length > 0 || link.toClient.length > 0) {
-      while (link.toBroker.length > 0) broker.step(link);
-      for (let reply = link.toClient.shift(); reply; reply = link.toClient.shift()) {
-        if (reply.type === "pubrec") flows.pubrec(reply.packetId, undefined, link);
-        else flows.settle(reply.packetId, reply.type, undefined);
-      }
-      await settle();
-    }
+    await exchange(flows, link, broker);
     expect(broker.maxHeld).toBe(100);
     expect(broker.delivered[2]).toEqual(Array.from({ length: 150 }, (_, i) => i));
   });
