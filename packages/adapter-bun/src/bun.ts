@@ -192,7 +192,11 @@ class BunTransport implements Transport {
     if (this.ready) {
       this.ready.reject(error ?? new Error("the connection closed before it opened"));
       this.ready = undefined;
-    } else if (!this.#destroyed) this.#handlers.close();
+    } else if (!this.#destroyed) {
+      // Bun reports a reset only here (close with ECONNRESET), never through `error`.
+      if (error === undefined) this.#handlers.close();
+      else this.#handlers.error(error);
+    }
     this.#destroyed = true;
   }
 
@@ -261,7 +265,8 @@ function bunDialer(tls: NonNullable<BunConnectOptions["tls"]>): TransportDialer 
   // A `ca` of one's own joins the system roots instead of replacing them.
   const own = tls.ca === undefined ? [] : typeof tls.ca === "string" ? [tls.ca] : [...tls.ca];
   const base = { ...tls, ...(own.length > 0 ? { ca: [...rootCertificates, ...own] } : {}), rejectUnauthorized: true };
-  const tlsFor = (servername: string) => (isIp(servername) ? base : { ...base, serverName: servername });
+  // An IP literal is sent as SNI too, as workerd does (Bun verifies it against the certificate's IP entries).
+  const tlsFor = (servername: string) => ({ ...base, serverName: servername });
 
   const openOne = (target: string, request: DialRequest, handlers: TransportHandlers, signal: AbortSignal) =>
     new Promise<Transport>((resolve, reject) => {
@@ -319,7 +324,3 @@ function bunDialer(tls: NonNullable<BunConnectOptions["tls"]>): TransportDialer 
 
 const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
 const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_|ERR_OSSL_)/;
-
-function isIp(host: string): boolean {
-  return /^[\d.]+$/.test(host) || host.includes(":");
-}

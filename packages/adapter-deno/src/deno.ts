@@ -266,6 +266,8 @@ function denoDialer(caCerts: string[]): TransportDialer {
       const { name, code } = (error ?? {}) as { name?: unknown; code?: unknown };
       if (name === "ConnectionReset" || name === "BrokenPipe" || name === "ConnectionAborted") return "reset";
       if (code === "ECONNRESET" || code === "EPIPE" || code === "ECONNABORTED") return "reset";
+      // rustls: "peer closed connection without sending TLS close_notify".
+      if (name === "UnexpectedEof") return "lost";
       const message = error instanceof Error ? error.message : String(error);
       return /\b(TLS|SSL|certificate|handshake|UnknownIssuer)\b/i.test(message) ? "tls" : "other";
     },

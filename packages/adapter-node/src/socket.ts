@@ -1,6 +1,6 @@
 import net from "node:net";
 import tls from "node:tls";
-import { isSockkitError, type SecureTransport, type SocketInfo, type SocketLike, type TlsOptions } from "@sockkit/core";
+import { type SecureTransport, type SocketInfo, type SocketLike, type TlsOptions } from "@sockkit/core";
 import { fixedLookup, localAddress, tlsIdentity } from "./addresses.js";
 import { deferred, type Deferred } from "./deferred.js";
 import type { SocketPlan } from "./plan.js";
@@ -11,9 +11,9 @@ import {
   closedBeforeOpen,
   closedWriteError,
   connectionLost,
-  failureCode,
   handshakeFailedAfterStartTls,
   isReset,
+  lostBeforeOpen,
   toConnectError,
 } from "./workerd-errors.js";
 
@@ -379,6 +379,11 @@ export class NodeSocket implements SocketLike {
       }
       return;
     }
+    if ((error as NodeJS.ErrnoException).code === "EBADF") {
+      // Bun's node:tls fails a write after the peer's close_notify: its side is closed, as a write side is.
+      this.#shutWritable(closedWriteError(error));
+      return;
+    }
     // Other failures error the streams.
     if (!this.#readDone) {
       this.#readDone = true;
@@ -462,8 +467,7 @@ export class NodeSocket implements SocketLike {
     } catch (error) {
       this.#writeFailed();
       // workerd: a write waiting on a connection that fails rejects with "Network connection lost.".
-      if (error instanceof TypeError || isSockkitError(error, "EDESTINATION_DENIED")) throw error;
-      throw connectionLost(this.#plan.display, error, failureCode(error));
+      throw lostBeforeOpen(this.#plan.display, error);
     }
     if (this.#handshake) {
       this.#writeAwaitsHandshake = true;

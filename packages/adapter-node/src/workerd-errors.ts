@@ -1,79 +1,27 @@
-import { ClosedError, ConnectError, TlsError, isSockkitError, type SockkitError } from "@sockkit/core";
+import {
+  closedBeforeOpen,
+  connectFailed,
+  connectionLost,
+  handshakeFailedAfterStartTls,
+  lostBeforeOpen,
+  toConnectError as shapeConnectError,
+} from "@sockkit/core/transport";
 
-// The errors the emulation rejects with, shaped as workerd's: a plain `Error` name, workerd's own
-// message first (code that recognises failures by workerd's text behaves the same here), then
-// the detail workerd leaves out, and sockkit's `code` so callers can branch without the text.
-
-/** workerd's message for every failed connection: refused, unreachable, blocked, failed TLS handshake. */
-export const CONNECT_FAILED = "proxy request failed, cannot connect to the specified address";
-/** workerd's message for a read or write on a connection that failed or was lost. */
-export const CONNECTION_LOST = "Network connection lost.";
-
-/** Drops the subclass's own `name`, so the error shows as a plain `Error` (`code` and the class stay). */
-function plain<E extends SockkitError>(error: E): E {
-  delete (error as { name?: string }).name;
-  return error;
-}
-
-/** OpenSSL's reason when Node has one ("unexpected message"), else the message. */
-function detailOf(cause: unknown): string {
-  const reason = (cause as { reason?: unknown } | null)?.reason;
-  if (typeof reason === "string" && reason !== "") return reason;
-  return cause instanceof Error ? cause.message : String(cause);
-}
+// workerd's error shapes are written once, in @sockkit/core/transport; this file adds what Node's errors need.
+export { closedBeforeOpen, connectFailed, connectionLost, handshakeFailedAfterStartTls, lostBeforeOpen };
 
 const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_|ERR_OSSL_)/;
 
 function isTlsFailure(cause: unknown): boolean {
   const code = String((cause as { code?: unknown } | null)?.code ?? "");
-  return TLS_CODE.test(code) || /\b(SSL|TLS|certificate)\b/i.test(detailOf(cause));
+  const reason = (cause as { reason?: unknown } | null)?.reason;
+  const detail = typeof reason === "string" && reason !== "" ? reason : cause instanceof Error ? cause.message : "";
+  return TLS_CODE.test(code) || /\b(SSL|TLS|certificate)\b/i.test(detail);
 }
 
-/** A connection that could not be made: `ECONNECT` with workerd's message. */
-export function connectFailed(display: string, detail: string, cause?: unknown): ConnectError {
-  return plain(new ConnectError(display, `${CONNECT_FAILED} (${detail})`, cause === undefined ? undefined : { cause }));
-}
-
-/**
- * What `opened` rejects with for a failure Node reported: sockkit errors and `TypeError`s pass as they
- * are; a TLS failure is `ETLS`, anything else `ECONNECT`, both with workerd's message and Node's error as `cause`.
- */
+/** What `opened` rejects with for a failure Node reported (`ETLS` for a TLS failure, else `ECONNECT`). */
 export function toConnectError(display: string, cause: unknown): Error {
-  if (isSockkitError(cause) || cause instanceof TypeError) return cause as Error;
-  if (isTlsFailure(cause)) {
-    return plain(new TlsError(`${CONNECT_FAILED} (${display}: TLS handshake failed: ${detailOf(cause)})`, { cause }));
-  }
-  return connectFailed(display, `${display}: ${detailOf(cause)}`, cause);
-}
-
-/**
- * workerd's "Network connection lost." (with its `retryable: true`): a write waiting on a connection that
- * failed (the code of that failure, which is the `cause`), or a read or write after a TLS peer closed
- * the TCP connection without a close_notify (`ECLOSED`).
- */
-export function connectionLost(display: string, cause: unknown, code?: "ETLS" | "ECONNECT"): SockkitError {
-  const error =
-    code === undefined
-      ? new ClosedError(CONNECTION_LOST, { cause })
-      : code === "ETLS"
-        ? new TlsError(CONNECTION_LOST, { cause })
-        : new ConnectError(display, CONNECTION_LOST, { cause });
-  return Object.assign(plain(error), { retryable: true });
-}
-
-/** The code of a connection failure, for the errors that follow from it. */
-export function failureCode(error: unknown): "ETLS" | "ECONNECT" {
-  return isSockkitError(error, "ETLS") ? "ETLS" : "ECONNECT";
-}
-
-/**
- * What a write in flight when a handshake after `startTls()` fails rejects with. workerd reports this
- * failure as an unmapped internal error ("internal error; reference = <id>"); the id here is the code.
- */
-export function handshakeFailedAfterStartTls(display: string, cause: unknown): TlsError {
-  return plain(
-    new TlsError(`internal error; reference = ETLS (${display}: TLS handshake failed: ${detailOf(cause)})`, { cause }),
-  );
+  return shapeConnectError(display, cause, isTlsFailure(cause));
 }
 
 const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
@@ -81,12 +29,15 @@ export function isReset(error: Error): boolean {
   return RESET_CODES.has((error as NodeJS.ErrnoException).code ?? "");
 }
 
-/** A failed write: a reset becomes the `TypeError` workerd's closed stream gives; anything else passes. */
+/**
+ * A failed write: a reset, or a socket the runtime has closed (Bun's node:tls fails writes with EBADF
+ * once the peer's close_notify closed its side), becomes the `TypeError` workerd's closed stream gives;
+ * anything else passes.
+ */
 export function closedWriteError(error: Error): Error {
-  return isReset(error) ? new TypeError("The socket was reset by the peer.", { cause: error }) : error;
-}
-
-/** close() gave up on a connection still being made (workerd's close() would wait for it). */
-export function closedBeforeOpen(display: string): ConnectError {
-  return plain(new ConnectError(display, "socket closed before the connection was established"));
+  if (isReset(error)) return new TypeError("The socket was reset by the peer.", { cause: error });
+  if ((error as NodeJS.ErrnoException).code === "EBADF") {
+    return new TypeError("This WritableStream has been closed.", { cause: error });
+  }
+  return error;
 }

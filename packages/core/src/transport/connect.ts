@@ -2,11 +2,12 @@ import { parseSocketAddress } from "../address.js";
 import { utf8Decoder, withDestinationPolicy, type PolicyAwareConnect, type TextAwareConnect } from "../capabilities.js";
 import { canonicalizeHost } from "../destination/host.js";
 import type { DestinationPolicy } from "../destination/policy.js";
-import { ConnectError, DestinationDeniedError } from "../errors.js";
+import { DestinationDeniedError } from "../errors.js";
 import type { DecodeUtf8 } from "../text.js";
 import type { SecureTransport, SocketAddress, SocketLike, SocketOptions } from "../types.js";
-import { CONNECT_FAILED, TransportSocket } from "./socket.js";
+import { TransportSocket } from "./socket.js";
 import type { TransportDialer } from "./types.js";
+import { connectFailed } from "./workerd-errors.js";
 
 /** Settings for {@link createTransportConnect}. */
 export interface TransportConnectOptions {
@@ -73,7 +74,7 @@ function connectWithPolicies(
       dialer: options.dialer,
       resolveTarget: () =>
         unreachable
-          ? Promise.reject(new ConnectError(display, `${CONNECT_FAILED} (${unreachable})`))
+          ? Promise.reject(connectFailed(display, unreachable))
           : resolveTarget(hostname, port, display, policies, options.resolve),
     });
   };
@@ -92,8 +93,8 @@ async function resolveTarget(
   resolve: TransportConnectOptions["resolve"],
 ): Promise<readonly string[]> {
   // workerd rejects `opened` for an empty host and for port 0.
-  if (hostname === "") throw new ConnectError(display, `${CONNECT_FAILED} (empty hostname)`);
-  if (port === 0) throw new ConnectError(display, `${CONNECT_FAILED} (port 0)`);
+  if (hostname === "") throw connectFailed(display, "empty hostname");
+  if (port === 0) throw connectFailed(display, "port 0");
   let target = hostname;
   let mustResolve = false;
   for (const policy of policies) {
@@ -111,14 +112,14 @@ async function resolveTarget(
   const found = await resolve(hostname).then(
     (list) => [...list],
     (cause: unknown) => {
-      throw new ConnectError(display, `${CONNECT_FAILED} (${String((cause as Error)?.message ?? cause)})`, { cause });
+      throw connectFailed(display, String((cause as Error)?.message ?? cause), cause);
     },
   );
   for (const policy of policies) {
     const decision = policy.checkResolved(hostname, port, found);
     if (!decision.allowed) throw new DestinationDeniedError(display, decision.reason);
   }
-  if (found.length === 0) throw new ConnectError(display, `${CONNECT_FAILED} (${hostname} resolved to no address)`);
+  if (found.length === 0) throw connectFailed(display, `${hostname} resolved to no address`);
   return found.map((address) => {
     // The canonical form of what was checked (::ffff:10.0.0.1 is 10.0.0.1); anything else is refused.
     let canonical;
@@ -128,7 +129,7 @@ async function resolveTarget(
       canonical = undefined;
     }
     if (canonical === undefined || canonical.kind === "name") {
-      throw new ConnectError(display, `${CONNECT_FAILED} (${hostname} resolved to something that is not an address)`);
+      throw connectFailed(display, `${hostname} resolved to something that is not an address`);
     }
     return canonical.host;
   });

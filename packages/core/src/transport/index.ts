@@ -4,6 +4,17 @@
  */
 export { createTransportConnect } from "./connect.js";
 export type { TransportConnectOptions } from "./connect.js";
-export { CONNECT_FAILED, TransportSocket } from "./socket.js";
+export { closeReadable, SocketReadable } from "./readable.js";
+export { TransportSocket } from "./socket.js";
+export {
+  CONNECT_FAILED,
+  CONNECTION_LOST,
+  closedBeforeOpen,
+  connectFailed,
+  connectionLost,
+  handshakeFailedAfterStartTls,
+  lostBeforeOpen,
+  toConnectError,
+} from "./workerd-errors.js";
 export type { TransportSocketPlan } from "./socket.js";
 export type { DialRequest, Transport, TransportDialer, TransportHandlers } from "./types.js";

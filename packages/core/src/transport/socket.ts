@@ -1,6 +1,13 @@
-import { ConnectError, TlsError, isSockkitError } from "../errors.js";
 import type { SecureTransport, SocketInfo, SocketLike, TlsOptions } from "../types.js";
+import { closeReadable, ownedView, SocketReadable } from "./readable.js";
 import type { Transport, TransportDialer, TransportHandlers } from "./types.js";
+import {
+  closedBeforeOpen,
+  connectionLost,
+  handshakeFailedAfterStartTls,
+  lostBeforeOpen,
+  toConnectError,
+} from "./workerd-errors.js";
 
 /** Everything a socket needs to (re)connect; built once per `connect()` call. */
 export interface TransportSocketPlan {
@@ -17,8 +24,6 @@ export interface TransportSocketPlan {
   resolveTarget: () => Promise<readonly string[]>;
 }
 
-// workerd's own wording, so code that matches on it behaves the same here.
-export const CONNECT_FAILED = "proxy request failed, cannot connect to the specified address";
 // Bytes the readable side queues before the transport stops taking bytes from the kernel: enough to
 // keep loopback busy, little enough that a slow reader leaves the peer's output in the kernel.
 const READABLE_QUEUE_LIMIT = 256 * 1024;
@@ -65,9 +70,20 @@ export class TransportSocket implements SocketLike {
   // Bytes accepted by `writer.write()` whose sink write has not finished: close() and startTls() flush them.
   #pendingWriteBytes = 0;
   #drained: ReturnType<typeof deferred<void>> | undefined;
-  // Aborted when the socket fails or closes while its connection is still being made.
+  // Aborted when the socket fails or closes while its connection (or handshake) is still being made.
   #dialing = new AbortController();
   #wantsData = false;
+  // pull() ran and nothing was queued since: a read is waiting on an empty queue.
+  #readWaiting = false;
+  // The peer's end as the transport reported it, until a read reaches it (see #peerEnded).
+  #peerEnd: PeerEnd | undefined;
+  // The connection is gone (lost, reset, ended): writes fail, the first with #writeError if set.
+  #gone = false;
+  // What the next failing write rejects with instead of the stream's own error (once).
+  #writeError: unknown;
+  // After startTls(), until the handshake is done: `opened` has resolved (as in workerd) and writes wait for it.
+  #handshake: ReturnType<typeof deferred<void>> | undefined;
+  #writeAwaitsHandshake = false;
 
   /** @internal Use a connect(). `upgradeFrom` is the plain transport startTls() hands over once flushed. */
   constructor(plan: TransportSocketPlan, upgradeFrom?: Promise<Transport>) {
@@ -86,7 +102,9 @@ export class TransportSocket implements SocketLike {
           this.#rc = controller;
         },
         pull: () => {
+          if (this.#peerEnd) return this.#deliverPeerEnd();
           if (this.#readDone) return;
+          this.#readWaiting = true;
           // A read before the connection opened is remembered: #attach asks for the bytes then.
           if (this.#transport) this.#transport.resume();
           else this.#wantsData = true;
@@ -183,24 +201,56 @@ export class TransportSocket implements SocketLike {
     }
   }
 
-  /** Runs the TLS handshake over the plain transport the old socket hands over. */
+  /**
+   * Runs the TLS handshake over the plain transport the old socket hands over. As in workerd, `opened`
+   * resolves without waiting for the handshake; writes wait for it, and its failure shows only
+   * through them and the reads (see #handshakeFailed).
+   */
   #upgrade(plainPromise: Promise<Transport>): void {
-    plainPromise
-      .then((plain) => {
-        if (this.#settled) {
-          plain.destroy();
-          return;
-        }
+    plainPromise.then(
+      (plain) => {
+        if (this.#settled) return plain.destroy();
+        this.#handshake = deferred<void>();
+        this.#handshake.promise.catch(noop);
+        this.#opened.resolve(this.#info(plain));
         const handlers = this.#listen();
-        return this.#plan.dialer.upgrade(plain, this.#plan.hostname, handlers, this.#dialing.signal).then(
-          (secure) => this.#attach(secure, handlers),
+        this.#plan.dialer.upgrade(plain, this.#plan.hostname, handlers, this.#dialing.signal).then(
+          (secure) => {
+            this.#attach(secure, handlers);
+            this.#handshake?.resolve();
+            this.#handshake = undefined;
+          },
           (error: unknown) => {
             plain.destroy();
-            throw error;
+            this.#handshakeFailed(error);
           },
         );
-      })
-      .catch((error: unknown) => this.#fail(error));
+      },
+      (error: unknown) => this.#fail(error),
+    );
+  }
+
+  /**
+   * The handshake after startTls() failed; `opened` has resolved already. workerd: a write waiting for
+   * the handshake rejects with an internal error, reads end (done), later writes reject with a
+   * TypeError, and `closed` resolves: nothing else tells the caller the certificate was refused.
+   */
+  #handshakeFailed(cause: unknown): void {
+    const handshake = this.#handshake;
+    this.#handshake = undefined;
+    if (this.#settled) return;
+    // Which write sees what, as in workerd: one waiting for the handshake gets the internal error;
+    // with none, the next write gets "Network connection lost.", unless a read met the end first.
+    if (this.#writeAwaitsHandshake || this.#readWaiting) {
+      this.#shutWritable(new TypeError("This WritableStream has been closed."));
+    } else this.#writeError = connectionLost(this.#plan.display, cause, "ETLS");
+    this.#gone = true;
+    handshake?.reject(handshakeFailedAfterStartTls(this.#plan.display, cause));
+    if (!this.#readDone) {
+      this.#readDone = true;
+      closeReadable(this.#rc);
+    }
+    this.#teardown();
   }
 
   /** Handlers for one transport; they go quiet once this socket lets go of it. */
@@ -222,12 +272,14 @@ export class TransportSocket implements SocketLike {
     this.#transport = transport;
     this.#handlers = handlers;
     if (this.#wantsData && !this.#readDone) transport.resume();
+    if (!this.#opened.settled) this.#opened.resolve(this.#info(transport));
+  }
+
+  #info(transport: Transport): SocketInfo {
     const localAddress = transport.localAddress;
-    this.#opened.resolve(
-      localAddress === undefined
-        ? { remoteAddress: this.#plan.display }
-        : { remoteAddress: this.#plan.display, localAddress },
-    );
+    return localAddress === undefined
+      ? { remoteAddress: this.#plan.display }
+      : { remoteAddress: this.#plan.display, localAddress };
   }
 
   /** The connection never opened: reject both promises and end both streams, as workerd does. */
@@ -246,31 +298,44 @@ export class TransportSocket implements SocketLike {
   }
 
   #connectError(cause: unknown): Error {
-    if (isSockkitError(cause) || cause instanceof TypeError) return cause as Error;
-    const { display } = this.#plan;
-    const detail = cause instanceof Error ? cause.message : String(cause);
-    if (this.#plan.dialer.classify(cause) === "tls") {
-      return new TlsError(`TLS connection to ${display} failed: ${detail}`, { cause });
-    }
-    return new ConnectError(display, `${CONNECT_FAILED} (${display}: ${detail})`, { cause });
+    return toConnectError(this.#plan.display, cause, this.#plan.dialer.classify(cause) === "tls");
   }
 
   // ---- reading ---------------------------------------------------------
 
   #enqueue(chunk: Uint8Array): void {
     if (this.#readDone) return;
+    this.#readWaiting = false;
     this.#rc.enqueue(ownedView(chunk));
     // desiredSize is minus the queued bytes; pull() resumes once a reader waits on an empty queue.
     if (-(this.#rc.desiredSize ?? 0) >= READABLE_QUEUE_LIMIT) this.#transport?.pause();
   }
 
   #handleEnd(): void {
-    if (this.#readDone) return;
+    this.#peerEnded({ gone: false });
+  }
+
+  /**
+   * The peer ended, reset the connection, or (TLS) lost it. workerd reads only when asked, so its
+   * reader meets the end, and `closed` settles, no earlier than a read that finds nothing before it;
+   * a transport may have read ahead, so the end waits here for such a read.
+   */
+  #peerEnded(end: PeerEnd): void {
+    if (this.#readDone || this.#peerEnd) return;
+    this.#peerEnd = end;
+    if (this.#readWaiting) this.#deliverPeerEnd();
+  }
+
+  #deliverPeerEnd(): void {
+    const end = this.#peerEnd!;
+    this.#peerEnd = undefined;
     this.#readDone = true;
-    closeReadable(this.#rc);
+    if (end.error) this.#rc.error(end.error);
+    else closeReadable(this.#rc);
+    if (end.gone) this.#teardown();
     // workerd: without allowHalfOpen the write side is flushed and closed on the peer's EOF,
     // after which `closed` resolves.
-    if (!this.#plan.allowHalfOpen) void this.#finishAfterPeerEnd();
+    else if (!this.#plan.allowHalfOpen) void this.#finishAfterPeerEnd();
   }
 
   async #finishAfterPeerEnd(): Promise<void> {
@@ -281,16 +346,25 @@ export class TransportSocket implements SocketLike {
   }
 
   #handleError(error: unknown): void {
-    // workerd reports a peer reset as a plain end of stream; other failures error the streams.
-    if (this.#plan.dialer.classify(error) === "reset") {
-      if (!this.#readDone) {
-        this.#readDone = true;
-        closeReadable(this.#rc);
-      }
-      this.#shutWritable(new TypeError("The socket was reset by the peer."));
-      this.#teardown();
+    const kind = this.#plan.dialer.classify(error);
+    if (this.secureTransport === "on" && (kind === "reset" || kind === "lost")) {
+      // Under TLS workerd reports a reset, and an end without close_notify, as a lost connection:
+      // the data before it arrives, then reads reject and the next write does too.
+      const lost = connectionLost(this.#plan.display, error);
+      this.#gone = true;
+      this.#writeError = lost;
+      this.#transport?.destroy();
+      this.#peerEnded({ error: lost, gone: true });
       return;
     }
+    if (kind === "reset" || kind === "lost") {
+      // On plain TCP workerd reports a reset as a plain end of stream.
+      this.#gone = true;
+      this.#shutWritable(new TypeError("The socket was reset by the peer."));
+      this.#peerEnded({ gone: true });
+      return;
+    }
+    // Other failures error the streams.
     if (!this.#readDone) {
       this.#readDone = true;
       this.#rc.error(error);
@@ -300,14 +374,13 @@ export class TransportSocket implements SocketLike {
   }
 
   #handleClose(): void {
+    // A peer end not read yet settles the rest once a read reaches it (#deliverPeerEnd).
+    if (this.#peerEnd) return;
     // The connection is gone. Without allowHalfOpen, or once close() ran, that settles `closed`;
     // with allowHalfOpen workerd keeps `closed` pending until close().
-    if (!this.#readDone) {
-      this.#readDone = true;
-      closeReadable(this.#rc);
-    }
     this.#shutWritable(new TypeError("This WritableStream has been closed."));
-    if (!this.#plan.allowHalfOpen) this.#teardown();
+    if (!this.#readDone) this.#peerEnded({ gone: !this.#plan.allowHalfOpen });
+    else if (!this.#plan.allowHalfOpen) this.#teardown();
   }
 
   // ---- writing ---------------------------------------------------------
@@ -321,10 +394,15 @@ export class TransportSocket implements SocketLike {
       );
     }
     const transport = this.#transport;
-    if (!this.#opened.settled || !transport) return this.#writeWhenOpen(chunk);
-    if (this.#writeDone) {
+    if (!this.#opened.settled || this.#handshake) return this.#writeWhenReady(chunk);
+    if (this.#writeDone || this.#gone || !transport) {
       this.#writeFailed();
-      throw new TypeError("This WritableStream has been closed.");
+      const error = this.#writeError;
+      if (error === undefined) throw new TypeError("This WritableStream has been closed.");
+      // Reported once, by this write; the stream's own error (for later writes) is the TypeError.
+      this.#writeError = undefined;
+      this.#wc.error(new TypeError("This WritableStream has been closed."));
+      throw error;
     }
     const size = chunk.byteLength;
     const bytes =
@@ -349,12 +427,25 @@ export class TransportSocket implements SocketLike {
     );
   }
 
-  async #writeWhenOpen(chunk: ArrayBufferView): Promise<void> {
+  /** A write before the connection (or the handshake after startTls()) is ready: it waits for it. */
+  async #writeWhenReady(chunk: ArrayBufferView): Promise<void> {
     try {
       await this.opened;
     } catch (error) {
       this.#writeFailed();
-      throw error;
+      // workerd: a write waiting on a connection that fails rejects with "Network connection lost.".
+      throw lostBeforeOpen(this.#plan.display, error);
+    }
+    if (this.#handshake) {
+      this.#writeAwaitsHandshake = true;
+      try {
+        await this.#handshake.promise;
+      } catch (error) {
+        this.#writeFailed();
+        throw error;
+      } finally {
+        this.#writeAwaitsHandshake = false;
+      }
     }
     return this.#write(chunk);
   }
@@ -413,15 +504,24 @@ export class TransportSocket implements SocketLike {
 
   async #close(): Promise<void> {
     if (!this.#opened.settled) {
-      // Unlike workerd (which can take ~20 s here), a socket still connecting closes at once.
-      this.#fail(new ConnectError(this.#plan.display, "socket closed before the connection was established"));
+      // Unlike workerd (which waits for a connection or handshake under way), a socket still connecting closes at once.
+      this.#fail(closedBeforeOpen(this.#plan.display));
       return;
     }
-    await this.#flush();
+    // A handshake after startTls() still under way: nothing can be flushed through it, so the
+    // connection is dropped, as workerd's close() does at once here.
+    const handshaking = this.#handshake !== undefined;
+    if (!handshaking) await this.#flush();
     const cancelRead = !this.#readDone;
     this.#readDone = true;
+    this.#peerEnd = undefined; // close() cancels the readable: an end not read yet is not delivered
     this.#shutWritable(new TypeError("This WritableStream has been closed."));
-    await this.#endTransport();
+    if (handshaking) {
+      const error = new TypeError("The socket was closed during the TLS handshake.");
+      this.#handshake?.reject(error);
+      this.#handshake = undefined;
+      this.#dialing.abort(error);
+    } else await this.#endTransport();
     this.#teardown();
     await this.#closed.promise.catch(noop);
     // A pending read rejects only after `closed` and close() have resolved, as in workerd: code that
@@ -452,8 +552,18 @@ export class TransportSocket implements SocketLike {
     transport.pause();
     this.#handlers = undefined;
     this.#readDone = true;
-    this.#rc.error(new TypeError("The socket was upgraded by startTls(); use the new socket."));
-    this.#shutWritable(new TypeError("The socket was upgraded by startTls(); use the new socket."));
+    this.#peerEnd = undefined;
+    if (!this.readable.locked && !this.writable.locked) {
+      // As in workerd, the old socket's streams stay locked from now on: getReader() and getWriter() throw.
+      this.readable.getReader();
+      this.writable.getWriter();
+      this.#writeDone = true;
+    } else {
+      // Locked again since startTls() (workerd's upgrade fails here): end them instead.
+      const error = new TypeError("The socket was upgraded by startTls(); use the new socket.");
+      this.#rc.error(error);
+      this.#shutWritable(error);
+    }
     this.#transport = undefined;
     this.#settled = true;
     this.#upgraded = true; // as in workerd: true once the old socket has handed over
@@ -464,59 +574,12 @@ export class TransportSocket implements SocketLike {
 
 function noop(): void {}
 
-/**
- * The socket's readable. As in workerd, once close() has cancelled it, reads reject but `cancel()`
- * (on the stream or a reader from getReader()) resolves; a standard errored stream would reject
- * both, and clients that cancel after closing (redis-on-workers does) would meet an error.
- */
-class SocketReadable extends ReadableStream<Uint8Array> {
-  /** The error close() ended the stream with. */
-  closeError: TypeError | undefined;
-
-  constructor(source: UnderlyingByteSource, strategy: { highWaterMark?: number }) {
-    super(source as UnderlyingSource<Uint8Array>, strategy);
-  }
-
-  override cancel(reason?: unknown): Promise<void> {
-    return this.#unlessClosed(super.cancel(reason));
-  }
-
-  override getReader(options?: { mode?: "byob" }): never {
-    const reader = super.getReader(options as { mode: "byob" });
-    const cancel = reader.cancel.bind(reader);
-    reader.cancel = (reason?: unknown) => this.#unlessClosed(cancel(reason));
-    return reader as never;
-  }
-
-  #unlessClosed(cancelled: Promise<void>): Promise<void> {
-    return cancelled.catch((error: unknown) => {
-      if (error === undefined || error !== this.closeError) throw error;
-    });
-  }
-}
-
-function closeReadable(rc: ReadableByteStreamController): void {
-  try {
-    rc.close();
-    // A pending BYOB read must be answered with zero bytes after close().
-    rc.byobRequest?.respond(0);
-  } catch {
-    // already closed or errored
-  }
-}
-
-/**
- * A plain Uint8Array the stream may transfer: a chunk that is a view into a larger buffer (a runtime's
- * pool) is copied, as transferring it would detach the rest; another typed array class is re-viewed.
- */
-function ownedView(chunk: Uint8Array): Uint8Array<ArrayBuffer> {
-  const { buffer } = chunk;
-  if (buffer instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength) {
-    return Object.getPrototypeOf(chunk) === Uint8Array.prototype
-      ? (chunk as Uint8Array<ArrayBuffer>)
-      : new Uint8Array(buffer, 0, chunk.byteLength);
-  }
-  return new Uint8Array(chunk);
+/** The peer's end as the transport reported it, waiting for a read (see TransportSocket#peerEnded). */
+interface PeerEnd {
+  /** What reads reject with; none: they end (done). */
+  error?: unknown;
+  /** The connection is gone (a reset, a lost TLS connection): `closed` resolves at the end, allowHalfOpen or not. */
+  gone: boolean;
 }
 
 function resetWriteError(error: unknown): TypeError {

@@ -9,7 +9,7 @@
 export interface TransportHandlers {
   /** Bytes from the peer, in memory nothing else writes to (the socket hands it to the reader). */
   data(chunk: Uint8Array): void;
-  /** The peer ended its side (EOF). */
+  /** The peer ended its side (EOF; under TLS, with a close_notify: an end without one is an `error` the dialer classifies as `lost`). */
   end(): void;
   /** The connection failed after it opened. */
   error(error: unknown): void;
@@ -67,6 +67,10 @@ export interface TransportDialer {
    * resolves once the handshake is done. `plain`'s handlers are no longer called. `signal` as for open().
    */
   upgrade(plain: Transport, servername: string, handlers: TransportHandlers, signal: AbortSignal): Promise<Transport>;
-  /** How one of the runtime's errors reads: a reset (the socket ends as at EOF), a TLS failure, or another failure. */
-  classify(error: unknown): "reset" | "tls" | "other";
+  /**
+   * How one of the runtime's errors reads: a reset, a TLS connection the peer closed without a
+   * close_notify (`lost`), a TLS failure, or another failure. On plain TCP a reset or loss ends the
+   * socket as at EOF; under TLS both are workerd's "Network connection lost.".
+   */
+  classify(error: unknown): "reset" | "lost" | "tls" | "other";
 }
