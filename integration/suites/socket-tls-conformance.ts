@@ -76,6 +76,14 @@ export interface TlsFlags {
    * @default false
    */
   handshakeCloseLingers?: boolean;
+  /**
+   * `close()` while a write waits for the handshake after `startTls()`: workerd "waits" (it flushes the
+   * write, so close() ends only when the handshake does, here when the server gives up); the
+   * emulations "drop" the connection at once, as they do a stalled `secureTransport: "on"` handshake.
+   * Either way the write rejects with "Network connection lost.".
+   * @default "waits"
+   */
+  closeDuringStartTlsHandshake?: "waits" | "drops";
 }
 
 const enc = new TextEncoder();
@@ -319,7 +327,7 @@ export function tlsConformance({ connect, env, dial, track, controlStats, flags 
       });
     });
 
-    it(`after a connection lost without close_notify, read to its end, writer.close() resolves`, async () => {
+    it(`after a connection lost without close_notify, read to its end, writer.close() ${uncleanEndIsLost ? "resolves" : "rejects (the end closed the write side)"}`, async () => {
       const socket = dial({ hostname: "localhost", port: env.tlsDrop }, on);
       const reader = socket.readable.getReader();
       expect(dec.decode((await reader.read()).value)).toBe("data");
@@ -488,6 +496,27 @@ export function tlsConformance({ connect, env, dial, track, controlStats, flags 
       expect(await plain.close()).toBeUndefined();
       await secure.opened;
       await echoAndRecord(secure, `old locked ${Math.random()}`);
+    });
+
+    it(`a write waiting for a handshake the server never answers: close() ${flags.closeDuringStartTlsHandshake === "drops" ? "drops the connection at once" : "waits until the server drops it"}, and the write rejects with "${CONNECTION_LOST}"`, async () => {
+      const plain = await negotiated(" stall");
+      const secure = track(plain.startTls());
+      const write = outcome(secure.writable.getWriter().write(bytes("waiting")));
+      await secure.opened;
+      expect(await settledWithin(write, 300)).toBe("pending");
+      const closing = secure.close();
+      if (flags.closeDuringStartTlsHandshake === "drops") {
+        expect(await settledWithin(closing, 2000)).toBeUndefined();
+      } else {
+        // workerd flushes the waiting write first: close() ends when the server gives up (after stallMs).
+        expect(await settledWithin(closing, 500)).toBe("pending");
+        expect(await settledWithin(closing, env.stallMs + 5000)).toBeUndefined();
+      }
+      expect(await settledWithin(secure.closed, 1000)).toBeUndefined();
+      const written = await settledWithin(write, 1000);
+      expect(written).not.toBe("pending");
+      expectLost((written as { error: unknown }).error);
+      await lingeringDropped("starttls");
     });
 
     it("a handshake the server never answers: the new socket's opened resolves, and close() resolves at once", async () => {

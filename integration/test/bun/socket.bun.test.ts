@@ -40,6 +40,7 @@ socketConformance({
       },
     ],
     writeAfterUnreadLoss: "rejects",
+    closeDuringStartTlsHandshake: "drops",
     // Bun's node:tls refuses an IP literal as SNI, and closes its side at the peer's close_notify.
     ipLiteralSni: false,
     writeAfterCloseNotify: "rejects",
@@ -65,6 +66,7 @@ socketConformance({
     // close() gives up on a stalled handshake at once (no edgeRules here), and Bun's own TLS reports an
     // end without close_notify as a clean end.
     closeDuringHandshake: [{ name: "default", connect: native(), waits: false }],
+    closeDuringStartTlsHandshake: "drops",
     uncleanTlsEnd: "end",
   },
 });

@@ -40,6 +40,7 @@ socketConformance({
       },
     ],
     writeAfterUnreadLoss: "rejects",
+    closeDuringStartTlsHandshake: "drops",
     // Deno's node:tls (rustls) sends no SNI for an IP literal.
     ipLiteralSni: false,
   },
@@ -70,6 +71,7 @@ socketConformance({
     // connection until the server drops it (packages/adapter-deno/README.md); rustls sends no SNI for
     // an IP literal.
     closeDuringHandshake: [{ name: "default", connect: native(), waits: false }],
+    closeDuringStartTlsHandshake: "drops",
     handshakeCloseLingers: true,
     ipLiteralSni: false,
   },

@@ -23,6 +23,7 @@ socketConformance({
       },
     ],
     writeAfterUnreadLoss: "rejects",
+    closeDuringStartTlsHandshake: "drops",
   },
 });
 

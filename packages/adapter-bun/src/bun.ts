@@ -194,7 +194,7 @@ class BunTransport implements Transport {
       this.ready = undefined;
     } else if (!this.#destroyed) {
       // Bun reports a reset only here (close with ECONNRESET), never through `error`.
-      if (error === undefined) this.#handlers.close();
+      if (error == null) this.#handlers.close();
       else this.#handlers.error(error);
     }
     this.#destroyed = true;

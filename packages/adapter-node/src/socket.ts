@@ -379,7 +379,7 @@ export class NodeSocket implements SocketLike {
       }
       return;
     }
-    if ((error as NodeJS.ErrnoException).code === "EBADF") {
+    if (this.#tcp && (error as NodeJS.ErrnoException).code === "EBADF") {
       // Bun's node:tls fails a write after the peer's close_notify: its side is closed, as a write side is.
       this.#shutWritable(closedWriteError(error));
       return;
@@ -561,7 +561,11 @@ export class NodeSocket implements SocketLike {
     this.#readDone = true;
     this.#peerEnd = undefined; // close() cancels the readable: an end not read yet is not delivered
     this.#shutWritable(new TypeError("This WritableStream has been closed."));
-    if (!handshaking) await this.#endRaw();
+    if (handshaking) {
+      // A write waiting for the handshake gets what workerd's gets once the handshake ends unfinished.
+      this.#handshake?.reject(connectionLost(this.#plan.display, new Error("close() during the TLS handshake")));
+      this.#handshake = undefined;
+    } else await this.#endRaw();
     this.#teardown();
     await this.#closed.promise.catch(noop);
     // A pending read rejects only after `closed` and close() have resolved, as in workerd: code

@@ -238,14 +238,15 @@ export class TransportSocket implements SocketLike {
   #handshakeFailed(cause: unknown): void {
     const handshake = this.#handshake;
     this.#handshake = undefined;
-    if (this.#settled) return;
+    const writeError = handshakeFailedAfterStartTls(this.#plan.display, cause);
+    if (this.#settled) return handshake?.reject(writeError);
     // Which write sees what, as in workerd: one waiting for the handshake gets the internal error;
     // with none, the next write gets "Network connection lost.", unless a read met the end first.
     if (this.#writeAwaitsHandshake || this.#readWaiting) {
       this.#shutWritable(new TypeError("This WritableStream has been closed."));
     } else this.#writeError = connectionLost(this.#plan.display, cause, "ETLS");
     this.#gone = true;
-    handshake?.reject(handshakeFailedAfterStartTls(this.#plan.display, cause));
+    handshake?.reject(writeError);
     if (!this.#readDone) {
       this.#readDone = true;
       closeReadable(this.#rc);
@@ -271,6 +272,7 @@ export class TransportSocket implements SocketLike {
     }
     this.#transport = transport;
     this.#handlers = handlers;
+    if (this.#aborted) void transport.end(); // writer.abort() came while connecting or handshaking
     if (this.#wantsData && !this.#readDone) transport.resume();
     if (!this.#opened.settled) this.#opened.resolve(this.#info(transport));
   }
@@ -298,7 +300,9 @@ export class TransportSocket implements SocketLike {
   }
 
   #connectError(cause: unknown): Error {
-    return toConnectError(this.#plan.display, cause, this.#plan.dialer.classify(cause) === "tls");
+    // A connection lost without close_notify before it opened is a failed TLS handshake.
+    const kind = this.#plan.dialer.classify(cause);
+    return toConnectError(this.#plan.display, cause, kind === "tls" || kind === "lost");
   }
 
   // ---- reading ---------------------------------------------------------
@@ -418,11 +422,11 @@ export class TransportSocket implements SocketLike {
       () => this.#wroteBytes(size),
       (error: unknown) => {
         this.#writeFailed();
-        throw this.#aborted
-          ? this.#wc.signal.reason
-          : this.#plan.dialer.classify(error) === "reset"
-            ? resetWriteError(error)
-            : error;
+        if (this.#aborted) throw this.#wc.signal.reason;
+        // A connection lost under this write (TLS): workerd's "Network connection lost.", reported once.
+        const lost = this.#writeError;
+        this.#writeError = undefined;
+        throw lost ?? (this.#plan.dialer.classify(error) === "reset" ? resetWriteError(error) : error);
       },
     );
   }
@@ -475,6 +479,8 @@ export class TransportSocket implements SocketLike {
   /** `writer.close()`: a half-close; the peer sees EOF and may still answer. */
   async #endWriteSide(): Promise<void> {
     if (!this.#opened.settled) await this.opened;
+    // After startTls(), the end goes out once the handshake is done (nothing to end if it failed).
+    if (this.#handshake) await this.#handshake.promise.catch(noop);
     this.#writeDone = true;
     await this.#endTransport();
   }
@@ -482,7 +488,8 @@ export class TransportSocket implements SocketLike {
   /** `writer.abort()`: like workerd, resolves at once, even while the peer blocks a write. */
   #abortWriteSide(): void {
     const transport = this.#transport;
-    if (!transport) return;
+    if (!transport) return; // still connecting or handshaking: #attach ends the write side
+
     // Bytes the transport still holds belong to writes just rejected (whose buffers the caller
     // may reuse): they must not reach the peer.
     if (transport.pendingBytes > 0) transport.destroy();
@@ -517,10 +524,11 @@ export class TransportSocket implements SocketLike {
     this.#peerEnd = undefined; // close() cancels the readable: an end not read yet is not delivered
     this.#shutWritable(new TypeError("This WritableStream has been closed."));
     if (handshaking) {
-      const error = new TypeError("The socket was closed during the TLS handshake.");
-      this.#handshake?.reject(error);
+      // A write waiting for the handshake gets what workerd's gets once the handshake ends unfinished.
+      const lost = connectionLost(this.#plan.display, new Error("close() during the TLS handshake"));
+      this.#handshake?.reject(lost);
       this.#handshake = undefined;
-      this.#dialing.abort(error);
+      this.#dialing.abort(lost);
     } else await this.#endTransport();
     this.#teardown();
     await this.#closed.promise.catch(noop);
