@@ -1,8 +1,8 @@
 import net from "node:net";
 import tls from "node:tls";
-import { type SecureTransport, type SocketInfo, type SocketLike, type TlsOptions } from "@sockkit/core";
+import type { SecureTransport, SocketInfo, SocketLike, TlsOptions } from "@sockkit/core";
+import { deferred, settledWithin, type Deferred } from "@sockkit/core/adapter";
 import { fixedLookup, localAddress, tlsIdentity } from "./addresses.js";
-import { deferred, type Deferred } from "./deferred.js";
 import type { SocketPlan } from "./plan.js";
 import { ReadBuffer } from "./read-buffer.js";
 import { closeReadable, ownedView, SocketReadable } from "./readable.js";
@@ -546,7 +546,7 @@ export class NodeSocket implements SocketLike {
   async #close(): Promise<void> {
     // workerd's close() waits for a connection or TLS handshake under way, without a bound (past 40 s
     // for a stalled handshake); edgeRules waits too, up to closeWaitMs.
-    if (!this.#opened.settled && this.#plan.closeWaitMs > 0) await this.#openedWithin(this.#plan.closeWaitMs);
+    if (!this.#opened.settled && this.#plan.closeWaitMs > 0) await settledWithin(this.opened, this.#plan.closeWaitMs);
     if (!this.#opened.settled) {
       // By default (and past that bound) a socket still connecting closes at once.
       this.#fail(closedBeforeOpen(this.#plan.display));
@@ -576,19 +576,6 @@ export class NodeSocket implements SocketLike {
       const error = new TypeError("The socket has been closed.");
       this.#readable.closeError = error;
       setImmediate(() => this.#rc.error(error));
-    }
-  }
-
-  /** Resolves once `opened` has settled, or after `ms`. */
-  async #openedWithin(ms: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-    });
-    try {
-      await Promise.race([this.opened.then(noop, noop), late]);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -11,4 +11,7 @@ export { canonicalizeHost } from "./destination/host.js";
 export type { CanonicalHost } from "./destination/host.js";
 export { asConnectError } from "./errors.js";
 export { decodeUtf8, utf8DecoderOf } from "./text.js";
+export { deferred } from "./deferred.js";
+export type { Deferred } from "./deferred.js";
+export { settledWithin } from "./timer.js";
 export type { DecodeUtf8 } from "./text.js";

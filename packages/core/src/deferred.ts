@@ -1,8 +1,10 @@
-/** A promise with its settle functions (Node 20 lacks Promise.withResolvers). */
+/** A promise with its settle functions, and whether it has settled (Node 20 lacks Promise.withResolvers). */
 export interface Deferred<T> {
   promise: Promise<T>;
   resolve(value: T): void;
   reject(error: unknown): void;
+  /** Whether resolve() or reject() has been called. */
+  readonly settled: boolean;
 }
 
 /**
@@ -17,5 +19,17 @@ export function deferred<T = void>(): Deferred<T> {
     reject = rej;
   });
   promise.catch(() => {});
-  return { promise, resolve, reject };
+  const d = {
+    promise,
+    settled: false,
+    resolve(value: T) {
+      d.settled = true;
+      resolve(value);
+    },
+    reject(error: unknown) {
+      d.settled = true;
+      reject(error);
+    },
+  };
+  return d;
 }

@@ -1,3 +1,4 @@
+import { deferred, type Deferred } from "../deferred.js";
 import type { SecureTransport, SocketInfo, SocketLike, TlsOptions } from "../types.js";
 import { closeReadable, ownedView, SocketReadable } from "./readable.js";
 import type { Transport, TransportDialer, TransportHandlers } from "./types.js";
@@ -28,19 +29,6 @@ export interface TransportSocketPlan {
 // keep loopback busy, little enough that a slow reader leaves the peer's output in the kernel.
 const READABLE_QUEUE_LIMIT = 256 * 1024;
 
-const deferred = <T>() => {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
-  const d = {
-    promise,
-    settled: false,
-    resolve: (value: T) => ((d.settled = true), resolve(value)),
-    reject: (reason: unknown) => ((d.settled = true), reject(reason)),
-  };
-  return d;
-};
-
 /**
  * A `SocketLike` over a runtime's {@link Transport} that follows workerd's observable behaviour, as
  * @sockkit/adapter-node's socket does over node:net (its README lists the few deliberate differences).
@@ -69,7 +57,7 @@ export class TransportSocket implements SocketLike {
   #settled = false;
   // Bytes accepted by `writer.write()` whose sink write has not finished: close() and startTls() flush them.
   #pendingWriteBytes = 0;
-  #drained: ReturnType<typeof deferred<void>> | undefined;
+  #drained: Deferred<void> | undefined;
   // Aborted when the socket fails or closes while its connection (or handshake) is still being made.
   #dialing = new AbortController();
   #wantsData = false;
@@ -82,7 +70,7 @@ export class TransportSocket implements SocketLike {
   // What the next failing write rejects with instead of the stream's own error (once).
   #writeError: unknown;
   // After startTls(), until the handshake is done: `opened` has resolved (as in workerd) and writes wait for it.
-  #handshake: ReturnType<typeof deferred<void>> | undefined;
+  #handshake: Deferred<void> | undefined;
   #writeAwaitsHandshake = false;
 
   /** @internal Use a connect(). `upgradeFrom` is the plain transport startTls() hands over once flushed. */
