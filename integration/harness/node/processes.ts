@@ -2,13 +2,22 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 
-/** A port that was free on 127.0.0.1 a moment ago. */
+// Ports this process has handed out. The kernel may give a port just closed to the next bind(0), and
+// the servers bind theirs only later: two servers (a Redis Cluster node's client and another's bus
+// port) once got the same one, and the one that lost the race was taken for listening.
+const handedOut = new Set<number>();
+
+/** A port that was free on 127.0.0.1 a moment ago, and never handed out before by this process. */
 export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  for (;;) {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as net.AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 export interface ListeningProcess {

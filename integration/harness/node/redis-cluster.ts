@@ -151,14 +151,12 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
   };
 
   try {
+    // freePort() never hands out a port twice, so no client or bus port can collide (across clusters too).
     const ports: number[] = [];
     while (ports.length < 6) {
       const port = await freePort();
-      const bus = await freePort();
-      if (ports.includes(port) || ports.includes(bus) || [...busPorts.values()].includes(port)) continue;
-      if ([...busPorts.values()].includes(bus) || port === bus) continue;
       ports.push(port);
-      busPorts.set(port, bus);
+      busPorts.set(port, await freePort());
     }
     await Promise.all(ports.map(launch)).catch((error: Error) => {
       throw new Error(`${error.message}. ${HOW_TO}`);
